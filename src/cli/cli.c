@@ -1,0 +1,167 @@
+/*
+ * cli.c - the command table of the vigil binary, `vigil help` and `vigil version`.
+ *
+ * Adding a command means one row here and one cmd_* function in its own file. Subcommands
+ * (`vigil check config`) are rows of a nested table.
+ */
+#include "cli/cli.h"
+
+#include "util/version.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static int cmd_help(int argc, char **argv);
+
+static const cli_command_t check_commands[] = {
+    { "config", "FILE", "validate a configuration file without starting",
+      "Parses FILE exactly as `vigil run --config FILE` would and reports every problem as\n"
+      "file:line:col: message. Exit 0 when valid, 2 when not.\n",
+      cmd_check_config, NULL },
+    { NULL, NULL, NULL, NULL, NULL, NULL },
+};
+
+static const cli_command_t commands[] = {
+    { "run", "[flags]", "start the agent in the foreground",
+      "Starts the agent: HTTP API and /metrics on --listen, data in --data.\n"
+      "Flags (each also a key of the config file; flag > file > default):\n"
+      "  --config FILE         YAML configuration file (see docs/configuration.md)\n"
+      "  --listen HOST:PORT    address to serve HTTP on (default 127.0.0.1:9470)\n"
+      "  --data DIR            data directory, created and locked (default ./vigil-data)\n"
+      "  --log-level LEVEL     error, warn, info, debug or trace (default info)\n"
+      "  --log-format FORMAT   json or text (default json)\n"
+      "  --KEY=VALUE           any config key by its dotted name, e.g. --http.max_connections=64\n"
+      "Signals: SIGINT/SIGTERM shut down cleanly; SIGHUP reloads the config file.\n",
+      cmd_run, NULL },
+    { "check", "WHAT ...", "validate inputs without starting the agent",
+      "Subcommands validate a file and exit 0 when it is valid.\n", NULL, check_commands },
+    { "doctor", "[--listen HOST:PORT] [--data DIR]", "check that the agent can run here",
+      "Checks the data directory, the listen address, /proc, cgroups and the NVIDIA driver and\n"
+      "prints one row per check. Exit 0 when the agent can run, 1 when it cannot.\n",
+      cmd_doctor, NULL },
+    { "version", "", "print version, revision and library versions",
+      "Prints the vigil version and git revision, then the versions of the libraries it uses.\n",
+      cmd_version, NULL },
+    { "help", "[COMMAND ...]", "show help for a command", "Shows the help of a command.\n",
+      cmd_help, NULL },
+    { NULL, NULL, NULL, NULL, NULL, NULL },
+};
+
+static const cli_command_t *find_in(const cli_command_t *table, const char *name)
+{
+    for (const cli_command_t *c = table; c != NULL && c->name != NULL; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+const cli_command_t *cli_find(const char *name)
+{
+    return find_in(commands, name);
+}
+
+static void print_table(FILE *out, const char *prefix, const cli_command_t *table)
+{
+    for (const cli_command_t *c = table; c->name != NULL; c++) {
+        char left[192];
+        snprintf(left, sizeof(left), "%s%s %s", prefix, c->name, c->args);
+        fprintf(out, "  %-34s %s\n", left, c->summary);
+    }
+}
+
+void cli_print_usage(FILE *out, const cli_command_t *cmd)
+{
+    if (cmd == NULL) {
+        fprintf(out, "usage: vigil COMMAND [ARGS]\n\ncommands:\n");
+        print_table(out, "", commands);
+        fprintf(out, "\nRun `vigil help COMMAND` for a command's flags.\n");
+        return;
+    }
+    fprintf(out, "usage: vigil %s %s\n\n%s", cmd->name, cmd->args, cmd->help);
+    if (cmd->subcommands != NULL) {
+        char prefix[128];
+        snprintf(prefix, sizeof(prefix), "%s ", cmd->name);
+        fprintf(out, "\nsubcommands:\n");
+        print_table(out, prefix, cmd->subcommands);
+    }
+}
+
+int cli_usage_error(const cli_command_t *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("vigil: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\n\n", stderr);
+    va_end(ap);
+    cli_print_usage(stderr, cmd);
+    return 2;
+}
+
+/* Descends argv through nested tables; returns the deepest command named and how many
+ * arguments named it in *depth. */
+static const cli_command_t *resolve(int argc, char **argv, int *depth)
+{
+    const cli_command_t *table = commands, *found = NULL;
+    int i = 0;
+    while (i < argc && table != NULL) {
+        const cli_command_t *c = find_in(table, argv[i]);
+        if (c == NULL)
+            break;
+        found = c;
+        table = c->subcommands;
+        i++;
+    }
+    *depth = i;
+    return found;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc < 2) {
+        cli_print_usage(stdout, NULL);
+        return 0;
+    }
+    int depth;
+    const cli_command_t *c = resolve(argc - 1, argv + 1, &depth);
+    if (c == NULL || depth != argc - 1)
+        return cli_usage_error(NULL, "help: unknown command '%s'", argv[1 + depth]);
+    cli_print_usage(stdout, c);
+    return 0;
+}
+
+int cli_main(int argc, char **argv)
+{
+    if (argc < 2)
+        return cli_usage_error(NULL, "no command given");
+    const char *first = argv[1];
+    if (strcmp(first, "--help") == 0 || strcmp(first, "-h") == 0) {
+        cli_print_usage(stdout, NULL);
+        return 0;
+    }
+    if (strcmp(first, "--version") == 0)
+        return cmd_version(1, argv + 1);
+
+    int depth;
+    const cli_command_t *c = resolve(argc - 1, argv + 1, &depth);
+    if (c == NULL)
+        return cli_usage_error(NULL, "unknown command '%s'", first);
+    if (c->run == NULL) {
+        if (depth < argc - 1)
+            return cli_usage_error(c, "%s: unknown subcommand '%s'", c->name, argv[1 + depth]);
+        return cli_usage_error(c, "%s: a subcommand is required", c->name);
+    }
+    /* The command sees its own name as argv[0], as getopt expects. */
+    int sub_argc = argc - depth;
+    char **sub_argv = argv + depth;
+    for (int i = 1; i < sub_argc; i++) {
+        if (strcmp(sub_argv[i], "--help") == 0 || strcmp(sub_argv[i], "-h") == 0) {
+            cli_print_usage(stdout, c);
+            return 0;
+        }
+        if (strcmp(sub_argv[i], "--") == 0)
+            break;
+    }
+    return c->run(sub_argc, sub_argv);
+}

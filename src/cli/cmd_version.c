@@ -1,0 +1,24 @@
+/*
+ * cmd_version.c - `vigil version`: what this binary is and what it was built with.
+ */
+#include "cli/cli.h"
+
+#include "util/version.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <yaml.h>
+
+int cmd_version(int argc, char **argv)
+{
+    if (argc > 1)
+        return cli_usage_error(cli_find("version"), "version: unexpected argument '%s'", argv[1]);
+    printf("vigil %s (revision %s)\n", VIGIL_VERSION, VIGIL_REVISION);
+    printf("  libmicrohttpd %s\n", MHD_get_version());
+    printf("  libcurl       %s\n", curl_version_info(CURLVERSION_NOW)->version);
+    printf("  libyaml       %s\n", yaml_get_version_string());
+    printf("  jansson       %s\n", jansson_version_str());
+    return 0;
+}

@@ -1,0 +1,168 @@
+/*
+ * buf.c - growable byte buffers with a hard size cap (see buf.h).
+ */
+#include "util/buf.h"
+
+#include "vigil/error.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void buf_init(buf_t *b, size_t max)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max = max;
+}
+
+void buf_free(buf_t *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void buf_reset(buf_t *b)
+{
+    b->len = 0;
+    if (b->data != NULL)
+        b->data[0] = '\0';
+}
+
+int buf_reserve(buf_t *b, size_t extra)
+{
+    if (extra > b->max || b->len > b->max - extra)
+        return VIGIL_ELIMIT;
+    size_t need = b->len + extra + 1; /* + NUL */
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    char *p = realloc(b->data, cap);
+    if (p == NULL)
+        return VIGIL_ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int buf_append(buf_t *b, const void *data, size_t len)
+{
+    int rc = buf_reserve(b, len);
+    if (rc != 0)
+        return rc;
+    if (len > 0)
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int buf_puts(buf_t *b, const char *s)
+{
+    return buf_append(b, s, strlen(s));
+}
+
+int buf_putc(buf_t *b, char c)
+{
+    return buf_append(b, &c, 1);
+}
+
+int buf_vprintf(buf_t *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    char small[256];
+    int n = vsnprintf(small, sizeof(small), fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        return VIGIL_EINVAL;
+    if ((size_t)n < sizeof(small))
+        return buf_append(b, small, (size_t)n);
+    int rc = buf_reserve(b, (size_t)n);
+    if (rc != 0)
+        return rc;
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int buf_printf(buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int buf_put_json_string(buf_t *b, const char *s)
+{
+    size_t start_len = b->len;
+    int rc = buf_putc(b, '"');
+    const unsigned char *p = (const unsigned char *)s;
+    while (rc == 0 && *p != '\0') {
+        /* Copy the longest run that needs no escaping in one append. */
+        const unsigned char *run = p;
+        while (*p >= 0x20 && *p != '"' && *p != '\\')
+            p++;
+        if (p > run)
+            rc = buf_append(b, run, (size_t)(p - run));
+        if (rc != 0 || *p == '\0')
+            break;
+        switch (*p) {
+        case '"':  rc = buf_puts(b, "\\\""); break;
+        case '\\': rc = buf_puts(b, "\\\\"); break;
+        case '\n': rc = buf_puts(b, "\\n"); break;
+        case '\r': rc = buf_puts(b, "\\r"); break;
+        case '\t': rc = buf_puts(b, "\\t"); break;
+        default:   rc = buf_printf(b, "\\u%04x", *p); break;
+        }
+        p++;
+    }
+    if (rc == 0)
+        rc = buf_putc(b, '"');
+    if (rc != 0) {
+        b->len = start_len;
+        if (b->data != NULL)
+            b->data[b->len] = '\0';
+    }
+    return rc;
+}
+
+int buf_put_double(buf_t *b, double v)
+{
+    if (isnan(v))
+        return buf_puts(b, "NaN");
+    if (isinf(v))
+        return buf_puts(b, v > 0 ? "+Inf" : "-Inf");
+    char tmp[32];
+    /* %.17g always round-trips; try shorter precisions first for readable output. */
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+        if (strtod(tmp, NULL) == v)
+            break;
+    }
+    return buf_puts(b, tmp);
+}
+
+char *buf_detach(buf_t *b, size_t *len)
+{
+    if (b->data == NULL && buf_reserve(b, 0) != 0)
+        return NULL;
+    if (b->len == 0)
+        b->data[0] = '\0';
+    char *out = b->data;
+    if (len != NULL)
+        *len = b->len;
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    return out;
+}
