@@ -1,0 +1,218 @@
+/*
+ * collect.h - the collector scheduler and the sample model of the agent.
+ *
+ * A collector is one row of a table (collect_def_t): a name, a default interval and three hooks
+ * (init / collect / destroy) around a private state pointer. There is no state in statics: every
+ * collector keeps what it needs (its read buffer, compiled patterns, caches) in that state, so
+ * two collect_t instances never share anything and tests can run collectors against fixture
+ * trees side by side.
+ *
+ * Each collect() call fills a collect_batch_t: metric families (name, help, type) and samples
+ * (label pairs + value). A batch is arena-backed and reused every cycle, so a steady-state cycle
+ * allocates nothing: strings are copied into arena blocks that are rewound, not freed.
+ *
+ * Scheduling: one thread per enabled collector. The alternative, a timer thread plus a small
+ * worker pool, saves a few threads but lets k stuck collectors (statfs on a hung NFS mount,
+ * a wedged sysfs read) block the whole pool, which is exactly the failure node_exporter had to
+ * patch around with its "stuck mounts" list. With one thread each, a slow or failing collector
+ * only delays itself. The threads sleep on one condition variable (CLOCK_MONOTONIC), so
+ * collect_stop() wakes them all at once and joins them as soon as their current collect()
+ * returns. Each thread runs at a fixed rate (next = previous start + interval); ticks missed
+ * because a run was slower than its interval are skipped, never queued.
+ *
+ * After a successful run the thread hands the finished batch to the subscribers
+ * (collect_on_batch) and then swaps it with the slot's "latest" batch under a short per-slot
+ * lock; readers (collect_expose_text) take the same lock while formatting that one batch. A
+ * failed run increments vigil_collector_errors_total{collector} and its partial batch is
+ * dropped: the previous complete batch stays the latest.
+ */
+#ifndef VIGIL_COLLECT_H
+#define VIGIL_COLLECT_H
+
+#include "log/log.h"
+#include "util/buf.h"
+#include "vigil/error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct collect collect_t;
+typedef struct collect_batch collect_batch_t;
+
+/* ---------------------------------------------------------------------------------------------
+ * Sample model
+ * ------------------------------------------------------------------------------------------ */
+
+typedef enum collect_type {
+    COLLECT_COUNTER = 0,
+    COLLECT_GAUGE,
+    COLLECT_UNTYPED,
+    COLLECT_INFO, /* value 1, the data is in the labels; text format 0.0.4 exposes it as gauge */
+} collect_type_t;
+
+typedef struct collect_label {
+    const char *name;
+    const char *value;
+} collect_label_t;
+
+/*
+ * Starts (or finds, when this batch already has one of that name) the metric family `name`
+ * and returns its index (>= 0) for collect_batch_add(), or a negative VIGIL_E* code. Name and
+ * help are copied into the batch. Families keep the order in which they were first started.
+ */
+int collect_batch_family(collect_batch_t *b, const char *name, const char *help,
+                         collect_type_t type);
+
+/*
+ * Appends one sample to family `fam`. The variadic part is label name/value pairs of
+ * `const char *`, ending in NULL: collect_batch_add(b, fam, v, "device", dev, NULL).
+ * Names and values are copied. Samples may be added to families in any order; the batch
+ * groups them by family, keeping their relative order, when the cycle ends.
+ * 0, VIGIL_EINVAL (bad family index) or VIGIL_ELIMIT (batch over its memory cap).
+ */
+int collect_batch_add(collect_batch_t *b, int fam, double value, ...)
+    __attribute__((sentinel));
+
+/* Same with an array of n labels. */
+int collect_batch_add_labels(collect_batch_t *b, int fam, double value,
+                             const collect_label_t *labels, size_t n);
+
+/* Reading a finished batch (subscribers, exposition). Pointers stay valid until the callback
+ * returns (subscribers) or the caller's lock is released. */
+size_t collect_batch_family_count(const collect_batch_t *b);
+const char *collect_batch_family_name(const collect_batch_t *b, size_t fam);
+const char *collect_batch_family_help(const collect_batch_t *b, size_t fam);
+collect_type_t collect_batch_family_type(const collect_batch_t *b, size_t fam);
+/* Samples of family `fam` are indices [*first, *first + *count) of the sample accessors. */
+void collect_batch_family_samples(const collect_batch_t *b, size_t fam, size_t *first,
+                                  size_t *count);
+double collect_batch_sample_value(const collect_batch_t *b, size_t sample);
+size_t collect_batch_sample_labels(const collect_batch_t *b, size_t sample,
+                                   const collect_label_t **labels);
+/* The collector that produced the batch, and when its run started (Unix seconds). */
+const char *collect_batch_collector(const collect_batch_t *b);
+double collect_batch_time(const collect_batch_t *b);
+
+/* ---------------------------------------------------------------------------------------------
+ * Collector table
+ * ------------------------------------------------------------------------------------------ */
+
+/* What the collectors may ask of the system besides reading files, so that tests can pin it.
+ * A NULL member (or a NULL table) means the real system call. */
+typedef struct collect_statfs {
+    uint64_t blocks, bfree, bavail, bsize, files, ffree;
+} collect_statfs_t;
+
+typedef struct collect_sys {
+    void *ctx;
+    /* Wall-clock time in seconds since the epoch. */
+    double (*now)(void *ctx);
+    /* statfs(2) of `path`: 0, or a negative errno. */
+    int (*statfs)(void *ctx, const char *path, collect_statfs_t *out);
+} collect_sys_t;
+
+/* Handed to every collector's init; valid (but for opts) for the collector's whole life. */
+typedef struct collect_env {
+    const char *procfs;  /* node_exporter --path.procfs */
+    const char *sysfs;   /* --path.sysfs */
+    const char *rootfs;  /* --path.rootfs */
+    const struct collect_options *opts; /* during init only (NULL afterwards) */
+    const collect_sys_t *sys; /* never NULL; members may be NULL (see above) */
+    log_t *log;
+} collect_env_t;
+
+typedef struct collect_def {
+    const char *name;           /* [a-z0-9_]+, unique; the {collector} label */
+    uint32_t    interval_ms;    /* default interval; 0 = collect_options_t.default_interval_ms */
+    bool        enabled;        /* enabled unless the options say otherwise */
+    /* Creates the private state in *state (freed by destroy). Failing fails collect_create. */
+    int  (*init)(void **state, const collect_env_t *env, vigil_error_t *err);
+    /* One run: fills `b` (empty on entry). Returns 0 or a VIGIL_E* code with detail in err. */
+    int  (*collect)(void *state, collect_batch_t *b, vigil_error_t *err);
+    /* Frees the state; NULL state is possible when init set none. */
+    void (*destroy)(void *state);
+} collect_def_t;
+
+/* The built-in host collectors in table order ("cpu", "stat", ...); *n gets the count.
+ * Static storage, never freed. */
+const collect_def_t *const *collect_host_table(size_t *n);
+
+/* ---------------------------------------------------------------------------------------------
+ * Scheduler
+ * ------------------------------------------------------------------------------------------ */
+
+typedef struct collect_enable {
+    const char *name;  /* a collector's name */
+    bool enabled;
+} collect_enable_t;
+
+typedef struct collect_interval {
+    const char *name;
+    uint32_t interval_ms; /* > 0 */
+} collect_interval_t;
+
+typedef struct collect_options {
+    const char *procfs;              /* NULL: "/proc" */
+    const char *sysfs;               /* NULL: "/sys" */
+    const char *rootfs;              /* NULL: "/" */
+    uint32_t    default_interval_ms; /* 0: 1000 */
+    /* Overrides by collector name; an unknown name fails collect_create with VIGIL_EINVAL. */
+    const collect_enable_t   *enable;
+    size_t                    n_enable;
+    const collect_interval_t *intervals;
+    size_t                    n_intervals;
+    /* Extra collectors appended to the host table (later: processes, cgroups, GPUs; tests). */
+    const collect_def_t *extra;
+    size_t               n_extra;
+    /* POSIX extended regexes; NULL: the defaults of Debian's prometheus-node-exporter 1.5,
+     * listed in docs/collectors.md. */
+    const char *filesystem_mount_points_exclude;
+    const char *filesystem_fs_types_exclude;
+    const char *diskstats_device_exclude;
+    const char *netdev_device_exclude;
+    const char *vmstat_fields;
+    const collect_sys_t *sys;        /* NULL: the real system */
+} collect_options_t;
+
+/* Creates the scheduler and runs every enabled collector's init. Nothing runs until
+ * collect_start(). On success *out is the caller's, freed with collect_free(). The options'
+ * strings and tables are copied where kept; opts->extra and opts->sys must outlive *out. */
+int collect_create(collect_t **out, const collect_options_t *opts, log_t *log,
+                   vigil_error_t *err);
+
+/* Starts one thread per enabled collector. VIGIL_ESTATE when already started. */
+int collect_start(collect_t *c, vigil_error_t *err);
+
+/* Wakes and joins every collector thread; returns as soon as in-flight runs finish.
+ * Idempotent; the latest batches stay readable. */
+void collect_stop(collect_t *c);
+
+/* Stops if needed, destroys the collectors and frees everything; NULL is a no-op. */
+void collect_free(collect_t *c);
+
+/* Appends the latest batch of every collector in table order, then
+ * vigil_collector_duration_seconds and vigil_collector_errors_total, in Prometheus text
+ * format 0.0.4. 0 or the buf_* error (VIGIL_ELIMIT / VIGIL_ENOMEM); safe while running. */
+int collect_expose_text(collect_t *c, buf_t *out);
+
+/* Registers fn to receive every complete batch, on the collector's thread, before it becomes
+ * the latest. The batch is valid only during the call. Register before collect_start();
+ * at most 8 subscribers. 0, VIGIL_ESTATE (running) or VIGIL_ELIMIT. */
+int collect_on_batch(collect_t *c, void (*fn)(void *ctx, const collect_batch_t *b), void *ctx);
+
+/* Runs collector `name` (NULL: every enabled collector, in table order) once on the calling
+ * thread, exactly as a scheduled run (statistics, subscribers, latest batch), then appends the
+ * collected families to `out` in text format. Only while the scheduler is not started
+ * (VIGIL_ESTATE otherwise); VIGIL_ENOENT for an unknown name; a failing collector's error. */
+int collect_run_once(collect_t *c, const char *name, buf_t *out, vigil_error_t *err);
+
+/* Statistics of one collector (tests, `vigil doctor`). VIGIL_ENOENT for an unknown name. */
+typedef struct collect_stats {
+    uint64_t runs;       /* completed runs, failed ones included */
+    uint64_t errors;     /* failed runs */
+    double   last_duration_seconds;
+} collect_stats_t;
+int collect_get_stats(collect_t *c, const char *name, collect_stats_t *out);
+
+#endif /* VIGIL_COLLECT_H */

@@ -1,0 +1,115 @@
+/*
+ * collect_int.h - private interface shared by the files of src/collect/.
+ *
+ * Batch lifecycle and text exposition (batch.c), the reusable file reader and the in-place
+ * tokenisers every collector parses with (procfile.c), and the per-file collector tables.
+ */
+#ifndef VIGIL_COLLECT_INT_H
+#define VIGIL_COLLECT_INT_H
+
+#include "collect/collect.h"
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- batches (batch.c) ---- */
+
+/* Hard cap on one batch's memory: a runaway collector (a million mounts) fails with
+ * VIGIL_ELIMIT instead of eating the host. */
+#define COLLECT_BATCH_MAX_BYTES (64u << 20)
+
+/* Allocates an empty batch for `collector` (the name must outlive it). Freed with
+ * collect_batch_free(). NULL when out of memory. */
+collect_batch_t *collect_batch_new(const char *collector);
+void collect_batch_free(collect_batch_t *b);
+
+/* Empties the batch for the next run, keeping every allocation. */
+void collect_batch_reset(collect_batch_t *b, double now);
+
+/* Groups the samples by family (stable). Call once after collect() succeeded. 0 or
+ * VIGIL_ENOMEM. */
+int collect_batch_finish(collect_batch_t *b);
+
+/* Appends the batch in text format 0.0.4 (HELP, TYPE, samples). Only after finish. */
+int collect_batch_expose(const collect_batch_t *b, buf_t *out);
+
+/* Appends `s` escaped as a label value (\\, \", \n) or as HELP text (\\, \n). */
+int collect_put_label_value(buf_t *out, const char *s);
+int collect_put_help(buf_t *out, const char *s);
+
+/* ---- file reading and tokenising (procfile.c) ---- */
+
+/* One reusable read buffer. It grows to the largest file read so far (up to max), then stays:
+ * steady-state reads allocate nothing. */
+typedef struct collect_file {
+    char  *data;
+    size_t len;
+    size_t cap;
+    size_t max;
+} collect_file_t;
+
+#define COLLECT_FILE_MAX (16u << 20)
+
+void collect_file_init(collect_file_t *f);
+void collect_file_free(collect_file_t *f);
+
+/* Reads root/rel whole into f (NUL-terminated). 0, VIGIL_EIO (detail in err; *missing, when
+ * not NULL, tells whether the file or a parent directory does not exist) or VIGIL_ELIMIT. */
+int collect_file_read(collect_file_t *f, const char *root, const char *rel, bool *missing,
+                      vigil_error_t *err);
+
+/* The state of the collectors that need nothing but their environment and one read buffer.
+ * collect_simple_init allocates it (freed by collect_simple_destroy). */
+typedef struct collect_simple {
+    const collect_env_t *env;
+    collect_file_t       file;
+} collect_simple_t;
+
+int collect_simple_init(void **state, const collect_env_t *env, vigil_error_t *err);
+void collect_simple_destroy(void *state);
+
+/* Returns the next line of the text at *pos (NUL-terminated in place, newline removed) and
+ * advances *pos, or NULL at the end. */
+char *collect_next_line(char **pos);
+
+/* Splits `line` in place at runs of spaces and tabs into at most `max` NUL-terminated fields
+ * and returns how many it found; whatever follows the max-th field is ignored. */
+size_t collect_split(char *line, char **fields, size_t max);
+
+/* Parses an unsigned decimal integer as a double: exact up to 2^53, rounded beyond, never
+ * overflowing (a counter at 2^64-1 reads as 1.8446744073709552e19). false when s has no digit
+ * or trailing junk. */
+bool collect_parse_u(const char *s, double *out);
+
+/* Parses a decimal number (strtod syntax) with nothing after it. */
+bool collect_parse_d(const char *s, double *out);
+
+/* Compiles an extended regex for an option; VIGIL_EINVAL naming the option when bad. */
+int collect_regex_compile(regex_t *re, const char *pattern, const char *option,
+                          vigil_error_t *err);
+
+/* Joins root and rel into out (cap bytes). VIGIL_ERANGE when it does not fit. */
+int collect_path(char *out, size_t cap, const char *root, const char *rel, vigil_error_t *err);
+
+/* Current wall clock and statfs through env->sys, falling back to the real calls. */
+double collect_now(const collect_env_t *env);
+int collect_statfs(const collect_env_t *env, const char *path, collect_statfs_t *out);
+
+/* ---- collector tables (one per source file) ---- */
+extern const collect_def_t collect_def_cpu;
+extern const collect_def_t collect_def_stat;
+extern const collect_def_t collect_def_meminfo;
+extern const collect_def_t collect_def_vmstat;
+extern const collect_def_t collect_def_loadavg;
+extern const collect_def_t collect_def_diskstats;
+extern const collect_def_t collect_def_filesystem;
+extern const collect_def_t collect_def_netdev;
+extern const collect_def_t collect_def_pressure;
+extern const collect_def_t collect_def_filefd;
+extern const collect_def_t collect_def_uname;
+extern const collect_def_t collect_def_os;
+extern const collect_def_t collect_def_time;
+
+#endif /* VIGIL_COLLECT_INT_H */

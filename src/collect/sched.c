@@ -1,0 +1,451 @@
+/*
+ * sched.c - the collector scheduler: one thread per enabled collector (see collect.h for why),
+ * the latest complete batch per collector, the self-metrics and the text exposition.
+ *
+ * Threads and locks:
+ *   c->run_lock + c->run_cond   the sleep of every collector thread and the stop flag
+ *   slot->lock                  slot->latest, slot->has_latest, slot->stats
+ * A collector's state and its work batch belong to its thread alone (or, before start and
+ * after stop, to the caller of collect_run_once), so collect() runs without any lock.
+ */
+#include "collect/collect_int.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_SUBSCRIBERS 8
+/* Collectors parse with fixed-size stack buffers (paths) and regexec(); 256 KiB is ample and
+ * keeps a dozen threads' reserved address space small. */
+#define THREAD_STACK_BYTES (256u << 10)
+
+typedef struct slot {
+    collect_t           *c;
+    const collect_def_t *def;
+    void                *state;
+    bool                 enabled;
+    bool                 inited;
+    bool                 failing;      /* last run failed: log the next failure at debug only */
+    uint64_t             interval_ns;
+    collect_batch_t     *work;         /* owned by the running thread */
+    pthread_t            thread;
+    bool                 thread_started;
+    vigil_error_t        err;          /* the running thread's */
+    pthread_mutex_t      lock;
+    collect_batch_t     *latest;       /* guarded by lock */
+    bool                 has_latest;   /* guarded by lock */
+    collect_stats_t      stats;        /* guarded by lock */
+} slot_t;
+
+typedef struct subscriber {
+    void (*fn)(void *ctx, const collect_batch_t *b);
+    void *ctx;
+} subscriber_t;
+
+struct collect {
+    log_t          *log;
+    char           *procfs, *sysfs, *rootfs;
+    collect_sys_t   sys;
+    collect_env_t   env;
+    slot_t         *slots;
+    size_t          nslots;
+    subscriber_t    subs[MAX_SUBSCRIBERS];
+    size_t          nsubs;
+    pthread_mutex_t run_lock;
+    pthread_cond_t  run_cond;  /* CLOCK_MONOTONIC */
+    bool            stopping;  /* guarded by run_lock */
+    bool            running;   /* threads exist; only the owner's thread changes it */
+};
+
+static char *dup_or(const char *s, const char *dflt)
+{
+    return strdup(s != NULL && *s != '\0' ? s : dflt);
+}
+
+static bool name_valid(const char *name)
+{
+    if (name == NULL || *name == '\0')
+        return false;
+    for (const char *p = name; *p != '\0'; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            return false;
+    return true;
+}
+
+static slot_t *find_slot(collect_t *c, const char *name)
+{
+    for (size_t i = 0; i < c->nslots; i++)
+        if (strcmp(c->slots[i].def->name, name) == 0)
+            return &c->slots[i];
+    return NULL;
+}
+
+/* Applies the enable and interval overrides; an unknown name is a configuration error. */
+static int apply_overrides(collect_t *c, const collect_options_t *o, vigil_error_t *err)
+{
+    for (size_t i = 0; i < o->n_enable; i++) {
+        slot_t *s = find_slot(c, o->enable[i].name ? o->enable[i].name : "");
+        if (s == NULL)
+            return vigil_error_set(err, VIGIL_EINVAL, "unknown collector \"%s\"",
+                                   o->enable[i].name ? o->enable[i].name : "");
+        s->enabled = o->enable[i].enabled;
+    }
+    for (size_t i = 0; i < o->n_intervals; i++) {
+        slot_t *s = find_slot(c, o->intervals[i].name ? o->intervals[i].name : "");
+        if (s == NULL)
+            return vigil_error_set(err, VIGIL_EINVAL, "unknown collector \"%s\"",
+                                   o->intervals[i].name ? o->intervals[i].name : "");
+        if (o->intervals[i].interval_ms == 0)
+            return vigil_error_set(err, VIGIL_EINVAL, "collector \"%s\": interval must be > 0",
+                                   s->def->name);
+        s->interval_ns = (uint64_t)o->intervals[i].interval_ms * 1000000u;
+    }
+    return 0;
+}
+
+int collect_create(collect_t **out, const collect_options_t *opts, log_t *log,
+                   vigil_error_t *err)
+{
+    static const collect_options_t no_opts;
+    const collect_options_t *o = opts != NULL ? opts : &no_opts;
+    int rc;
+    collect_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return vigil_error_set(err, VIGIL_ENOMEM, "collect: no memory");
+    c->log = log;
+    pthread_mutex_init(&c->run_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->run_cond, &ca);
+    pthread_condattr_destroy(&ca);
+
+    c->procfs = dup_or(o->procfs, "/proc");
+    c->sysfs = dup_or(o->sysfs, "/sys");
+    c->rootfs = dup_or(o->rootfs, "/");
+    if (o->sys != NULL)
+        c->sys = *o->sys;
+    if (c->procfs == NULL || c->sysfs == NULL || c->rootfs == NULL) {
+        rc = vigil_error_set(err, VIGIL_ENOMEM, "collect: no memory");
+        goto out_free;
+    }
+    c->env = (collect_env_t){ .procfs = c->procfs, .sysfs = c->sysfs, .rootfs = c->rootfs,
+                              .opts = o, .sys = &c->sys, .log = log };
+
+    size_t nhost;
+    const collect_def_t *const *host = collect_host_table(&nhost);
+    c->slots = calloc(nhost + o->n_extra, sizeof(slot_t));
+    if (c->slots == NULL) {
+        rc = vigil_error_set(err, VIGIL_ENOMEM, "collect: no memory");
+        goto out_free;
+    }
+    uint64_t dflt_ns = (uint64_t)(o->default_interval_ms ? o->default_interval_ms : 1000) *
+                       1000000u;
+    for (size_t i = 0; i < nhost + o->n_extra; i++) {
+        const collect_def_t *d = i < nhost ? host[i] : &o->extra[i - nhost];
+        if (!name_valid(d->name) || d->collect == NULL) {
+            rc = vigil_error_set(err, VIGIL_EINVAL, "collector %zu: name must be [a-z0-9_]+ "
+                                 "and collect() set", i);
+            goto out_free;
+        }
+        if (find_slot(c, d->name) != NULL) {
+            rc = vigil_error_set(err, VIGIL_EEXIST, "collector \"%s\" defined twice", d->name);
+            goto out_free;
+        }
+        slot_t *s = &c->slots[c->nslots++];
+        s->c = c;
+        s->def = d;
+        s->enabled = d->enabled;
+        s->interval_ns = d->interval_ms ? (uint64_t)d->interval_ms * 1000000u : dflt_ns;
+        pthread_mutex_init(&s->lock, NULL);
+    }
+    rc = apply_overrides(c, o, err);
+    if (rc != 0)
+        goto out_free;
+
+    /* Only enabled collectors are initialised: a disabled one must not be able to fail the
+     * agent's start (a pattern it would compile, a device it would open). */
+    for (size_t i = 0; i < c->nslots; i++) {
+        slot_t *s = &c->slots[i];
+        if (!s->enabled)
+            continue;
+        s->work = collect_batch_new(s->def->name);
+        s->latest = collect_batch_new(s->def->name);
+        if (s->work == NULL || s->latest == NULL) {
+            rc = vigil_error_set(err, VIGIL_ENOMEM, "collect: no memory");
+            goto out_free;
+        }
+        if (s->def->init != NULL) {
+            rc = s->def->init(&s->state, &c->env, err);
+            if (rc != 0)
+                goto out_free;
+        }
+        s->inited = true;
+    }
+    c->env.opts = NULL; /* the caller's options need not outlive create */
+    *out = c;
+    return 0;
+
+out_free:
+    collect_free(c);
+    return rc;
+}
+
+/* One run of one collector, on whichever thread owns the slot's work batch. */
+static int slot_run(slot_t *s)
+{
+    collect_t *c = s->c;
+    struct timespec t0, t1;
+    collect_batch_reset(s->work, collect_now(&c->env));
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    vigil_error_clear(&s->err);
+    int rc = s->def->collect(s->state, s->work, &s->err);
+    if (rc == 0)
+        rc = collect_batch_finish(s->work);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double dur = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+
+    if (rc == 0)
+        for (size_t i = 0; i < c->nsubs; i++)
+            c->subs[i].fn(c->subs[i].ctx, s->work);
+
+    pthread_mutex_lock(&s->lock);
+    s->stats.runs++;
+    s->stats.last_duration_seconds = dur;
+    if (rc != 0) {
+        s->stats.errors++;
+    } else {
+        collect_batch_t *t = s->latest;
+        s->latest = s->work;
+        s->work = t;
+        s->has_latest = true;
+    }
+    pthread_mutex_unlock(&s->lock);
+
+    if (rc != 0) {
+        const char *msg = s->err.message[0] ? s->err.message : vigil_strerror(rc);
+        /* A collector failing every second must not flood the log: warn on the first failure
+         * of a streak, then debug. */
+        if (!s->failing)
+            log_warn(c->log, "collect", "collector failed", LF_STR("collector", s->def->name),
+                     LF_STR("error", msg));
+        else
+            log_debug(c->log, "collect", "collector failed", LF_STR("collector", s->def->name),
+                      LF_STR("error", msg));
+    } else if (s->failing) {
+        log_info(c->log, "collect", "collector recovered", LF_STR("collector", s->def->name));
+    }
+    s->failing = rc != 0;
+    return rc;
+}
+
+static void timespec_add_ns(struct timespec *ts, uint64_t ns)
+{
+    uint64_t total = (uint64_t)ts->tv_nsec + ns % 1000000000u;
+    ts->tv_sec += (time_t)(ns / 1000000000u + total / 1000000000u);
+    ts->tv_nsec = (long)(total % 1000000000u);
+}
+
+static int64_t timespec_diff_ns(const struct timespec *a, const struct timespec *b)
+{
+    return (int64_t)(a->tv_sec - b->tv_sec) * 1000000000 + (a->tv_nsec - b->tv_nsec);
+}
+
+static void *slot_main(void *arg)
+{
+    slot_t *s = arg;
+    collect_t *c = s->c;
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    pthread_mutex_lock(&c->run_lock);
+    while (!c->stopping) {
+        pthread_mutex_unlock(&c->run_lock);
+        slot_run(s);
+        /* Fixed rate; when a run overran one or more ticks, skip to the next future tick. */
+        timespec_add_ns(&next, s->interval_ns);
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t late = timespec_diff_ns(&now, &next);
+        if (late >= 0)
+            timespec_add_ns(&next, ((uint64_t)late / s->interval_ns + 1) * s->interval_ns);
+        pthread_mutex_lock(&c->run_lock);
+        while (!c->stopping) {
+            int w = pthread_cond_timedwait(&c->run_cond, &c->run_lock, &next);
+            if (w == ETIMEDOUT)
+                break;
+        }
+    }
+    pthread_mutex_unlock(&c->run_lock);
+    return NULL;
+}
+
+int collect_start(collect_t *c, vigil_error_t *err)
+{
+    if (c->running)
+        return vigil_error_set(err, VIGIL_ESTATE, "collect: already started");
+    pthread_mutex_lock(&c->run_lock);
+    c->stopping = false;
+    pthread_mutex_unlock(&c->run_lock);
+    c->running = true;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, THREAD_STACK_BYTES);
+    int rc = 0;
+    for (size_t i = 0; i < c->nslots; i++) {
+        slot_t *s = &c->slots[i];
+        if (!s->inited)
+            continue;
+        int e = pthread_create(&s->thread, &attr, slot_main, s);
+        if (e != 0) {
+            rc = vigil_error_set(err, VIGIL_ESYS, "collect: starting thread for \"%s\": %s",
+                                 s->def->name, strerror(e));
+            break;
+        }
+        s->thread_started = true;
+    }
+    pthread_attr_destroy(&attr);
+    if (rc != 0)
+        collect_stop(c);
+    else
+        log_info(c->log, "collect", "collectors started", LF_UINT("count", c->nslots));
+    return rc;
+}
+
+void collect_stop(collect_t *c)
+{
+    if (c == NULL || !c->running)
+        return;
+    pthread_mutex_lock(&c->run_lock);
+    c->stopping = true;
+    pthread_cond_broadcast(&c->run_cond);
+    pthread_mutex_unlock(&c->run_lock);
+    for (size_t i = 0; i < c->nslots; i++) {
+        if (c->slots[i].thread_started)
+            pthread_join(c->slots[i].thread, NULL);
+        c->slots[i].thread_started = false;
+    }
+    c->running = false;
+}
+
+void collect_free(collect_t *c)
+{
+    if (c == NULL)
+        return;
+    collect_stop(c);
+    for (size_t i = 0; i < c->nslots; i++) {
+        slot_t *s = &c->slots[i];
+        if (s->inited && s->def->destroy != NULL)
+            s->def->destroy(s->state);
+        collect_batch_free(s->work);
+        collect_batch_free(s->latest);
+        pthread_mutex_destroy(&s->lock);
+    }
+    free(c->slots);
+    free(c->procfs);
+    free(c->sysfs);
+    free(c->rootfs);
+    pthread_cond_destroy(&c->run_cond);
+    pthread_mutex_destroy(&c->run_lock);
+    free(c);
+}
+
+int collect_on_batch(collect_t *c, void (*fn)(void *ctx, const collect_batch_t *b), void *ctx)
+{
+    if (c->running)
+        return VIGIL_ESTATE;
+    if (c->nsubs == MAX_SUBSCRIBERS)
+        return VIGIL_ELIMIT;
+    c->subs[c->nsubs++] = (subscriber_t){ .fn = fn, .ctx = ctx };
+    return 0;
+}
+
+static int expose_slot(slot_t *s, buf_t *out)
+{
+    pthread_mutex_lock(&s->lock);
+    int rc = s->has_latest ? collect_batch_expose(s->latest, out) : 0;
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* The scheduler's own families, one sample per enabled collector. */
+static int expose_self(collect_t *c, buf_t *out)
+{
+    static const struct {
+        const char *name, *help, *type;
+        bool duration;
+    } fams[] = {
+        { "vigil_collector_duration_seconds", "Duration of the collector's last run.",
+          "gauge", true },
+        { "vigil_collector_errors_total", "Failed runs of the collector.", "counter", false },
+    };
+    int rc = 0;
+    for (size_t f = 0; rc == 0 && f < sizeof(fams) / sizeof(fams[0]); f++) {
+        rc = buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", fams[f].name, fams[f].help,
+                        fams[f].name, fams[f].type);
+        for (size_t i = 0; rc == 0 && i < c->nslots; i++) {
+            slot_t *s = &c->slots[i];
+            if (!s->inited)
+                continue;
+            pthread_mutex_lock(&s->lock);
+            collect_stats_t st = s->stats;
+            pthread_mutex_unlock(&s->lock);
+            rc = buf_printf(out, "%s{collector=\"%s\"} ", fams[f].name, s->def->name);
+            if (rc == 0)
+                rc = fams[f].duration ? buf_put_double(out, st.last_duration_seconds)
+                                      : buf_printf(out, "%llu", (unsigned long long)st.errors);
+            if (rc == 0)
+                rc = buf_putc(out, '\n');
+        }
+    }
+    return rc;
+}
+
+int collect_expose_text(collect_t *c, buf_t *out)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < c->nslots; i++)
+        if (c->slots[i].inited)
+            rc = expose_slot(&c->slots[i], out);
+    return rc != 0 ? rc : expose_self(c, out);
+}
+
+int collect_run_once(collect_t *c, const char *name, buf_t *out, vigil_error_t *err)
+{
+    if (c->running)
+        return vigil_error_set(err, VIGIL_ESTATE, "collect: run_once while the scheduler runs");
+    int first_rc = 0;
+    for (size_t i = 0; i < c->nslots; i++) {
+        slot_t *s = &c->slots[i];
+        if (name != NULL ? strcmp(s->def->name, name) != 0 : !s->inited)
+            continue;
+        if (!s->inited)
+            return vigil_error_set(err, VIGIL_ESTATE, "collector \"%s\" is disabled", name);
+        int rc = slot_run(s);
+        if (rc == 0 && out != NULL)
+            rc = expose_slot(s, out);
+        else if (rc != 0 && err != NULL) {
+            *err = s->err;
+            err->code = rc;
+        }
+        if (rc != 0 && first_rc == 0)
+            first_rc = rc;
+        if (name != NULL)
+            return rc;
+    }
+    if (name != NULL)
+        return vigil_error_set(err, VIGIL_ENOENT, "unknown collector \"%s\"", name);
+    return first_rc;
+}
+
+int collect_get_stats(collect_t *c, const char *name, collect_stats_t *out)
+{
+    slot_t *s = find_slot(c, name);
+    if (s == NULL)
+        return VIGIL_ENOENT;
+    pthread_mutex_lock(&s->lock);
+    *out = s->stats;
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
