@@ -24,7 +24,7 @@
  * thread pool, `threads` of them), several at once for different connections, never twice at
  * once for the same connection. A connection stays on one worker, so a slow handler delays the
  * other connections of that worker: handlers should finish in bounded time and may poll
- * http_request_client_gone() to give up early. Everything a handler reaches through its ctx
+ * http_request_cancelled() to give up early (client gone, or server stopping). Everything a handler reaches through its ctx
  * must be safe for concurrent use. The request and response objects belong to the calling
  * worker and are valid only during the call.
  */
@@ -143,8 +143,9 @@ int http_server_start(http_server_t **out, const http_server_options_t *opts,
 
 /*
  * Stops accepting, closes idle and keep-alive connections at once, waits for handlers that are
- * running to return (a handler that polls http_request_client_gone() sees its client go),
- * joins the workers and frees the server. No callback runs after it returns. NULL is a no-op.
+ * running to return (from this call on, http_request_cancelled() is true for them, so
+ * handlers that poll it return promptly), joins the workers and frees the server. No handler
+ * or observer runs after it returns. Must not be called from a handler. NULL is a no-op.
  */
 void http_server_stop(http_server_t *srv);
 
@@ -187,6 +188,11 @@ const char *http_request_body(const http_request_t *req, size_t *len);
 /* Best effort: true once the client has closed or reset its connection, so a long handler can
  * stop early. A client that only half-closes its sending side also reads as gone. */
 bool http_request_client_gone(const http_request_t *req);
+
+/* True once the client has gone or http_server_stop() has been called: what a long handler
+ * (a query, a blocking wait) should poll to give up early. Whatever it answers afterwards may
+ * never reach the client. */
+bool http_request_cancelled(const http_request_t *req);
 
 /* ---- Response helpers. Each returns 0, VIGIL_ENOMEM, or VIGIL_ELIMIT (body over the cap;
  * the body is then left empty). */

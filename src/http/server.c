@@ -26,6 +26,7 @@
 #include <microhttpd.h>
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,7 @@ struct http_server {
     size_t               max_body;
     size_t               max_response;
     int                  port;
+    atomic_bool          stopping;  /* set by http_server_stop before it waits for handlers */
 };
 
 struct http_request {
@@ -547,6 +549,9 @@ void http_server_stop(http_server_t *srv)
 {
     if (srv == NULL)
         return;
+    /* A handler still running holds its worker, and MHD closes that worker's connections only
+     * after the handler returns: the flag is how http_request_cancelled() tells it to stop. */
+    atomic_store(&srv->stopping, true);
     /* Joins the workers after closing every connection; on_completed runs for the requests
      * still open, so nothing of theirs outlives this call. MHD closes the listen socket. */
     MHD_stop_daemon(srv->daemon);
@@ -625,4 +630,9 @@ bool http_request_client_gone(const http_request_t *req)
     if (n == 0)
         return true; /* orderly shutdown by the peer */
     return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+}
+
+bool http_request_cancelled(const http_request_t *req)
+{
+    return atomic_load(&req->srv->stopping) || http_request_client_gone(req);
 }

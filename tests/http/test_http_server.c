@@ -38,7 +38,9 @@ typedef struct fixture {
     http_server_t  *srv;
     int             port;
     atomic_int      echo_calls;
-    atomic_int      slow_saw_gone;   /* 0 running / not run, 1 saw client gone, 2 gave up */
+    atomic_int      slow_entered;    /* the slow handler has started */
+    atomic_int      slow_result;     /* 0 not done, 1 saw client gone, 2 saw server stop,
+                                        3 gave up waiting */
     pthread_mutex_t lock;
     done_event_t    events[256];
     size_t          nevents;
@@ -167,18 +169,19 @@ static int h_fail(http_request_t *req, http_response_t *resp, void *ctx)
     return VIGIL_EIO;
 }
 
-/* Waits (bounded) for its client to go away, as a long query would. */
+/* Waits (bounded) to be cancelled, as a long query would. */
 static int h_slow(http_request_t *req, http_response_t *resp, void *ctx)
 {
     fixture_t *f = ctx;
-    for (int i = 0; i < 500; i++) {
-        if (http_request_client_gone(req)) {
-            atomic_store(&f->slow_saw_gone, 1);
-            return http_response_error(resp, 499, "canceled", "client went away");
+    atomic_store(&f->slow_entered, 1);
+    for (int i = 0; i < 1000; i++) {
+        if (http_request_cancelled(req)) {
+            atomic_store(&f->slow_result, http_request_client_gone(req) ? 1 : 2);
+            return http_response_error(resp, 499, "canceled", "cancelled");
         }
         sleep_ms(10);
     }
-    atomic_store(&f->slow_saw_gone, 2);
+    atomic_store(&f->slow_result, 3);
     return http_response_text(resp, 200, "slow");
 }
 
@@ -252,6 +255,7 @@ typedef struct req_opts {
     size_t      body_len;
     bool        chunked;       /* stream the body with Transfer-Encoding: chunked */
     bool        no_expect;     /* suppress curl's "Expect: 100-continue" */
+    bool        expect;        /* always send "Expect: 100-continue" */
     const char *content_type;
     long        timeout_ms;
 } req_opts_t;
@@ -295,6 +299,8 @@ static reply_t *fetch(int port, const char *path, const req_opts_t *o, CURLcode 
     }
     if (o->no_expect)
         hdrs = curl_slist_append(hdrs, "Expect:");
+    if (o->expect)
+        hdrs = curl_slist_append(hdrs, "Expect: 100-continue");
     if (o->method != NULL)
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, o->method);
     if (o->method != NULL && strcmp(o->method, "HEAD") == 0)
@@ -564,6 +570,9 @@ static void test_body_at_cap(void **state)
     assert_int_equal(r->status, 200);
     assert_int_equal(r->body.len, BODY_CAP);
     assert_memory_equal(r->body.data, body, BODY_CAP);
+    char ct[128]; /* the handler echoes the request's Content-Type, looked up in lower case */
+    assert_true(reply_header(r, "Content-Type", ct, sizeof(ct)));
+    assert_string_equal(ct, "application/octet-stream");
     reply_free(r);
     o.chunked = true;
     r = fetch(f->port, "/echo", &o, NULL);
@@ -583,7 +592,7 @@ static void test_body_too_large(void **state)
      * sent, without it after reading and dropping the body; streamed chunked: once the cap
      * is passed. */
     const req_opts_t cases[] = {
-        { .body = body, .body_len = sizeof(body) },
+        { .body = body, .body_len = sizeof(body), .expect = true },
         { .body = body, .body_len = sizeof(body), .no_expect = true },
         { .body = body, .body_len = sizeof(body), .chunked = true },
         { .body = body, .body_len = sizeof(body), .chunked = true, .no_expect = true },
@@ -633,14 +642,58 @@ static void test_handler_failure(void **state)
 static void test_client_gone(void **state)
 {
     fixture_t *f = *state;
-    atomic_store(&f->slow_saw_gone, 0);
+    atomic_store(&f->slow_result, 0);
     CURLcode res;
     reply_t *r = fetch(f->port, "/slow", &(req_opts_t){ .timeout_ms = 200 }, &res);
     assert_int_equal(res, CURLE_OPERATION_TIMEDOUT);
     reply_free(r);
-    for (int i = 0; i < 600 && atomic_load(&f->slow_saw_gone) == 0; i++)
+    for (int i = 0; i < 1200 && atomic_load(&f->slow_result) == 0; i++)
         sleep_ms(10);
-    assert_int_equal(atomic_load(&f->slow_saw_gone), 1);
+    assert_int_equal(atomic_load(&f->slow_result), 1);
+}
+
+typedef struct slow_client {
+    int     port;
+    long    status;
+    CURLcode res;
+} slow_client_t;
+
+static void *slow_client_main(void *arg)
+{
+    slow_client_t *c = arg;
+    reply_t *r = fetch(c->port, "/slow", NULL, &c->res);
+    c->status = r->status;
+    reply_free(r);
+    return NULL;
+}
+
+/* Stop while a handler is running: the handler learns it through http_request_cancelled(),
+ * stop waits for it, and the observer has run for it before stop returns. */
+static void test_stop_with_handler_running(void **state)
+{
+    fixture_t *f = *state;
+    http_server_t *srv;
+    vigil_error_t err;
+    assert_int_equal(start_server(f, "127.0.0.1:0", &srv, &err), 0);
+    atomic_store(&f->slow_entered, 0);
+    atomic_store(&f->slow_result, 0);
+    slow_client_t c = { .port = http_server_port(srv) };
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, slow_client_main, &c), 0);
+    for (int i = 0; i < 1000 && atomic_load(&f->slow_entered) == 0; i++)
+        sleep_ms(10);
+    assert_int_equal(atomic_load(&f->slow_entered), 1);
+    size_t n0 = event_count(f);
+
+    http_server_stop(srv);
+    assert_int_equal(atomic_load(&f->slow_result), 2);
+    pthread_mutex_lock(&f->lock);
+    size_t reported = f->nevents - n0;
+    pthread_mutex_unlock(&f->lock);
+    assert_true(reported <= 1); /* reported at most once; nothing arrives after stop */
+    pthread_join(t, NULL);
+    /* The client got the 499 or saw the connection close; either way it was not left hanging. */
+    assert_true(c.res != CURLE_OPERATION_TIMEDOUT);
 }
 
 static void test_bind_in_use(void **state)
@@ -826,6 +879,7 @@ int main(void)
         cmocka_unit_test(test_port_zero_and_rebind),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_stop_with_open_connections),
+        cmocka_unit_test(test_stop_with_handler_running),
     };
     int failed = cmocka_run_group_tests(tests, setup, teardown);
     curl_global_cleanup();
