@@ -294,6 +294,42 @@ static void test_batch_groups_and_escapes(void **state)
     collect_free(c);
 }
 
+/* The real host collectors on their own threads over the recorded tree, with the exposition
+ * reading their latest batches while they swap them. */
+static void test_host_collectors_on_threads(void **state)
+{
+    (void)state;
+    collect_options_t o = { .procfs = "tests/collect/fixtures/live/proc",
+                            .sysfs = "tests/collect/fixtures/live/sys",
+                            .rootfs = "tests/collect/fixtures/live/rootfs",
+                            .default_interval_ms = 2 };
+    collect_t *c;
+    vigil_error_t err;
+    assert_int_equal(collect_create(&c, &o, NULL, &err), 0);
+    assert_int_equal(collect_start(c, &err), 0);
+    buf_t out;
+    buf_init(&out, 1u << 22);
+    collect_stats_t cpu = { 0 }, fs = { 0 };
+    struct timespec ts = { 0, 1000000 };
+    for (int i = 0; i < 120000 && (cpu.runs < 20 || fs.runs < 20); i++) {
+        buf_reset(&out);
+        assert_int_equal(collect_expose_text(c, &out), 0);
+        assert_int_equal(collect_get_stats(c, "cpu", &cpu), 0);
+        assert_int_equal(collect_get_stats(c, "filesystem", &fs), 0);
+        nanosleep(&ts, NULL);
+    }
+    assert_true(cpu.runs >= 20 && fs.runs >= 20);
+    collect_stop(c);
+    buf_reset(&out);
+    assert_int_equal(collect_expose_text(c, &out), 0);
+    assert_non_null(strstr(out.data, "node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} "));
+    assert_non_null(strstr(out.data, "node_os_info{"));
+    assert_non_null(strstr(out.data, "vigil_collector_errors_total{collector=\"cpu\"} 0\n"));
+    assert_int_equal(cpu.errors, 0);
+    buf_free(&out);
+    collect_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_subscriber_sees_complete_batches),
         cmocka_unit_test(test_unknown_override_is_rejected),
         cmocka_unit_test(test_batch_groups_and_escapes),
+        cmocka_unit_test(test_host_collectors_on_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
