@@ -15,9 +15,12 @@
  * shared freely between threads.
  *
  * Hot path: vigil_counter_inc/_add, vigil_gauge_*, vigil_histogram_observe and
- * vigil_summary_observe take no lock and never allocate. Counters and histograms are sharded
- * per thread (each thread writes its own cache lines; exposition sums the shards), so N threads
- * doing K increments each expose exactly N*K. vigil_*_labels() on an existing child hashes the
+ * vigil_summary_observe take no lock and never allocate. Counters, histograms and summaries'
+ * _sum/_count are sharded per thread: each of the first `shards` live threads owns a region
+ * of cache lines that only it writes (a plain load+store, no atomic read-modify-write), later
+ * threads share one region with atomic adds; exposition sums the regions. So N threads doing
+ * K increments each expose exactly N*K. (Not async-signal-safe: a signal handler updating the
+ * metric its thread was updating can lose that update.) vigil_*_labels() on an existing child hashes the
  * values and probes a lock-free table without allocating; only the first sight of a new label
  * set takes the family's lock and allocates.
  *
@@ -53,8 +56,9 @@ typedef struct vigil_summary   vigil_summary_t;
 typedef struct vigil_registry_opts {
     size_t   max_series_per_family; /* 0: 10000. A new label set past it fails with ELIMIT. */
     size_t   max_expose_bytes;      /* 0: 64 MiB. Exposition past it fails with ELIMIT. */
-    unsigned shards;                /* 0: a power of two >= online CPUs, in [4, 64]. Memory of
-                                     * counters and histograms grows linearly with it. */
+    unsigned shards;                /* threads with a region of their own; 0: 2 per online CPU,
+                                     * in [8, 64]. Counter and histogram memory is
+                                     * (shards + 1) * 8 bytes per cell. */
 } vigil_registry_opts_t;
 
 /*

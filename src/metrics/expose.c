@@ -66,6 +66,28 @@ size_t metrics_format_double(char *out, double v)
         }
         return format_u64(out, (uint64_t)v);
     }
+    /* Few decimals (20.01, 0.25): the smallest k for which round(v*10^k)/10^k is v again
+     * gives the shortest round-tripping decimal, printed without printf. */
+    if (fabs(v) < 1e9) {
+        static const double p10[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6 };
+        for (int k = 1; k <= 6; k++) {
+            double r = nearbyint(v * p10[k]);
+            if (r / p10[k] != v)
+                continue;
+            size_t n = 0;
+            uint64_t m = (uint64_t)fabs(r), scale = (uint64_t)p10[k];
+            if (v < 0)
+                out[n++] = '-';
+            n += format_u64(out + n, m / scale);
+            out[n++] = '.';
+            uint64_t frac = m % scale;
+            for (int d = k - 1; d >= 0; d--, frac /= 10)
+                out[n + (size_t)d] = (char)('0' + frac % 10);
+            n += (size_t)k;
+            out[n] = '\0';
+            return n;
+        }
+    }
     /* Shortest of %.15g..%.17g that reads back as the same double. */
     int n = 0;
     for (int prec = 15; prec <= 17; prec++) {

@@ -4,17 +4,24 @@
  * Memory layout of the hot path (the reason for most of what is below):
  *
  *   Counters and histograms keep their numbers in "cells" (one _Atomic uint64_t each) carved
- *   out of registry-owned pages. A page is `shards` regions of METRICS_PAGE_CELLS cells, one
- *   region per shard, each region 4 KiB and cache-line aligned:
+ *   out of registry-owned pages. A page is `shards + 1` regions of METRICS_PAGE_CELLS cells,
+ *   each region 4 KiB and cache-line aligned:
  *
- *     page: [ shard 0: c0 c1 c2 ... | shard 1: c0 c1 c2 ... | ... | shard S-1: ... ]
+ *     page: [ shard 0: c0 c1 ... | shard 1: c0 c1 ... | ... | shard S-1 | shared: c0 c1 ... ]
  *
- *   A child owns the same k cells in every region: cell j of shard s is
- *   child->cells[s * child->stride + j]. A thread always writes the shard its thread slot maps
- *   to, so two threads on different shards never share a cache line, while one thread's
- *   counters sit packed together (good locality, 8 bytes per counter per shard). Writes are
- *   relaxed atomic adds, so threads that happen to share a shard stay exact. Exposition sums
- *   the shards. This is the per-CPU-allocator layout of kernels, keyed by thread slot.
+ *   A child owns the same k cells in every region: cell j of region r is
+ *   child->cells[r * child->stride + j]. One thread's counters sit packed together in its
+ *   region (8 bytes per counter), and two threads never write the same cache line.
+ *
+ *   Thread slots: the first time a thread touches a metric it claims the lowest free slot of
+ *   a process-wide pool of 64, and gives it back when it exits. A thread whose slot s is below
+ *   the registry's shard count owns region s outright: nobody else ever writes there, so its
+ *   increments are a relaxed load and store (no lock prefix, no bus lock) and still exact.
+ *   Threads beyond that (more live threads than shards) share the last region with relaxed
+ *   atomic adds. Exposition sums all regions. Slot handover (exit -> claim) is a release/
+ *   acquire pair on the pool, so a new owner starts from its predecessor's final values.
+ *   One consequence: updating a metric from a signal handler that interrupted an update of
+ *   the same metric on the same thread can lose the interrupted update.
  *
  *   Gauges are set, not summed, so they are one atomic word in the child. Summaries keep
  *   their _sum/_count in cells and their quantile windows in a separate sketch (summary.c).
@@ -56,8 +63,8 @@ typedef struct metrics_sketch metrics_sketch_t; /* summary.c */
  * is published, and kept together at the start of a cache-line-aligned allocation. */
 typedef struct metrics_child {
     metrics_cell_t   *cells;      /* shard 0's cells; shard s at cells + s * stride */
-    uint32_t          stride;     /* cells between shards */
-    uint32_t          mask;       /* shards - 1 */
+    uint32_t          stride;     /* cells between regions */
+    uint32_t          shards;     /* owned regions; region `shards` is the shared one */
     const double     *bounds;     /* histogram: finite upper bounds (family-owned) */
     uint32_t          n_bounds;
     metrics_sketch_t *sketch;     /* summary: quantile windows (owned) */
@@ -122,7 +129,7 @@ typedef struct metrics_page {
     struct metrics_page *next;
     size_t               used;    /* cells handed out in each region */
     size_t               stride;  /* cells per region */
-    /* shards * stride cells follow, from the next cache line on */
+    /* (shards + 1) * stride cells follow, from the next cache line on */
 } metrics_page_t;
 
 struct vigil_registry {
@@ -133,7 +140,7 @@ struct vigil_registry {
 
     size_t           max_series;
     size_t           max_expose;
-    unsigned         shards;      /* power of two */
+    unsigned         shards;      /* owned regions per page (plus one shared) */
 
     pthread_mutex_t  arena_mu;    /* pages */
     metrics_page_t  *pages;       /* newest first; the first one is being filled */
@@ -145,33 +152,63 @@ struct vigil_registry {
 
 /* ---- thread slots (registry.c) --------------------------------------------------------- */
 
+#define METRICS_MAX_SLOTS 64u  /* exclusive slots in the process; also the most shards */
+
 /*
- * The calling thread's slot, assigned round-robin on first use (so threads created together
- * land on different shards). It is a process-wide per-thread hint, not state: any value gives
- * correct counts, a well-spread one avoids contention. That is why it lives in TLS, the one
- * place the "no globals" rule is deliberately broken. Initial-exec keeps the read a single
- * %fs-relative load in libvigil.so too.
+ * The calling thread's slot + 1 (0: not claimed yet). Slots are per thread and threads are
+ * process-wide, so this is the one place the "no globals" rule is deliberately broken: a TLS
+ * word plus the pool in registry.c. Initial-exec keeps the read one %fs-relative load, also
+ * in libvigil.so.
  */
 extern _Thread_local unsigned metrics_tls_slot __attribute__((tls_model("initial-exec")));
-unsigned metrics_slot_assign(void);
+
+/* Claims a slot for the calling thread (METRICS_MAX_SLOTS when the pool is exhausted) and
+ * arranges its release at thread exit. Returns the slot. */
+unsigned metrics_slot_claim(void);
 
 static inline unsigned metrics_slot(void)
 {
     unsigned s = metrics_tls_slot;
     if (__builtin_expect(s == 0, 0))
-        s = metrics_slot_assign();
-    return s;
+        return metrics_slot_claim();
+    return s - 1;
 }
 
-static inline metrics_cell_t *metrics_shard_cells(const metrics_child_t *c)
+/* Where this thread writes a child's cells, and whether it owns them (see the banner). */
+typedef struct metrics_shard {
+    metrics_cell_t *cells;
+    bool            owned;
+} metrics_shard_t;
+
+static inline metrics_shard_t metrics_shard(const metrics_child_t *c)
 {
-    return c->cells + (size_t)(metrics_slot() & c->mask) * c->stride;
+    unsigned s = metrics_slot();
+    bool owned = s < c->shards;
+    metrics_shard_t r = { c->cells + (size_t)(owned ? s : c->shards) * c->stride, owned };
+    return r;
 }
 
-/* Adds a double to a cell holding a double's bits (CAS loop; the cell is almost always
- * owned by this thread's shard, so the loop runs once). */
-static inline void metrics_cell_add_double(metrics_cell_t *cell, double v)
+static inline void metrics_cell_add(metrics_cell_t *cell, uint64_t n, bool owned)
 {
+    if (owned)
+        atomic_store_explicit(cell, atomic_load_explicit(cell, memory_order_relaxed) + n,
+                              memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(cell, n, memory_order_relaxed);
+}
+
+static inline double metrics_bits_to_double(uint64_t u);
+static inline uint64_t metrics_double_to_bits(double d);
+
+/* Adds a double to a cell holding a double's bits: load and store when owned, else a CAS
+ * loop (also used for gauges, which every thread shares). */
+static inline void metrics_cell_add_double(metrics_cell_t *cell, double v, bool owned)
+{
+    if (owned) {
+        double cur = metrics_bits_to_double(atomic_load_explicit(cell, memory_order_relaxed));
+        atomic_store_explicit(cell, metrics_double_to_bits(cur + v), memory_order_relaxed);
+        return;
+    }
     uint64_t old = atomic_load_explicit(cell, memory_order_relaxed);
     for (;;) {
         union { uint64_t u; double d; } cur = { .u = old }, next;

@@ -16,21 +16,56 @@
 
 #define DEFAULT_MAX_SERIES  10000u
 #define DEFAULT_MAX_EXPOSE  (64u << 20)
-#define MIN_SHARDS          4u
-#define MAX_SHARDS          64u
+#define MIN_SHARDS          8u
+#define MAX_SHARDS          METRICS_MAX_SLOTS
 
 _Static_assert(sizeof(metrics_page_t) <= METRICS_CACHE_LINE, "page header fits a line");
 
 _Thread_local unsigned metrics_tls_slot __attribute__((tls_model("initial-exec")));
 
-unsigned metrics_slot_assign(void)
+/* The slot pool (see metrics_int.h): bit i set = slot i is held by a live thread. The key's
+ * destructor returns a thread's slot when it exits. Process-wide because threads are. */
+static _Atomic uint64_t slot_pool;
+static pthread_key_t    slot_key;
+static pthread_once_t   slot_once = PTHREAD_ONCE_INIT;
+static bool             slot_key_ok;
+
+static void slot_release(void *v)
 {
-    /* Process-wide by nature (threads are), see metrics_int.h; starts at 1 so 0 = unset. */
-    static _Atomic unsigned next_slot = 1;
-    unsigned s = atomic_fetch_add_explicit(&next_slot, 1, memory_order_relaxed);
-    if (s == 0)
-        s = atomic_fetch_add_explicit(&next_slot, 1, memory_order_relaxed);
-    metrics_tls_slot = s;
+    unsigned s = (unsigned)(uintptr_t)v - 1;
+    if (s < METRICS_MAX_SLOTS)
+        atomic_fetch_and_explicit(&slot_pool, ~(UINT64_C(1) << s), memory_order_release);
+}
+
+static void slot_key_init(void)
+{
+    slot_key_ok = pthread_key_create(&slot_key, slot_release) == 0;
+}
+
+unsigned metrics_slot_claim(void)
+{
+    pthread_once(&slot_once, slot_key_init);
+    unsigned s = METRICS_MAX_SLOTS;
+    /* Without the exit hook a slot could never be returned: share instead of owning. */
+    if (slot_key_ok) {
+        uint64_t used = atomic_load_explicit(&slot_pool, memory_order_relaxed);
+        while (~used != 0) {
+            unsigned bit = (unsigned)__builtin_ctzll(~used);
+            if (atomic_compare_exchange_weak_explicit(&slot_pool, &used,
+                                                      used | (UINT64_C(1) << bit),
+                                                      memory_order_acquire,
+                                                      memory_order_relaxed)) {
+                s = bit;
+                break;
+            }
+        }
+        if (s < METRICS_MAX_SLOTS &&
+            pthread_setspecific(slot_key, (void *)(uintptr_t)(s + 1)) != 0) {
+            slot_release((void *)(uintptr_t)(s + 1));
+            s = METRICS_MAX_SLOTS;
+        }
+    }
+    metrics_tls_slot = s + 1;
     return s;
 }
 
@@ -104,13 +139,12 @@ bool metrics_utf8_valid(const char *s)
 
 /* ---- registry -------------------------------------------------------------------------- */
 
+/* Two owned regions per online CPU, so a typical thread pool is fully covered. */
 static unsigned default_shards(void)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned s = MIN_SHARDS;
-    while (s < MAX_SHARDS && (long)s < cpus)
-        s <<= 1;
-    return s;
+    long s = cpus > 0 ? 2 * cpus : MIN_SHARDS;
+    return s < MIN_SHARDS ? MIN_SHARDS : s > MAX_SHARDS ? MAX_SHARDS : (unsigned)s;
 }
 
 int vigil_registry_new(const vigil_registry_opts_t *opts, vigil_registry_t **out,
@@ -118,9 +152,6 @@ int vigil_registry_new(const vigil_registry_opts_t *opts, vigil_registry_t **out
 {
     *out = NULL;
     unsigned shards = opts != NULL ? opts->shards : 0;
-    if (shards != 0 && (shards & (shards - 1)) != 0)
-        return vigil_error_set(err, VIGIL_EINVAL, "registry: shards %u is not a power of two",
-                               shards);
     if (shards > MAX_SHARDS)
         return vigil_error_set(err, VIGIL_EINVAL, "registry: shards %u exceeds %u", shards,
                                MAX_SHARDS);
@@ -218,7 +249,7 @@ int metrics_registry_own(vigil_registry_t *reg, void *p)
 static metrics_page_t *page_new(unsigned shards, size_t stride)
 {
     /* The header takes the first cache line so every region starts on a line boundary. */
-    size_t bytes = METRICS_CACHE_LINE + (size_t)shards * stride * sizeof(metrics_cell_t);
+    size_t bytes = METRICS_CACHE_LINE + (size_t)(shards + 1) * stride * sizeof(metrics_cell_t);
     metrics_page_t *p = aligned_alloc(METRICS_CACHE_LINE, bytes);
     if (p == NULL)
         return NULL;
@@ -643,7 +674,7 @@ static metrics_child_t *child_new(vigil_family_t *f, uint64_t h, const char *con
     buf_free(&lb);
 
     vigil_registry_t *reg = f->reg;
-    c->mask = reg->shards - 1;
+    c->shards = reg->shards;
     size_t k = 0;
     switch (f->type) {
     case METRICS_COUNTER:   k = 2; break;                /* integer part, double part */

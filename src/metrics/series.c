@@ -2,9 +2,9 @@
  * series.c - the hot path: counter, gauge and histogram operations on a child handle, and the
  * shard sums exposition reads. Nothing here locks or allocates.
  *
- * A counter child has two cells per shard: an integer count (inc, add_u64: one relaxed
- * atomic add, exact forever) and a double (add with fractions: a CAS on this thread's shard,
- * uncontended in practice). A histogram child has n_bounds + 1 bucket cells (the last is +Inf)
+ * A counter child has two cells per region: an integer count (inc, add_u64: exact forever)
+ * and a double (add with fractions). In a region the thread owns, an update is a relaxed load
+ * and store; in the shared region an atomic add (or CAS for the double). A histogram child has n_bounds + 1 bucket cells (the last is +Inf)
  * and a sum cell per shard; _count is the sum of the bucket cells rather than a cell of its
  * own, so _count and _bucket{le="+Inf"} can never disagree in an exposition.
  */
@@ -23,7 +23,7 @@ uint64_t metrics_now_ns(void)
 uint64_t metrics_cells_sum_u64(const metrics_child_t *c, size_t j)
 {
     uint64_t sum = 0;
-    for (size_t s = 0; s <= c->mask; s++)
+    for (size_t s = 0; s <= c->shards; s++)
         sum += atomic_load_explicit(&c->cells[s * c->stride + j], memory_order_relaxed);
     return sum;
 }
@@ -31,7 +31,7 @@ uint64_t metrics_cells_sum_u64(const metrics_child_t *c, size_t j)
 double metrics_cells_sum_double(const metrics_child_t *c, size_t j)
 {
     double sum = 0;
-    for (size_t s = 0; s <= c->mask; s++)
+    for (size_t s = 0; s <= c->shards; s++)
         sum += metrics_bits_to_double(
             atomic_load_explicit(&c->cells[s * c->stride + j], memory_order_relaxed));
     return sum;
@@ -41,12 +41,14 @@ double metrics_cells_sum_double(const metrics_child_t *c, size_t j)
 
 void vigil_counter_inc(vigil_counter_t *c)
 {
-    atomic_fetch_add_explicit(metrics_shard_cells(&c->c), 1, memory_order_relaxed);
+    metrics_shard_t sh = metrics_shard(&c->c);
+    metrics_cell_add(sh.cells, 1, sh.owned);
 }
 
 void vigil_counter_add_u64(vigil_counter_t *c, uint64_t n)
 {
-    atomic_fetch_add_explicit(metrics_shard_cells(&c->c), n, memory_order_relaxed);
+    metrics_shard_t sh = metrics_shard(&c->c);
+    metrics_cell_add(sh.cells, n, sh.owned);
 }
 
 void vigil_counter_add(vigil_counter_t *c, double v)
@@ -54,12 +56,11 @@ void vigil_counter_add(vigil_counter_t *c, double v)
     if (!(v > 0)) /* also drops NaN */
         return;
     /* Whole numbers go to the exact integer cell, fractions to the double cell. */
-    if (v < 9007199254740992.0 && v == (double)(uint64_t)v) {
-        atomic_fetch_add_explicit(metrics_shard_cells(&c->c), (uint64_t)v,
-                                  memory_order_relaxed);
-        return;
-    }
-    metrics_cell_add_double(metrics_shard_cells(&c->c) + 1, v);
+    metrics_shard_t sh = metrics_shard(&c->c);
+    if (v < 9007199254740992.0 && v == (double)(uint64_t)v)
+        metrics_cell_add(sh.cells, (uint64_t)v, sh.owned);
+    else
+        metrics_cell_add_double(sh.cells + 1, v, sh.owned);
 }
 
 double vigil_counter_value(const vigil_counter_t *c)
@@ -78,17 +79,17 @@ void vigil_gauge_set(vigil_gauge_t *g, double v)
 
 void vigil_gauge_add(vigil_gauge_t *g, double v)
 {
-    metrics_cell_add_double(&g->c.gauge, v);
+    metrics_cell_add_double(&g->c.gauge, v, false);
 }
 
 void vigil_gauge_inc(vigil_gauge_t *g)
 {
-    metrics_cell_add_double(&g->c.gauge, 1.0);
+    metrics_cell_add_double(&g->c.gauge, 1.0, false);
 }
 
 void vigil_gauge_dec(vigil_gauge_t *g)
 {
-    metrics_cell_add_double(&g->c.gauge, -1.0);
+    metrics_cell_add_double(&g->c.gauge, -1.0, false);
 }
 
 void vigil_gauge_set_to_current_time(vigil_gauge_t *g)
@@ -138,7 +139,7 @@ void vigil_histogram_observe(vigil_histogram_t *h, double v)
      * alike; Prometheus clients count it in +Inf. Keep the usual semantics. */
     if (isnan(v))
         i = n;
-    metrics_cell_t *cells = metrics_shard_cells(c);
-    atomic_fetch_add_explicit(&cells[i], 1, memory_order_relaxed);
-    metrics_cell_add_double(&cells[n + 1], v);
+    metrics_shard_t sh = metrics_shard(c);
+    metrics_cell_add(&sh.cells[i], 1, sh.owned);
+    metrics_cell_add_double(&sh.cells[n + 1], v, sh.owned);
 }

@@ -180,9 +180,9 @@ void metrics_sketch_quantiles(metrics_sketch_t *sk, const double *q, size_t n, d
 
 void vigil_summary_observe(vigil_summary_t *s, double v)
 {
-    metrics_cell_t *cells = metrics_shard_cells(&s->c);
-    atomic_fetch_add_explicit(&cells[0], 1, memory_order_relaxed);
-    metrics_cell_add_double(&cells[1], v);
+    metrics_shard_t sh = metrics_shard(&s->c);
+    metrics_cell_add(&sh.cells[0], 1, sh.owned);
+    metrics_cell_add_double(&sh.cells[1], v, sh.owned);
     metrics_sketch_observe(s->c.sketch, v);
 }
 

@@ -413,6 +413,14 @@ static void test_format_double(void **state)
     assert_string_equal(b, "NaN");
     metrics_format_double(b, -INFINITY);
     assert_string_equal(b, "-Inf");
+    metrics_format_double(b, 20.01);
+    assert_string_equal(b, "20.01");
+    metrics_format_double(b, -0.5);
+    assert_string_equal(b, "-0.5");
+    metrics_format_double(b, 123456.000001);
+    assert_string_equal(b, "123456.000001");
+    metrics_format_double(b, 1e-7);
+    assert_true(strtod(b, NULL) == 1e-7);
     double tricky = 0.1 + 0.2;
     metrics_format_double(b, tricky);
     assert_true(strtod(b, NULL) == tricky);
