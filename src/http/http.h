@@ -24,9 +24,10 @@
  * thread pool, `threads` of them), several at once for different connections, never twice at
  * once for the same connection. A connection stays on one worker, so a slow handler delays the
  * other connections of that worker: handlers should finish in bounded time and may poll
- * http_request_cancelled() to give up early (client gone, or server stopping). Everything a handler reaches through its ctx
- * must be safe for concurrent use. The request and response objects belong to the calling
- * worker and are valid only during the call.
+ * http_request_cancelled() to give up early (client gone, or server stopping). Everything a
+ * handler reaches through its ctx must be safe for concurrent use. The request and response
+ * objects belong to the calling worker and are valid only during the call.
+ * http_server_stop() must not be called from a handler or the observer.
  */
 #ifndef VIGIL_HTTP_H
 #define VIGIL_HTTP_H
@@ -116,8 +117,10 @@ typedef struct http_server_options {
     const char          *listen;               /* "127.0.0.1:9470", "[::1]:9470",
                                                   "localhost:9470", ":9470" (all interfaces);
                                                   port 0 picks a free port. Required. */
-    unsigned             threads;              /* worker threads [4] */
-    unsigned             max_connections;      /* concurrent connections [512] */
+    unsigned             threads;              /* worker threads [4]; at most
+                                                  max_connections */
+    unsigned             max_connections;      /* concurrent connections [512], split evenly
+                                                  between the workers by MHD */
     unsigned             connection_timeout_s; /* idle keep-alive timeout [30] */
     size_t               max_body_bytes;       /* request body cap, else 413 [4 MiB] */
     size_t               max_header_bytes;     /* per-connection memory for request line and

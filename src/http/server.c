@@ -510,7 +510,12 @@ int http_server_start(http_server_t **out, const http_server_options_t *opts,
     if (rc != 0)
         goto out_free_server;
 
+    unsigned max_conn = opts->max_connections ? opts->max_connections : DEFAULT_MAX_CONNECTIONS;
     unsigned threads = opts->threads ? opts->threads : DEFAULT_THREADS;
+    /* MHD splits the connection limit evenly between the workers; a worker whose share is 0
+     * could never serve anything. */
+    if (threads > max_conn)
+        threads = max_conn;
     /* MHD_USE_ITC: MHD_stop_daemon wakes the workers through a pipe at once, so stop never
      * waits for a poll timeout even with idle keep-alive connections open. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
@@ -522,8 +527,7 @@ int http_server_start(http_server_t **out, const http_server_options_t *opts,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT,
-        opts->max_connections ? opts->max_connections : DEFAULT_MAX_CONNECTIONS,
+        MHD_OPTION_CONNECTION_LIMIT, max_conn,
         MHD_OPTION_CONNECTION_TIMEOUT,
         opts->connection_timeout_s ? opts->connection_timeout_s : DEFAULT_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT,

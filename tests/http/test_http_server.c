@@ -531,6 +531,8 @@ static void test_not_found(void **state)
     expect_event(f, n0, HTTP_HANDLER_UNMATCHED, 404);
 }
 
+static int connect_local(int port);
+
 /* Request lines and headers past max_header_bytes are MHD's to refuse; the server survives. */
 static void test_oversized_request_head(void **state)
 {
@@ -547,6 +549,32 @@ static void test_oversized_request_head(void **state)
     assert_int_equal(r->status, 414);
     reply_free(r);
     free(path);
+
+    /* A header too big: MHD refuses after the request line, which the server has seen. */
+    int fd = connect_local(f->port);
+    size_t hn = 100 << 10;
+    char *head = malloc(hn + 64);
+    assert_non_null(head);
+    int k = snprintf(head, hn + 64, "GET /ok HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    memset(head + k, 'b', hn);
+    memcpy(head + k + hn, "\r\n\r\n", 4);
+    size_t total = (size_t)k + hn + 4, off = 0;
+    while (off < total) {
+        ssize_t w = write(fd, head + off, total - off);
+        if (w <= 0)
+            break; /* the server may close before reading it all */
+        off += (size_t)w;
+    }
+    char resp[64] = "";
+    ssize_t got = read(fd, resp, sizeof(resp) - 1);
+    if (got > 0) {
+        resp[got] = '\0';
+        assert_true(strncmp(resp, "HTTP/1.1 431", 12) == 0 ||
+                    strncmp(resp, "HTTP/1.1 413", 12) == 0);
+    }
+    close(fd);
+    free(head);
+
     r = fetch(f->port, "/ok", NULL, NULL);
     assert_int_equal(r->status, 200);
     reply_free(r);
@@ -784,6 +812,27 @@ static void test_port_zero_and_rebind(void **state)
     http_server_stop(srv);
 }
 
+/* One worker (no pool) and a connection limit below the thread count still serve. */
+static void test_small_pools(void **state)
+{
+    fixture_t *f = *state;
+    static const unsigned shapes[][2] = { { 1, 1 }, { 8, 2 } }; /* threads, max_connections */
+    for (size_t i = 0; i < 2; i++) {
+        http_server_options_t o = { .listen = "127.0.0.1:0", .threads = shapes[i][0],
+                                    .max_connections = shapes[i][1] };
+        o.routes = test_routes(f, &o.route_count);
+        http_server_t *srv;
+        assert_int_equal(http_server_start(&srv, &o, NULL), 0);
+        for (int k = 0; k < 3; k++) {
+            reply_t *r = fetch(http_server_port(srv), "/items/9", NULL, NULL);
+            assert_int_equal(r->status, 200);
+            assert_string_equal(r->body.data, "id=9");
+            reply_free(r);
+        }
+        http_server_stop(srv);
+    }
+}
+
 /* IPv6 loopback and all interfaces, where the host has IPv6. */
 static void test_ipv6(void **state)
 {
@@ -902,6 +951,7 @@ int main(void)
         cmocka_unit_test(test_bind_in_use),
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_port_zero_and_rebind),
+        cmocka_unit_test(test_small_pools),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_stop_with_open_connections),
         cmocka_unit_test(test_stop_with_handler_running),
