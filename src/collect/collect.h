@@ -110,7 +110,15 @@ typedef struct collect_sys {
     double (*now)(void *ctx);
     /* statfs(2) of `path`: 0, or a negative errno. */
     int (*statfs)(void *ctx, const char *path, collect_statfs_t *out);
+    /* getpid(2): which process is "the agent itself" for the process collector. */
+    int (*getpid)(void *ctx);
+    /* sysconf(_SC_PAGESIZE): RSS in /proc/PID/stat is in pages. */
+    long (*page_size)(void *ctx);
 } collect_sys_t;
+
+/* Data one collector publishes for others (the GPU collector's per-process memory, which the
+ * process collector joins by pid). Owned by collect_t; see collect_int.h. */
+typedef struct collect_shared collect_shared_t;
 
 /* Handed to every collector's init; valid (but for opts) for the collector's whole life. */
 typedef struct collect_env {
@@ -120,6 +128,7 @@ typedef struct collect_env {
     const struct collect_options *opts; /* during init only (NULL afterwards) */
     const collect_sys_t *sys; /* never NULL; members may be NULL (see above) */
     log_t *log;
+    collect_shared_t *shared; /* never NULL; thread-safe (collect_int.h) */
 } collect_env_t;
 
 typedef struct collect_def {
@@ -134,8 +143,8 @@ typedef struct collect_def {
     void (*destroy)(void *state);
 } collect_def_t;
 
-/* The built-in host collectors in table order ("cpu", "stat", ...); *n gets the count.
- * Static storage, never freed. */
+/* The built-in collectors in table order: the host collectors ("cpu", "stat", ...), then
+ * "process", "cgroup" and "gpu"; *n gets the count. Static storage, never freed. */
 const collect_def_t *const *collect_host_table(size_t *n);
 
 /* ---------------------------------------------------------------------------------------------
@@ -162,7 +171,7 @@ typedef struct collect_options {
     size_t                    n_enable;
     const collect_interval_t *intervals;
     size_t                    n_intervals;
-    /* Extra collectors appended to the host table (later: processes, cgroups, GPUs; tests). */
+    /* Extra collectors appended to the built-in table (tests, plug-ins). */
     const collect_def_t *extra;
     size_t               n_extra;
     /* POSIX extended regexes; NULL: the defaults of Debian's prometheus-node-exporter 1.5,
@@ -173,6 +182,23 @@ typedef struct collect_options {
     const char *netdev_device_exclude;
     const char *vmstat_fields;
     const collect_sys_t *sys;        /* NULL: the real system */
+
+    /* "gpu": the NVML library to dlopen. NULL: $VIGIL_NVML_LIBRARY, else "libnvidia-ml.so.1".
+     * A library that cannot be loaded means no GPU metrics, not an error. */
+    const char *nvml_library;
+
+    /* "process": besides the agent itself (always), the processes selected by any of: */
+    const int  *process_pids;           /* these pids, while they exist */
+    size_t      n_process_pids;
+    const char *process_name_regex;     /* ERE matched against comm and against the command
+                                         * line (arguments joined by spaces); NULL: none */
+    const char *process_cgroup_prefix;  /* a cgroup path prefix ("/docker", "/system.slice/
+                                         * nginx.service") matched per path component against
+                                         * every hierarchy in /proc/PID/cgroup; NULL: none */
+    size_t      process_max;            /* most processes reported per run; 0: 256 */
+
+    /* "cgroup": most cgroups reported per run (deepest trees are cut first); 0: 4096. */
+    size_t      cgroup_max;
 } collect_options_t;
 
 /* Creates the scheduler and runs every enabled collector's init. Nothing runs until

@@ -96,6 +96,31 @@ int collect_path(char *out, size_t cap, const char *root, const char *rel, vigil
 /* Current wall clock and statfs through env->sys, falling back to the real calls. */
 double collect_now(const collect_env_t *env);
 int collect_statfs(const collect_env_t *env, const char *path, collect_statfs_t *out);
+int collect_getpid(const collect_env_t *env);
+long collect_page_size(const collect_env_t *env);
+
+/* ---- data shared between collectors (shared.c) ----
+ *
+ * Collectors run on their own threads and keep their state private; the one thing one of
+ * them needs from another is the GPU memory of each process. The GPU collector publishes the
+ * list it just read (replacing the previous one) and the process collector looks pids up in
+ * it, both under the area's mutex. A value is therefore at most one GPU interval old, and
+ * a pid the GPU collector has not seen (or no GPU collector at all) has no entry. */
+typedef struct collect_gpu_proc {
+    uint32_t pid;
+    double   bytes;   /* summed over all GPUs */
+} collect_gpu_proc_t;
+
+/* Creates the area; freed with collect_shared_free(). NULL when out of memory. */
+collect_shared_t *collect_shared_new(void);
+void collect_shared_free(collect_shared_t *sh);
+
+/* Replaces the published GPU process list with a copy of procs[0..n). 0 or VIGIL_ENOMEM (the
+ * previous list is then dropped, so no stale value survives). */
+int collect_shared_gpu_publish(collect_shared_t *sh, const collect_gpu_proc_t *procs, size_t n);
+
+/* GPU memory of `pid` from the latest published list; false when it has none. */
+bool collect_shared_gpu_lookup(collect_shared_t *sh, uint32_t pid, double *bytes);
 
 /* ---- collector tables (one per source file) ---- */
 extern const collect_def_t collect_def_cpu;
@@ -111,5 +136,8 @@ extern const collect_def_t collect_def_filefd;
 extern const collect_def_t collect_def_uname;
 extern const collect_def_t collect_def_os;
 extern const collect_def_t collect_def_time;
+extern const collect_def_t collect_def_process;
+extern const collect_def_t collect_def_cgroup;
+extern const collect_def_t collect_def_gpu;
 
 #endif /* VIGIL_COLLECT_INT_H */

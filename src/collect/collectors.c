@@ -1,5 +1,5 @@
 /*
- * collectors.c - the table of built-in host collectors, in exposition order.
+ * collectors.c - the table of built-in collectors, in exposition order.
  *
  * Adding a collector is adding a row: the scheduler, the enable/interval options, the
  * self-metrics and the exposition pick it up from here.
@@ -11,6 +11,7 @@ static const collect_def_t *const host_rows[] = {
     &collect_def_loadavg,  &collect_def_diskstats, &collect_def_filesystem,
     &collect_def_netdev,   &collect_def_pressure, &collect_def_filefd,  &collect_def_uname,
     &collect_def_os,       &collect_def_time,
+    &collect_def_gpu,
 };
 
 const collect_def_t *const *collect_host_table(size_t *n)

@@ -208,3 +208,18 @@ int collect_statfs(const collect_env_t *env, const char *path, collect_statfs_t 
     out->ffree = (uint64_t)st.f_ffree;
     return 0;
 }
+
+int collect_getpid(const collect_env_t *env)
+{
+    if (env->sys->getpid != NULL)
+        return env->sys->getpid(env->sys->ctx);
+    return (int)getpid();
+}
+
+long collect_page_size(const collect_env_t *env)
+{
+    if (env->sys->page_size != NULL)
+        return env->sys->page_size(env->sys->ctx);
+    long ps = sysconf(_SC_PAGESIZE);
+    return ps > 0 ? ps : 4096;
+}

@@ -49,6 +49,7 @@ struct collect {
     char           *procfs, *sysfs, *rootfs;
     collect_sys_t   sys;
     collect_env_t   env;
+    collect_shared_t *shared;
     slot_t         *slots;
     size_t          nslots;
     subscriber_t    subs[MAX_SUBSCRIBERS];
@@ -127,12 +128,14 @@ int collect_create(collect_t **out, const collect_options_t *opts, log_t *log,
     c->rootfs = dup_or(o->rootfs, "/");
     if (o->sys != NULL)
         c->sys = *o->sys;
-    if (c->procfs == NULL || c->sysfs == NULL || c->rootfs == NULL) {
+    c->shared = collect_shared_new();
+    if (c->procfs == NULL || c->sysfs == NULL || c->rootfs == NULL || c->shared == NULL) {
         rc = vigil_error_set(err, VIGIL_ENOMEM, "collect: no memory");
         goto out_free;
     }
     c->env = (collect_env_t){ .procfs = c->procfs, .sysfs = c->sysfs, .rootfs = c->rootfs,
-                              .opts = o, .sys = &c->sys, .log = log };
+                              .opts = o, .sys = &c->sys, .log = log,
+                              .shared = c->shared };
 
     size_t nhost;
     const collect_def_t *const *host = collect_host_table(&nhost);
@@ -346,6 +349,7 @@ void collect_free(collect_t *c)
     free(c->procfs);
     free(c->sysfs);
     free(c->rootfs);
+    collect_shared_free(c->shared);
     pthread_cond_destroy(&c->run_cond);
     pthread_mutex_destroy(&c->run_lock);
     free(c);
