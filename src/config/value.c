@@ -91,7 +91,7 @@ int config_parse_duration(const char *text, uint64_t *ms, char *why, size_t why_
         uint64_t n = 0;
         bool overflow = false;
         for (; *p >= '0' && *p <= '9'; p++) {
-            if (n > (UINT64_MAX - 9) / 10)
+            if (n > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
                 overflow = true;
             else
                 n = n * 10 + (uint64_t)(*p - '0');
@@ -181,7 +181,7 @@ int config_parse_size(const char *text, uint64_t *bytes, char *why, size_t why_l
     uint64_t n = 0;
     bool overflow = false;
     for (; *p >= '0' && *p <= '9'; p++) {
-        if (n > (UINT64_MAX - 9) / 10)
+        if (n > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
             overflow = true;
         else
             n = n * 10 + (uint64_t)(*p - '0');
