@@ -144,7 +144,8 @@ typedef struct collect_def {
 } collect_def_t;
 
 /* The built-in collectors in table order: the host collectors ("cpu", "stat", ...), then
- * "process", "cgroup" and "gpu"; *n gets the count. Static storage, never freed. */
+ * "gpu", "process" (after gpu, whose process list it joins) and "cgroup"; *n gets the count.
+ * Static storage, never freed. */
 const collect_def_t *const *collect_host_table(size_t *n);
 
 /* ---------------------------------------------------------------------------------------------
