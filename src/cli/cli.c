@@ -9,6 +9,7 @@
 #include "util/version.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -70,6 +71,26 @@ static void print_table(FILE *out, const char *prefix, const cli_command_t *tabl
     }
 }
 
+/* Writes the words that name `cmd` ("check config") by finding it in the nested tables. */
+static bool command_path(const cli_command_t *table, const cli_command_t *cmd, char *out,
+                         size_t n)
+{
+    for (const cli_command_t *c = table; c != NULL && c->name != NULL; c++) {
+        size_t len = strlen(out);
+        if (c == cmd) {
+            snprintf(out + len, n - len, "%s%s", len ? " " : "", c->name);
+            return true;
+        }
+        if (c->subcommands != NULL) {
+            snprintf(out + len, n - len, "%s%s", len ? " " : "", c->name);
+            if (command_path(c->subcommands, cmd, out, n))
+                return true;
+            out[len] = '\0';
+        }
+    }
+    return false;
+}
+
 void cli_print_usage(FILE *out, const cli_command_t *cmd)
 {
     if (cmd == NULL) {
@@ -78,10 +99,12 @@ void cli_print_usage(FILE *out, const cli_command_t *cmd)
         fprintf(out, "\nRun `vigil help COMMAND` for a command's flags.\n");
         return;
     }
-    fprintf(out, "usage: vigil %s %s\n\n%s", cmd->name, cmd->args, cmd->help);
+    char path[128] = "";
+    command_path(commands, cmd, path, sizeof(path));
+    fprintf(out, "usage: vigil %s %s\n\n%s", path, cmd->args, cmd->help);
     if (cmd->subcommands != NULL) {
-        char prefix[128];
-        snprintf(prefix, sizeof(prefix), "%s ", cmd->name);
+        char prefix[160];
+        snprintf(prefix, sizeof(prefix), "%s ", path);
         fprintf(out, "\nsubcommands:\n");
         print_table(out, prefix, cmd->subcommands);
     }

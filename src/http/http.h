@@ -155,6 +155,13 @@ void http_server_stop(http_server_t *srv);
 /* The bound TCP port: the real one when the listen address asked for port 0. */
 int http_server_port(const http_server_t *srv);
 
+/*
+ * Checks that `listen` could be served: parses it, binds and listens exactly as
+ * http_server_start would, then closes the socket at once (`vigil doctor`). 0, or the error
+ * http_server_start would give ("listen 127.0.0.1:9470: Address already in use").
+ */
+int http_listen_probe(const char *listen, vigil_error_t *err);
+
 /* ---- Request accessors. All returned strings belong to the request: valid until the handler
  * returns, never to be freed. */
 

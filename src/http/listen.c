@@ -176,3 +176,12 @@ int http_listen_open(const char *listen, int *fd, int *port, vigil_error_t *err)
     }
     return 0;
 }
+
+int http_listen_probe(const char *listen, vigil_error_t *err)
+{
+    int fd, port;
+    int rc = http_listen_open(listen, &fd, &port, err);
+    if (rc == 0)
+        close(fd);
+    return rc;
+}

@@ -1,0 +1,277 @@
+/*
+ * agent.c - `vigil run`: start-up, the signal loop, reload and shutdown.
+ *
+ * Reading order of start-up (agent_main): configuration (defaults < file < flags) -> log ->
+ * signals blocked in every thread -> data directory lock -> health checker -> self-metrics
+ * registry -> HTTP server -> periodic health thread -> ready. The main thread then sleeps in
+ * sigwait(): SIGHUP reloads, SIGINT/SIGTERM stop in reverse order. Nothing in the agent
+ * installs signal handlers, so no code runs in signal context.
+ */
+#include "agent/agent_int.h"
+
+#include "util/version.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int agent_load_config(config_t *cfg, const agent_args_t *args, vigil_error_t *err)
+{
+    config_init(cfg);
+    int rc = 0;
+    if (args->config_path != NULL)
+        rc = config_load_file(cfg, args->config_path, err);
+    for (size_t i = 0; rc == 0 && i < args->flag_count; i++)
+        rc = config_set(cfg, args->flags[i].key, args->flags[i].value, err);
+    if (rc == 0)
+        rc = config_validate(cfg, err);
+    return rc;
+}
+
+/* Applies what can change without a restart, and says what cannot. cfg_lock is not held. */
+static void apply_live(agent_t *agent, const config_t *old, const config_t *cur)
+{
+    log_set_level(agent->log, cur->log.level);
+    log_set_format(agent->log, cur->log.format);
+    vigil_health_set_thresholds(agent->health, "memory", &cur->health.memory);
+    vigil_health_set_thresholds(agent->health, "cpu", &cur->health.cpu);
+    vigil_health_set_thresholds(agent->health, "disk", &cur->health.disk);
+
+    size_t n;
+    const config_key_t *keys = config_keys(&n);
+    for (size_t i = 0; i < n; i++)
+        if ((keys[i].flags & CONFIG_F_RESTART) && config_key_changed(old, cur, &keys[i]))
+            log_warn(agent->log, "agent", "config key changed: takes effect at the next restart",
+                     LF_STR("key", keys[i].key));
+}
+
+int agent_reload(agent_t *agent, vigil_error_t *err)
+{
+    pthread_mutex_lock(&agent->reload_lock);
+    config_t fresh, old;
+    int rc = agent_load_config(&fresh, agent->args, err);
+    if (rc != 0) {
+        config_free(&fresh);
+        log_error(agent->log, "agent", "config reload failed", LF_STR("error", err->message));
+        goto out_unlock;
+    }
+    pthread_mutex_lock(&agent->cfg_lock);
+    old = agent->cfg;
+    agent->cfg = fresh;
+    pthread_mutex_unlock(&agent->cfg_lock);
+    apply_live(agent, &old, &agent->cfg);
+    config_free(&old);
+    log_info(agent->log, "agent", "config reloaded",
+             LF_STR("file", agent->args->config_path ? agent->args->config_path : ""));
+out_unlock:
+    pthread_mutex_unlock(&agent->reload_lock);
+    return rc;
+}
+
+static double health_interval_s(agent_t *agent)
+{
+    pthread_mutex_lock(&agent->cfg_lock);
+    double s = agent->cfg.monitoring.health_check_interval;
+    pthread_mutex_unlock(&agent->cfg_lock);
+    return s;
+}
+
+/* Runs every health check each interval, so the CPU check measures a bounded window and
+ * status changes are logged even when nobody asks /health. */
+static void *health_thread_main(void *arg)
+{
+    agent_t *agent = arg;
+    vigil_health_status_t prev = vigil_health_check_all(agent->health);
+    pthread_mutex_lock(&agent->stop_lock);
+    while (!agent->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        double s = health_interval_s(agent);
+        until.tv_sec += (time_t)s;
+        until.tv_nsec += (long)((s - (double)(time_t)s) * 1e9);
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        int rc = pthread_cond_timedwait(&agent->stop_cond, &agent->stop_lock, &until);
+        if (agent->stopping || rc != ETIMEDOUT)
+            continue;
+        pthread_mutex_unlock(&agent->stop_lock);
+        vigil_health_status_t now = vigil_health_check_all(agent->health);
+        if (now != prev)
+            log_info(agent->log, "health", "status changed",
+                     LF_STR("from", vigil_health_status_name(prev)),
+                     LF_STR("to", vigil_health_status_name(now)));
+        prev = now;
+        pthread_mutex_lock(&agent->stop_lock);
+    }
+    pthread_mutex_unlock(&agent->stop_lock);
+    return NULL;
+}
+
+static void on_request_done(void *ctx, const char *handler, int code, double seconds)
+{
+    agent_t *agent = ctx;
+    vigil_http_metrics_observe(&agent->http_metrics, handler, code, seconds);
+}
+
+static int start_metrics(agent_t *agent, vigil_error_t *err)
+{
+    int rc = vigil_registry_new(NULL, &agent->registry, err);
+    rc = rc ? rc : vigil_process_collector_register(agent->registry, err);
+    rc = rc ? rc : vigil_build_info_register(agent->registry, VIGIL_VERSION, VIGIL_REVISION, err);
+    rc = rc ? rc : vigil_http_metrics_register(agent->registry, &agent->http_metrics, err);
+    return rc;
+}
+
+static int start_health(agent_t *agent, vigil_error_t *err)
+{
+    int rc = vigil_health_create(&agent->health, err);
+    if (rc != 0)
+        return rc;
+    const config_t *cfg = &agent->cfg;
+    return vigil_health_register_system(agent->health, "/proc", agent->datadir.path,
+                                        &cfg->health.memory, &cfg->health.cpu, &cfg->health.disk,
+                                        err);
+}
+
+static int start_http(agent_t *agent, http_route_t *routes, vigil_error_t *err)
+{
+    const config_t *cfg = &agent->cfg;
+    agent_routes_bind(agent, routes);
+    http_server_options_t opts = {
+        .listen = cfg->listen,
+        .threads = (unsigned)cfg->http.threads,
+        .max_connections = (unsigned)cfg->http.max_connections,
+        .connection_timeout_s = (unsigned)(cfg->http.connection_timeout + 0.5),
+        .max_body_bytes = (size_t)cfg->http.max_body_size,
+        .routes = routes,
+        .route_count = agent_route_count(),
+        .log = agent->log,
+        .on_request_done = on_request_done,
+        .on_request_done_ctx = agent,
+    };
+    return http_server_start(&agent->http, &opts, err);
+}
+
+static int start_health_thread(agent_t *agent, vigil_error_t *err)
+{
+    int rc = pthread_create(&agent->health_thread, NULL, health_thread_main, agent);
+    if (rc != 0)
+        return vigil_error_set(err, VIGIL_ESYS, "cannot start health thread: %s", strerror(rc));
+    agent->health_thread_started = true;
+    return 0;
+}
+
+static void stop_health_thread(agent_t *agent)
+{
+    if (!agent->health_thread_started)
+        return;
+    pthread_mutex_lock(&agent->stop_lock);
+    agent->stopping = true;
+    pthread_cond_signal(&agent->stop_cond);
+    pthread_mutex_unlock(&agent->stop_lock);
+    pthread_join(agent->health_thread, NULL);
+}
+
+/* Blocks until SIGINT/SIGTERM; handles SIGHUP in between. Returns the stopping signal. */
+static int wait_for_stop(agent_t *agent, const sigset_t *set)
+{
+    for (;;) {
+        int sig;
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            vigil_error_t err;
+            log_info(agent->log, "agent", "SIGHUP: reloading config");
+            agent_reload(agent, &err);
+            continue;
+        }
+        return sig;
+    }
+}
+
+int agent_main(const agent_args_t *args)
+{
+    agent_t agent;
+    memset(&agent, 0, sizeof(agent));
+    agent.args = args;
+    agent.datadir.lock_fd = -1;
+    pthread_mutex_init(&agent.cfg_lock, NULL);
+    pthread_mutex_init(&agent.reload_lock, NULL);
+    pthread_mutex_init(&agent.stop_lock, NULL);
+    pthread_cond_init(&agent.stop_cond, NULL);
+    atomic_init(&agent.ready, false);
+    http_route_t *routes = NULL;
+    int status = 1;
+    vigil_error_t err;
+    vigil_error_clear(&err);
+
+    if (agent_load_config(&agent.cfg, args, &err) != 0) {
+        fprintf(stderr, "vigil: %s\n", err.message);
+        status = 2;
+        goto out_config;
+    }
+    log_options_t lopts = { .level = agent.cfg.log.level, .format = agent.cfg.log.format,
+                            .path = agent.cfg.log.file };
+    if (log_open(&agent.log, &lopts, &err) != 0) {
+        fprintf(stderr, "vigil: %s\n", err.message);
+        goto out_config;
+    }
+
+    /* Block the signals before any thread exists so every thread inherits the mask and only
+     * sigwait() in this thread ever sees them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    log_info(agent.log, "agent", "starting", LF_STR("version", VIGIL_VERSION),
+             LF_STR("revision", VIGIL_REVISION), LF_STR("data", agent.cfg.storage.path),
+             LF_STR("config", args->config_path ? args->config_path : ""));
+
+    routes = calloc(agent_route_count(), sizeof(*routes));
+    if (routes == NULL) {
+        vigil_error_set(&err, VIGIL_ENOMEM, "out of memory");
+        goto out_fail;
+    }
+    if (datadir_open(&agent.datadir, agent.cfg.storage.path, &err) != 0 ||
+        start_health(&agent, &err) != 0 || start_metrics(&agent, &err) != 0 ||
+        start_http(&agent, routes, &err) != 0 || start_health_thread(&agent, &err) != 0)
+        goto out_fail;
+
+    atomic_store(&agent.ready, true);
+    log_info(agent.log, "agent", "ready");
+    int sig = wait_for_stop(&agent, &set);
+    atomic_store(&agent.ready, false);
+    log_info(agent.log, "agent", "stopping", LF_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+    status = 0;
+    goto out_stop;
+
+out_fail:
+    fprintf(stderr, "vigil: %s\n", err.message);
+    log_error(agent.log, "agent", "start-up failed", LF_STR("error", err.message));
+out_stop:
+    http_server_stop(agent.http);
+    stop_health_thread(&agent);
+    vigil_registry_free(agent.registry);
+    vigil_health_free(agent.health);
+    datadir_close(&agent.datadir);
+    free(routes);
+    if (status == 0)
+        log_info(agent.log, "agent", "stopped");
+    log_close(agent.log);
+out_config:
+    config_free(&agent.cfg);
+    pthread_cond_destroy(&agent.stop_cond);
+    pthread_mutex_destroy(&agent.stop_lock);
+    pthread_mutex_destroy(&agent.reload_lock);
+    pthread_mutex_destroy(&agent.cfg_lock);
+    return status;
+}

@@ -1,0 +1,56 @@
+/*
+ * agent_int.h - the agent's state, shared by agent.c (lifecycle, reload) and routes.c (the
+ * HTTP route table).
+ */
+#ifndef VIGIL_AGENT_INT_H
+#define VIGIL_AGENT_INT_H
+
+#include "agent/agent.h"
+#include "agent/datadir.h"
+#include "http/http.h"
+#include "log/log.h"
+#include "vigil/health.h"
+#include "vigil/metrics.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+typedef struct agent {
+    const agent_args_t   *args;
+    log_t                *log;
+    datadir_t             datadir;
+
+    /* The running configuration. Readers copy what they need under cfg_lock; a reload builds
+     * a new config_t outside the lock and swaps it in. */
+    pthread_mutex_t       cfg_lock;
+    config_t              cfg;
+    pthread_mutex_t       reload_lock;  /* one reload at a time (SIGHUP vs POST /-/reload) */
+
+    vigil_health_checker_t *health;
+    vigil_registry_t     *registry;     /* the agent's own metrics (/metrics) */
+    vigil_http_metrics_t  http_metrics;
+    http_server_t        *http;
+
+    atomic_bool           ready;        /* /-/ready: start-up finished, not shutting down */
+
+    /* The periodic health thread: runs every check each health_check_interval. */
+    pthread_t             health_thread;
+    bool                  health_thread_started;
+    pthread_mutex_t       stop_lock;
+    pthread_cond_t        stop_cond;
+    bool                  stopping;
+} agent_t;
+
+/*
+ * Reloads the configuration from the file and flags. On failure the running configuration
+ * stays, the reason is logged ("config reload failed") and copied into err.
+ */
+int agent_reload(agent_t *agent, vigil_error_t *err);
+
+/* The agent's HTTP route table (routes.c); static storage, `count` rows. Each row's ctx is
+ * set to `agent` by agent_routes_bind() into the caller's array of the same size. */
+size_t agent_route_count(void);
+void agent_routes_bind(agent_t *agent, http_route_t *out);
+
+#endif /* VIGIL_AGENT_INT_H */
