@@ -55,6 +55,10 @@ int config_parse_size(const char *text, uint64_t *bytes, char *why, size_t why_l
 /* Writes `bytes` with the largest IEC unit that divides it exactly ("32MiB", "1000B", "0"). */
 void config_format_size(uint64_t bytes, char *out, size_t out_len);
 
+/* Length (1..4) of the UTF-8 sequence at `p` with its code point in *cp; 0 when `p` does not
+ * start a valid, shortest-form sequence of a scalar value. */
+size_t config_utf8_decode(const unsigned char *p, uint32_t *cp);
+
 /* Writes `text` quoted for an error message: at most ~40 bytes, control bytes escaped. */
 void config_quote(const char *text, char *out, size_t out_len);
 

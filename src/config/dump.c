@@ -8,20 +8,34 @@
 #include "config/config_int.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-/* Appends `s` as a YAML double-quoted scalar. */
+/*
+ * Appends `s` as a YAML double-quoted scalar. Characters YAML would not read back verbatim
+ * are escaped: controls and C1 controls (raw ones are rejected by YAML readers), and the
+ * Unicode line breaks NEL, LS and PS (a raw one would be folded into a space).
+ */
 static int put_quoted(buf_t *out, const char *s)
 {
     int rc = buf_putc(out, '"');
-    for (const unsigned char *p = (const unsigned char *)s; rc == 0 && *p != '\0'; p++) {
-        if (*p == '"' || *p == '\\')
-            rc = buf_printf(out, "\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f)
-            rc = buf_printf(out, "\\x%02x", *p);
+    for (const unsigned char *p = (const unsigned char *)s; rc == 0 && *p != '\0';) {
+        uint32_t c;
+        size_t len = config_utf8_decode(p, &c);
+        if (len == 0) {  /* config_set() rejects invalid UTF-8; never reached */
+            rc = buf_putc(out, (char)*p++);
+            continue;
+        }
+        if (c == '"' || c == '\\')
+            rc = buf_printf(out, "\\%c", (char)c);
+        else if (c < 0x20 || (c >= 0x7f && c <= 0x9f))
+            rc = buf_printf(out, "\\x%02x", (unsigned)c);
+        else if (c == 0x2028 || c == 0x2029 || c == 0xfeff || c == 0xfffe || c == 0xffff)
+            rc = buf_printf(out, "\\u%04x", (unsigned)c);
         else
-            rc = buf_putc(out, (char)*p);
+            rc = buf_append(out, p, len);
+        p += len;
     }
     return rc != 0 ? rc : buf_putc(out, '"');
 }

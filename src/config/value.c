@@ -29,7 +29,8 @@ static int fail(int code, char *why, size_t why_len, const char *fmt, ...)
 
 void config_quote(const char *text, char *out, size_t out_len)
 {
-    /* Long or binary input (fuzzers, a pasted file) must not flood the one-line message. */
+    /* Long or binary input (fuzzers, a pasted file) must not flood the one-line message, and
+     * invalid UTF-8 must not reach the JSON log, so both are cut or escaped here. */
     static const size_t shown_max = 40;
     size_t o = 0, shown = 0;
     if (out_len < 8) {
@@ -38,21 +39,62 @@ void config_quote(const char *text, char *out, size_t out_len)
         return;
     }
     out[o++] = '"';
-    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0';) {
+        uint32_t c;
+        size_t len = config_utf8_decode(p, &c);
         if (shown == shown_max || o + 8 >= out_len) {
             memcpy(out + o, "...", 3);
             o += 3;
             break;
         }
-        if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
-            o += (size_t)snprintf(out + o, out_len - o,
-                                  (*p == '"' || *p == '\\') ? "\\%c" : "\\x%02x", *p);
-        else
-            out[o++] = (char)*p;
+        if (len == 0 || c < 0x20 || c == 0x7f) {
+            o += (size_t)snprintf(out + o, out_len - o, "\\x%02x", *p);
+            len = 1;
+        } else if (c == '"' || c == '\\') {
+            o += (size_t)snprintf(out + o, out_len - o, "\\%c", *p);
+        } else {
+            memcpy(out + o, p, len);
+            o += len;
+        }
+        p += len;
         shown++;
     }
     out[o++] = '"';
     out[o] = '\0';
+}
+
+/* ---- text ---------------------------------------------------------------------------- */
+
+/* Length of the UTF-8 sequence at `p` with its code point in *cp, or 0 if it is not one. */
+size_t config_utf8_decode(const unsigned char *p, uint32_t *cp)
+{
+    size_t len = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3
+               : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (len == 0)
+        return 0;
+    uint32_t c = len == 1 ? p[0] : p[0] & (0x7fu >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        c = (c << 6) | (p[i] & 0x3fu);
+    }
+    static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+    if (c < min[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return len;
+}
+
+static bool valid_utf8(const char *s)
+{
+    uint32_t c;
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0';) {
+        size_t len = config_utf8_decode(p, &c);
+        if (len == 0)
+            return false;
+        p += len;
+    }
+    return true;
 }
 
 /* ---- durations ----------------------------------------------------------------------- */
@@ -388,6 +430,10 @@ int config_parse_scalar(const config_key_t *key, const char *text, config_value_
     switch (key->type) {
     case CONFIG_STRING:
     case CONFIG_ADDRESS:
+        /* A YAML file is UTF-8 by definition; a flag could carry anything, and then the dump
+         * would not load again. */
+        if (!valid_utf8(text))
+            return fail(VIGIL_EPARSE, why, why_len, "is not valid UTF-8: %s", q);
         if (key->type == CONFIG_ADDRESS && !valid_address(text))
             return fail(VIGIL_EPARSE, why, why_len,
                         "expected host:port like 127.0.0.1:9470, [::1]:9470 or :9470, got %s",
@@ -480,6 +526,8 @@ int config_list_push(const config_key_t *key, config_value_t *list, const char *
         return fail(VIGIL_ERANGE, why, why_len, "at most %d names", CONFIG_STRING_LIST_MAX);
     if (*text == '\0')
         return fail(VIGIL_EPARSE, why, why_len, "empty name in list");
+    if (!valid_utf8(text))
+        return fail(VIGIL_EPARSE, why, why_len, "is not valid UTF-8: %s", q);
     for (size_t i = 0; i < l->count; i++)
         if (strcmp(l->items[i], text) == 0)
             return fail(VIGIL_EPARSE, why, why_len, "%s is listed twice", q);

@@ -477,7 +477,13 @@ static void test_dump_round_trip(void **state)
     /* Values only flags can produce: odd strings, odd sizes and durations. */
     assert_int_equal(config_set(&cfg, "storage.path", "a \"quoted\"\\path\twith\nnewline: #x",
                                 &err), 0);
-    assert_int_equal(config_set(&cfg, "log.file", "-", &err), 0);
+    /* Non-ASCII survives; C1 controls and Unicode line breaks must be escaped, since YAML
+     * readers reject the former raw and fold the latter into spaces. */
+    assert_int_equal(config_set(&cfg, "log.file", "caf\xc3\xa9 \xe2\x80\xa8 \xc2\x85 \xc2\x80 "
+                                "\xef\xbb\xbf \xf0\x9f\x93\x88 \x01\x7f", &err), 0);
+    assert_int_equal(config_set(&cfg, "export.json.path", "\xff", &err), VIGIL_EPARSE);
+    assert_string_equal(err.message, "--export.json.path: is not valid UTF-8: \"\\xff\"");
+    assert_int_equal(config_set(&cfg, "alerting.channels", "ok,\xc0\x80", &err), VIGIL_EPARSE);
     assert_int_equal(config_set(&cfg, "storage.retention_size", "1000B", &err), 0);
     assert_int_equal(config_set(&cfg, "storage.retention_time", "1y2w3d4h5m6s7ms", &err), 0);
     assert_int_equal(config_set(&cfg, "alerting.channels", "x: y,- z,[w]", &err), 0);
