@@ -165,8 +165,8 @@ typedef struct config {
 /* Sets every key to its default. Allocates nothing, cannot fail. */
 void config_init(config_t *cfg);
 
-/* Frees the owned strings and lists; `cfg` is then as after config_init() minus the defaults
- * (call config_init() again to reuse it). NULL is a no-op. */
+/* Frees the owned strings and lists and zeroes `cfg` (so a second config_free() is harmless);
+ * call config_init() again to reuse it. NULL is a no-op. */
 void config_free(config_t *cfg);
 
 /*
