@@ -355,6 +355,24 @@ static void test_more_load_errors(void **state)
     config_init(&cfg);
     assert_int_equal(config_load_file(&cfg, FIX "does-not-exist.yml", &err), VIGIL_EIO);
     assert_string_equal(err.message, FIX "does-not-exist.yml: No such file or directory");
+    assert_int_equal(config_load_file(&cfg, FIX, &err), VIGIL_EIO);  /* a directory */
+
+    /* Inputs are capped: a config over 4 MiB is refused before parsing. */
+    size_t big = 4u * 1024 * 1024 + 1;
+    char *huge = calloc(1, big);
+    assert_non_null(huge);
+    memset(huge, '#', big);
+    assert_int_equal(config_load_buffer(&cfg, "big.yml", huge, big, &err), VIGIL_ELIMIT);
+    assert_string_equal(err.message, "big.yml: larger than 4194304 bytes");
+    free(huge);
+
+    /* Lists are capped too. */
+    char nums[512] = "";
+    for (int i = 1; i <= CONFIG_NUMBER_LIST_MAX + 1; i++)
+        snprintf(nums + strlen(nums), sizeof(nums) - strlen(nums), "%s%d", i > 1 ? "," : "", i);
+    assert_int_equal(config_set(&cfg, "monitoring.latency_percentiles", nums, &err),
+                     VIGIL_ERANGE);
+    assert_string_equal(err.message, "--monitoring.latency_percentiles: at most 32 values");
     config_free(&cfg);
 }
 
