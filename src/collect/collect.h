@@ -198,7 +198,8 @@ typedef struct collect_options {
                                          * every hierarchy in /proc/PID/cgroup; NULL: none */
     size_t      process_max;            /* most processes reported per run; 0: 256 */
 
-    /* "cgroup": most cgroups reported per run (deepest trees are cut first); 0: 4096. */
+    /* "cgroup": most cgroups reported per run (in id order; the rest are dropped with a
+     * warning); 0: 4096. */
     size_t      cgroup_max;
 } collect_options_t;
 

@@ -86,6 +86,10 @@ bool collect_parse_u(const char *s, double *out);
 /* Parses a decimal number (strtod syntax) with nothing after it. */
 bool collect_parse_d(const char *s, double *out);
 
+/* Finds "total=N" (µs) on the PSI line of `kind` ("some"/"full") of a pressure file's text,
+ * without modifying it (io and memory take two values from one read), as seconds. */
+bool collect_psi_total(const char *text, const char *kind, double *out);
+
 /* Compiles an extended regex for an option; VIGIL_EINVAL naming the option when bad. */
 int collect_regex_compile(regex_t *re, const char *pattern, const char *option,
                           vigil_error_t *err);

@@ -11,7 +11,7 @@ static const collect_def_t *const host_rows[] = {
     &collect_def_loadavg,  &collect_def_diskstats, &collect_def_filesystem,
     &collect_def_netdev,   &collect_def_pressure, &collect_def_filefd,  &collect_def_uname,
     &collect_def_os,       &collect_def_time,
-    &collect_def_gpu,      &collect_def_process,
+    &collect_def_gpu,      &collect_def_process,  &collect_def_cgroup,
 };
 
 const collect_def_t *const *collect_host_table(size_t *n)

@@ -45,9 +45,7 @@ static const struct {
       "Total time in seconds no process could make progress due to memory congestion" },
 };
 
-/* Finds "total=N" (µs) on the line of `kind` ("some"/"full") without modifying the text,
- * since io and memory take two values from one read. */
-static bool psi_total(const char *text, const char *kind, double *out)
+bool collect_psi_total(const char *text, const char *kind, double *out)
 {
     size_t kl = strlen(kind);
     for (const char *line = text; *line != '\0';) {
@@ -94,7 +92,7 @@ static int pressure_collect(void *state, collect_batch_t *b, vigil_error_t *err)
         if (absent)
             continue;
         double v;
-        if (!psi_total(s->file.data, psi_fields[i].kind, &v))
+        if (!collect_psi_total(s->file.data, psi_fields[i].kind, &v))
             return vigil_error_set(err, VIGIL_EPARSE, "%s/%s: no \"%s ... total=\" line",
                                    s->env->procfs, rel, psi_fields[i].kind);
         int fam = collect_batch_family(b, psi_fields[i].name, psi_fields[i].help,
