@@ -4,7 +4,7 @@
  *
  *   collect_dump [--path.procfs=DIR] [--path.sysfs=DIR] [--path.rootfs=DIR] [COLLECTOR...]
  *
- * With no collector names every host collector runs once, in table order.
+ * With no collector names every enabled collector runs once, in table order.
  */
 #include "collect/collect.h"
 
