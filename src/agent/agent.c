@@ -3,7 +3,7 @@
  *
  * Reading order of start-up (agent_main): configuration (defaults < file < flags) -> log ->
  * signals blocked in every thread -> data directory lock -> health checker -> self-metrics
- * registry -> HTTP server -> periodic health thread -> ready. The main thread then sleeps in
+ * registry -> collectors -> HTTP server -> periodic health thread -> ready. The main thread then sleeps in
  * sigwait(): SIGHUP reloads, SIGINT/SIGTERM stop in reverse order. Nothing in the agent
  * installs signal handlers, so no code runs in signal context.
  */
@@ -138,6 +138,16 @@ static int start_health(agent_t *agent, vigil_error_t *err)
                                         err);
 }
 
+static int start_collectors(agent_t *agent, vigil_error_t *err)
+{
+    const config_t *cfg = &agent->cfg;
+    collect_options_t opts = {
+        .default_interval_ms = (uint32_t)(cfg->collect.interval * 1000 + 0.5),
+    };
+    int rc = collect_create(&agent->collect, &opts, agent->log, err);
+    return rc ? rc : collect_start(agent->collect, err);
+}
+
 static int start_http(agent_t *agent, http_route_t *routes, vigil_error_t *err)
 {
     const config_t *cfg = &agent->cfg;
@@ -243,7 +253,7 @@ int agent_main(const agent_args_t *args)
     }
     if (datadir_open(&agent.datadir, agent.cfg.storage.path, &err) != 0 ||
         start_health(&agent, &err) != 0 || start_metrics(&agent, &err) != 0 ||
-        start_http(&agent, routes, &err) != 0 || start_health_thread(&agent, &err) != 0)
+        start_collectors(&agent, &err) != 0 || start_http(&agent, routes, &err) != 0 || start_health_thread(&agent, &err) != 0)
         goto out_fail;
 
     atomic_store(&agent.ready, true);
@@ -260,6 +270,7 @@ out_fail:
 out_stop:
     http_server_stop(agent.http);
     stop_health_thread(&agent);
+    collect_free(agent.collect);
     vigil_registry_free(agent.registry);
     vigil_health_free(agent.health);
     datadir_close(&agent.datadir);

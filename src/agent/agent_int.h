@@ -7,6 +7,7 @@
 
 #include "agent/agent.h"
 #include "agent/datadir.h"
+#include "collect/collect.h"
 #include "http/http.h"
 #include "log/log.h"
 #include "vigil/health.h"
@@ -30,6 +31,7 @@ typedef struct agent {
     vigil_health_checker_t *health;
     vigil_registry_t     *registry;     /* the agent's own metrics (/metrics) */
     vigil_http_metrics_t  http_metrics;
+    collect_t            *collect;      /* host, process, cgroup and GPU collectors */
     http_server_t        *http;
 
     atomic_bool           ready;        /* /-/ready: start-up finished, not shutting down */

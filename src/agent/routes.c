@@ -7,19 +7,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* /metrics: the agent's own registry, in the format the Accept header asks for. */
+/* /metrics: the agent's own registry followed by the collectors' latest values (until the
+ * time-series store serves them), in the format the Accept header asks for. */
 static int handle_metrics(http_request_t *req, http_response_t *resp, void *ctx)
 {
+    static const char eof[] = "# EOF\n";
     agent_t *agent = ctx;
     vigil_format_t fmt = vigil_format_from_accept(http_request_header(req, "Accept"));
+    bool openmetrics = fmt == VIGIL_FORMAT_OPENMETRICS;
     char *text;
     size_t len;
     vigil_error_t err;
     if (vigil_registry_expose(agent->registry, fmt, &text, &len, &err) != 0)
         return http_response_error(resp, 500, "internal", "exposition failed: %s", err.message);
+    /* OpenMetrics allows one "# EOF", at the very end: the collectors' families go before it. */
+    if (openmetrics && len >= sizeof(eof) - 1 &&
+        memcmp(text + len - (sizeof(eof) - 1), eof, sizeof(eof) - 1) == 0)
+        len -= sizeof(eof) - 1;
     http_response_set_content_type(resp, vigil_format_content_type(fmt));
     int rc = buf_append(&resp->body, text, len);
     free(text);
+    if (rc == 0)
+        rc = openmetrics ? collect_expose_openmetrics(agent->collect, &resp->body)
+                         : collect_expose_text(agent->collect, &resp->body);
+    if (rc == 0 && openmetrics)
+        rc = buf_puts(&resp->body, eof);
     return rc;
 }
 

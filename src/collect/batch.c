@@ -299,7 +299,6 @@ static int put_escaped(buf_t *out, const char *s, bool quote)
 }
 
 int collect_put_label_value(buf_t *out, const char *s) { return put_escaped(out, s, true); }
-int collect_put_help(buf_t *out, const char *s) { return put_escaped(out, s, false); }
 
 /* Integers (every counter we read) print exactly without the snprintf/strtod round trips of
  * buf_put_double; everything else goes through it. */
@@ -321,29 +320,50 @@ static int put_value(buf_t *out, double v)
     return buf_put_double(out, v);
 }
 
-static const char *type_name(collect_type_t t)
+static bool has_suffix(const char *s, const char *suffix)
 {
-    switch (t) {
-    case COLLECT_COUNTER: return "counter";
-    case COLLECT_GAUGE:   return "gauge";
-    case COLLECT_INFO:    return "gauge";
-    case COLLECT_UNTYPED: break;
-    }
-    return "untyped";
+    size_t n = strlen(s), m = strlen(suffix);
+    return n > m && strcmp(s + n - m, suffix) == 0;
 }
 
-int collect_batch_expose(const collect_batch_t *b, buf_t *out)
+int collect_put_family_header(buf_t *out, const char *name, const char *help,
+                              collect_type_t type, bool openmetrics)
+{
+    const char *type_name = "untyped";
+    size_t name_len = strlen(name);
+    switch (type) {
+    case COLLECT_COUNTER: type_name = "counter"; break;
+    case COLLECT_GAUGE:   type_name = "gauge"; break;
+    case COLLECT_INFO:    type_name = "gauge"; break;
+    case COLLECT_UNTYPED: break;
+    }
+    if (openmetrics) {
+        /* OpenMetrics names the family without the sample suffix its type implies. */
+        if (type == COLLECT_COUNTER && has_suffix(name, "_total")) {
+            name_len -= strlen("_total");
+        } else if (type == COLLECT_INFO && has_suffix(name, "_info")) {
+            type_name = "info";
+            name_len -= strlen("_info");
+        } else if (type == COLLECT_COUNTER || type == COLLECT_UNTYPED) {
+            type_name = "unknown";
+        }
+    }
+    int rc = buf_printf(out, "# HELP %.*s ", (int)name_len, name);
+    if (rc == 0)
+        rc = put_escaped(out, help, openmetrics);
+    if (rc == 0)
+        rc = buf_printf(out, "\n# TYPE %.*s %s\n", (int)name_len, name, type_name);
+    return rc;
+}
+
+int collect_batch_expose(const collect_batch_t *b, bool openmetrics, buf_t *out)
 {
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < b->nfam; i++) {
         const family_t *f = &b->fams[i];
         if (f->count == 0)
             continue; /* a family without samples is noise to a scraper */
-        rc = buf_printf(out, "# HELP %s ", f->name);
-        if (rc == 0)
-            rc = collect_put_help(out, f->help);
-        if (rc == 0)
-            rc = buf_printf(out, "\n# TYPE %s %s\n", f->name, type_name(f->type));
+        rc = collect_put_family_header(out, f->name, f->help, f->type, openmetrics);
         for (size_t s = f->first; rc == 0 && s < f->first + f->count; s++) {
             const sample_t *sm = &b->samples[s];
             rc = buf_puts(out, f->name);

@@ -224,6 +224,12 @@ void collect_free(collect_t *c);
  * format 0.0.4. 0 or the buf_* error (VIGIL_ELIMIT / VIGIL_ENOMEM); safe while running. */
 int collect_expose_text(collect_t *c, buf_t *out);
 
+/* The same in OpenMetrics 1.0 text, without the closing "# EOF" (the caller appends its own
+ * families and then the marker): counter families are named without "_total" and info
+ * families without "_info", as OpenMetrics requires; a counter or info family whose samples
+ * lack that suffix, and untyped families, are typed "unknown"; HELP also escapes quotes. */
+int collect_expose_openmetrics(collect_t *c, buf_t *out);
+
 /* Registers fn to receive every complete batch, on the collector's thread, before it becomes
  * the latest. The batch is valid only during the call. Register before collect_start();
  * at most 8 subscribers. 0, VIGIL_ESTATE (running) or VIGIL_ELIMIT. */

@@ -32,12 +32,16 @@ void collect_batch_reset(collect_batch_t *b, double now);
  * VIGIL_ENOMEM. */
 int collect_batch_finish(collect_batch_t *b);
 
-/* Appends the batch in text format 0.0.4 (HELP, TYPE, samples). Only after finish. */
-int collect_batch_expose(const collect_batch_t *b, buf_t *out);
+/* Appends the batch (HELP, TYPE, samples) in text format 0.0.4 or, when `openmetrics`, in
+ * OpenMetrics 1.0 without "# EOF" (see collect_expose_openmetrics). Only after finish. */
+int collect_batch_expose(const collect_batch_t *b, bool openmetrics, buf_t *out);
 
-/* Appends `s` escaped as a label value (\\, \", \n) or as HELP text (\\, \n). */
+/* Appends the HELP and TYPE lines of family `name` of `type` in either format. */
+int collect_put_family_header(buf_t *out, const char *name, const char *help,
+                              collect_type_t type, bool openmetrics);
+
+/* Appends `s` escaped as a label value (\\, \", \n). */
 int collect_put_label_value(buf_t *out, const char *s);
-int collect_put_help(buf_t *out, const char *s);
 
 /* ---- file reading and tokenising (procfile.c) ---- */
 

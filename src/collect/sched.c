@@ -365,29 +365,31 @@ int collect_on_batch(collect_t *c, void (*fn)(void *ctx, const collect_batch_t *
     return 0;
 }
 
-static int expose_slot(slot_t *s, buf_t *out)
+static int expose_slot(slot_t *s, bool openmetrics, buf_t *out)
 {
     pthread_mutex_lock(&s->lock);
-    int rc = s->has_latest ? collect_batch_expose(s->latest, out) : 0;
+    int rc = s->has_latest ? collect_batch_expose(s->latest, openmetrics, out) : 0;
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
 
 /* The scheduler's own families, one sample per enabled collector. */
-static int expose_self(collect_t *c, buf_t *out)
+static int expose_self(collect_t *c, bool openmetrics, buf_t *out)
 {
     static const struct {
-        const char *name, *help, *type;
+        const char *name, *help;
+        collect_type_t type;
         bool duration;
     } fams[] = {
         { "vigil_collector_duration_seconds", "Duration of the collector's last run.",
-          "gauge", true },
-        { "vigil_collector_errors_total", "Failed runs of the collector.", "counter", false },
+          COLLECT_GAUGE, true },
+        { "vigil_collector_errors_total", "Failed runs of the collector.", COLLECT_COUNTER,
+          false },
     };
     int rc = 0;
     for (size_t f = 0; rc == 0 && f < sizeof(fams) / sizeof(fams[0]); f++) {
-        rc = buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", fams[f].name, fams[f].help,
-                        fams[f].name, fams[f].type);
+        rc = collect_put_family_header(out, fams[f].name, fams[f].help, fams[f].type,
+                                       openmetrics);
         for (size_t i = 0; rc == 0 && i < c->nslots; i++) {
             slot_t *s = &c->slots[i];
             if (!s->inited)
@@ -406,13 +408,23 @@ static int expose_self(collect_t *c, buf_t *out)
     return rc;
 }
 
-int collect_expose_text(collect_t *c, buf_t *out)
+static int expose_all(collect_t *c, bool openmetrics, buf_t *out)
 {
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < c->nslots; i++)
         if (c->slots[i].inited)
-            rc = expose_slot(&c->slots[i], out);
-    return rc != 0 ? rc : expose_self(c, out);
+            rc = expose_slot(&c->slots[i], openmetrics, out);
+    return rc != 0 ? rc : expose_self(c, openmetrics, out);
+}
+
+int collect_expose_text(collect_t *c, buf_t *out)
+{
+    return expose_all(c, false, out);
+}
+
+int collect_expose_openmetrics(collect_t *c, buf_t *out)
+{
+    return expose_all(c, true, out);
 }
 
 int collect_run_once(collect_t *c, const char *name, buf_t *out, vigil_error_t *err)
@@ -428,7 +440,7 @@ int collect_run_once(collect_t *c, const char *name, buf_t *out, vigil_error_t *
             return vigil_error_set(err, VIGIL_ESTATE, "collector \"%s\" is disabled", name);
         int rc = slot_run(s);
         if (rc == 0 && out != NULL)
-            rc = expose_slot(s, out);
+            rc = expose_slot(s, false, out);
         else if (rc != 0 && err != NULL) {
             *err = s->err;
             err->code = rc;
