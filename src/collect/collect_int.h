@@ -98,6 +98,28 @@ bool collect_psi_total(const char *text, const char *kind, double *out);
 int collect_regex_compile(regex_t *re, const char *pattern, const char *option,
                           vigil_error_t *err);
 
+/* The state every collector that reads one procfs file and matches its keys against one
+ * pattern starts with (diskstats, netdev, vmstat): the file's reusable buffer and the
+ * compiled pattern. */
+typedef struct collect_filtered_file {
+    const collect_env_t *env;
+    collect_file_t       file;
+    regex_t              pattern;
+} collect_filtered_file_t;
+
+/*
+ * Allocates a zeroed state of `size` bytes whose first member is a collect_filtered_file_t
+ * and compiles `pattern` (the option's value, or `fallback` when NULL) into it. On success
+ * *state is owned by the collector and freed by collect_filtered_file_free().
+ */
+int collect_filtered_file_new(void **state, size_t size, const collect_env_t *env,
+                              const char *pattern, const char *fallback, const char *option,
+                              vigil_error_t *err);
+
+/* Frees such a state (NULL is a no-op); members after the first are the caller's to free
+ * beforehand. Usable as a collector's destroy hook. */
+void collect_filtered_file_free(void *state);
+
 /* Joins root and rel into out (cap bytes). VIGIL_ERANGE when it does not fit. */
 int collect_path(char *out, size_t cap, const char *root, const char *rel, vigil_error_t *err);
 

@@ -62,38 +62,14 @@ static const struct {
 };
 #define N_DISK_FIELDS (sizeof(disk_fields) / sizeof(disk_fields[0]))
 
-typedef struct diskstats_state {
-    const collect_env_t *env;
-    collect_file_t       file;
-    regex_t              exclude;
-} diskstats_state_t;
+/* The pattern excludes devices. */
+typedef collect_filtered_file_t diskstats_state_t;
 
 static int diskstats_init(void **state, const collect_env_t *env, vigil_error_t *err)
 {
-    diskstats_state_t *s = calloc(1, sizeof(*s));
-    if (s == NULL)
-        return vigil_error_set(err, VIGIL_ENOMEM, "collect: no memory");
-    const char *pat = env->opts->diskstats_device_exclude ? env->opts->diskstats_device_exclude
-                                                          : DISKSTATS_EXCLUDE_DEFAULT;
-    int rc = collect_regex_compile(&s->exclude, pat, "diskstats device exclude", err);
-    if (rc != 0) {
-        free(s);
-        return rc;
-    }
-    s->env = env;
-    collect_file_init(&s->file);
-    *state = s;
-    return 0;
-}
-
-static void diskstats_destroy(void *state)
-{
-    diskstats_state_t *s = state;
-    if (s == NULL)
-        return;
-    regfree(&s->exclude);
-    collect_file_free(&s->file);
-    free(s);
+    return collect_filtered_file_new(state, sizeof(diskstats_state_t), env,
+                                     env->opts->diskstats_device_exclude,
+                                     DISKSTATS_EXCLUDE_DEFAULT, "diskstats device exclude", err);
 }
 
 static int diskstats_collect(void *state, collect_batch_t *b, vigil_error_t *err)
@@ -119,7 +95,7 @@ static int diskstats_collect(void *state, collect_batch_t *b, vigil_error_t *err
             return vigil_error_set(err, VIGIL_EPARSE, "%s/diskstats:%d: %zu fields, want >= 14",
                                    s->env->procfs, lineno, n);
         const char *dev = f[2];
-        if (regexec(&s->exclude, dev, 0, NULL, 0) == 0)
+        if (regexec(&s->pattern, dev, 0, NULL, 0) == 0)
             continue;
         for (size_t i = 0; i + 3 < n; i++) {
             double v;
@@ -136,7 +112,7 @@ static int diskstats_collect(void *state, collect_batch_t *b, vigil_error_t *err
 
 const collect_def_t collect_def_diskstats = {
     .name = "diskstats", .enabled = true,
-    .init = diskstats_init, .collect = diskstats_collect, .destroy = diskstats_destroy,
+    .init = diskstats_init, .collect = diskstats_collect, .destroy = collect_filtered_file_free,
 };
 
 /* ---- filesystem ---- */

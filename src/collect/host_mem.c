@@ -74,49 +74,33 @@ typedef struct vmstat_cache_entry {
 } vmstat_cache_entry_t;
 
 typedef struct vmstat_state {
-    const collect_env_t  *env;
-    collect_file_t        file;
-    regex_t               fields;
-    vmstat_cache_entry_t *cache;  /* by line number */
-    size_t                ncache;
+    collect_filtered_file_t in;   /* the pattern selects fields; must stay first */
+    vmstat_cache_entry_t   *cache;  /* by line number */
+    size_t                  ncache;
 } vmstat_state_t;
 
 #define VMSTAT_FIELDS_DEFAULT "^(oom_kill|pgpg|pswp|pg.*fault).*"
 
 static int vmstat_init(void **state, const collect_env_t *env, vigil_error_t *err)
 {
-    vmstat_state_t *s = calloc(1, sizeof(*s));
-    if (s == NULL)
-        return vigil_error_set(err, VIGIL_ENOMEM, "collect: no memory");
-    const char *pat = env->opts->vmstat_fields ? env->opts->vmstat_fields
-                                               : VMSTAT_FIELDS_DEFAULT;
-    int rc = collect_regex_compile(&s->fields, pat, "vmstat fields", err);
-    if (rc != 0) {
-        free(s);
-        return rc;
-    }
-    s->env = env;
-    collect_file_init(&s->file);
-    *state = s;
-    return 0;
+    return collect_filtered_file_new(state, sizeof(vmstat_state_t), env,
+                                     env->opts->vmstat_fields, VMSTAT_FIELDS_DEFAULT,
+                                     "vmstat fields", err);
 }
 
 static void vmstat_destroy(void *state)
 {
     vmstat_state_t *s = state;
-    if (s == NULL)
-        return;
-    regfree(&s->fields);
-    collect_file_free(&s->file);
-    free(s->cache);
-    free(s);
+    if (s != NULL)
+        free(s->cache);
+    collect_filtered_file_free(s);
 }
 
 static bool vmstat_wanted(vmstat_state_t *s, size_t idx, const char *key)
 {
     if (idx < s->ncache && s->cache[idx].key[0] != '\0' && strcmp(s->cache[idx].key, key) == 0)
         return s->cache[idx].match;
-    bool match = regexec(&s->fields, key, 0, NULL, 0) == 0;
+    bool match = regexec(&s->in.pattern, key, 0, NULL, 0) == 0;
     if (idx >= s->ncache) {
         size_t n = idx + 64;
         vmstat_cache_entry_t *p = realloc(s->cache, n * sizeof(*p));
@@ -139,10 +123,10 @@ static bool vmstat_wanted(vmstat_state_t *s, size_t idx, const char *key)
 static int vmstat_collect(void *state, collect_batch_t *b, vigil_error_t *err)
 {
     vmstat_state_t *s = state;
-    int rc = collect_file_read(&s->file, s->env->procfs, "vmstat", NULL, err);
+    int rc = collect_file_read(&s->in.file, s->in.env->procfs, "vmstat", NULL, err);
     if (rc != 0)
         return rc;
-    char *pos = s->file.data, *line;
+    char *pos = s->in.file.data, *line;
     size_t idx = 0;
     for (; (line = collect_next_line(&pos)) != NULL; idx++) {
         char *f[2];
@@ -151,7 +135,7 @@ static int vmstat_collect(void *state, collect_batch_t *b, vigil_error_t *err)
         double v;
         if (!collect_parse_u(f[1], &v))
             return vigil_error_set(err, VIGIL_EPARSE, "%s/vmstat:%zu: bad value \"%s\"",
-                                   s->env->procfs, idx + 1, f[1]);
+                                   s->in.env->procfs, idx + 1, f[1]);
         char name[128], help[160];
         snprintf(name, sizeof(name), "node_vmstat_%s", f[0]);
         snprintf(help, sizeof(help), "/proc/vmstat information field %s.", f[0]);

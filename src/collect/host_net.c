@@ -22,38 +22,14 @@ static const char *const netdev_cols[16] = {
     "transmit_fifo",   "transmit_colls",  "transmit_carrier", "transmit_compressed",
 };
 
-typedef struct netdev_state {
-    const collect_env_t *env;
-    collect_file_t       file;
-    regex_t              exclude;
-} netdev_state_t;
+/* The pattern excludes devices. */
+typedef collect_filtered_file_t netdev_state_t;
 
 static int netdev_init(void **state, const collect_env_t *env, vigil_error_t *err)
 {
-    netdev_state_t *s = calloc(1, sizeof(*s));
-    if (s == NULL)
-        return vigil_error_set(err, VIGIL_ENOMEM, "collect: no memory");
-    const char *pat = env->opts->netdev_device_exclude ? env->opts->netdev_device_exclude
-                                                       : NETDEV_EXCLUDE_DEFAULT;
-    int rc = collect_regex_compile(&s->exclude, pat, "netdev device exclude", err);
-    if (rc != 0) {
-        free(s);
-        return rc;
-    }
-    s->env = env;
-    collect_file_init(&s->file);
-    *state = s;
-    return 0;
-}
-
-static void netdev_destroy(void *state)
-{
-    netdev_state_t *s = state;
-    if (s == NULL)
-        return;
-    regfree(&s->exclude);
-    collect_file_free(&s->file);
-    free(s);
+    return collect_filtered_file_new(state, sizeof(netdev_state_t), env,
+                                     env->opts->netdev_device_exclude, NETDEV_EXCLUDE_DEFAULT,
+                                     "netdev device exclude", err);
 }
 
 static int netdev_collect(void *state, collect_batch_t *b, vigil_error_t *err)
@@ -84,7 +60,7 @@ static int netdev_collect(void *state, collect_batch_t *b, vigil_error_t *err)
         char *dev = line;
         while (*dev == ' ')
             dev++;
-        if (regexec(&s->exclude, dev, 0, NULL, 0) == 0)
+        if (regexec(&s->pattern, dev, 0, NULL, 0) == 0)
             continue;
         char *f[16];
         if (collect_split(colon + 1, f, 16) != 16)
@@ -105,5 +81,5 @@ static int netdev_collect(void *state, collect_batch_t *b, vigil_error_t *err)
 
 const collect_def_t collect_def_netdev = {
     .name = "netdev", .enabled = true,
-    .init = netdev_init, .collect = netdev_collect, .destroy = netdev_destroy,
+    .init = netdev_init, .collect = netdev_collect, .destroy = collect_filtered_file_free,
 };

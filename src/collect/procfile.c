@@ -170,6 +170,35 @@ int collect_regex_compile(regex_t *re, const char *pattern, const char *option,
     return 0;
 }
 
+int collect_filtered_file_new(void **state, size_t size, const collect_env_t *env,
+                              const char *pattern, const char *fallback, const char *option,
+                              vigil_error_t *err)
+{
+    collect_filtered_file_t *f = calloc(1, size);
+    if (f == NULL)
+        return vigil_error_set(err, VIGIL_ENOMEM, "collect: no memory");
+    int rc = collect_regex_compile(&f->pattern, pattern != NULL ? pattern : fallback, option,
+                                   err);
+    if (rc != 0) {
+        free(f);
+        return rc;
+    }
+    f->env = env;
+    collect_file_init(&f->file);
+    *state = f;
+    return 0;
+}
+
+void collect_filtered_file_free(void *state)
+{
+    collect_filtered_file_t *f = state;
+    if (f == NULL)
+        return;
+    regfree(&f->pattern);
+    collect_file_free(&f->file);
+    free(f);
+}
+
 int collect_path(char *out, size_t cap, const char *root, const char *rel, vigil_error_t *err)
 {
     /* A rootfs of "/" must not produce "//etc": join without doubling the slash. */
