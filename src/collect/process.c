@@ -21,6 +21,7 @@
  * sum over all GPUs for a selected pid, as of the GPU collector's latest run.
  */
 #include "collect/collect_int.h"
+#include "host/host.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -289,16 +290,10 @@ static void read_fds(proc_state_t *s, proc_rec_t *r)
     snprintf(rel, sizeof(rel), "%u/fd", r->pid);
     if (collect_path(path, sizeof(path), s->env->procfs, rel, NULL) != 0)
         return;
-    DIR *d = opendir(path);
-    if (d == NULL)
+    long n = host_count_dir_entries(path);
+    if (n < 0)
         return;
-    double n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    r->fds = n;
+    r->fds = (double)n;
     r->has_fds = true;
 }
 

@@ -3,6 +3,7 @@
  */
 #include "host/host.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -38,6 +39,20 @@ int host_read_file(const char *procfs, const char *rel, char *buf, size_t cap, s
     buf[used] = '\0';
     *len = used;
     return 0;
+}
+
+long host_count_dir_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -1;
+    long n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            n++;
+    closedir(d);
+    return n;
 }
 
 /* Finds "Key:" at the start of a line of a meminfo-style text and returns its value in kB

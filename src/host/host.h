@@ -38,6 +38,10 @@ typedef struct host_fs_usage {
 int host_read_file(const char *procfs, const char *rel, char *buf, size_t cap, size_t *len,
                    vigil_error_t *err);
 
+/* Counts the entries of a directory other than "." and ".." (a process's fd/ directory gives
+ * its open file descriptors). -1 when it cannot be opened. */
+long host_count_dir_entries(const char *path);
+
 /* Parses MemTotal and MemAvailable from `procfs`/meminfo. VIGIL_EPARSE when either is absent. */
 int host_read_memory(const char *procfs, host_memory_t *out, vigil_error_t *err);
 

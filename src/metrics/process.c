@@ -13,7 +13,8 @@
  */
 #include "metrics/metrics_int.h"
 
-#include <dirent.h>
+#include "host/host.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,16 +118,8 @@ static double open_fds(void *arg)
     const proc_ctx_t *pc = arg;
     char path[320];
     snprintf(path, sizeof(path), "%s/self/fd", pc->root);
-    DIR *d = opendir(path);
-    if (d == NULL)
-        return NAN;
-    double n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
+    long n = host_count_dir_entries(path);
+    return n < 0 ? NAN : (double)n;
 }
 
 static double max_fds(void *arg)
