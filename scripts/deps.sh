@@ -17,6 +17,7 @@ libjansson-dev
 libcmocka-dev
 prometheus
 prometheus-node-exporter
+prometheus-alertmanager
 "
 
 missing=""
