@@ -1,7 +1,8 @@
 # Thin wrapper over CMake: the two commands of the README, plus bench/install/clean.
 #   make          build build/vigil, build/libvigil.{a,so}
 #   make run      install missing Debian packages, build, start the agent on its defaults
-#   make test     install missing packages, build, run every test (and the unit tests under ASan+UBSan)
+#   make test     install missing packages, build, run every test (and the unit and fuzz-replay
+#                 tests again under ASan+UBSan)
 #   make bench    run the benchmarks (BENCH=prefix selects some); lines also go to build/bench.jsonl
 #   make install  PREFIX=/usr/local DESTDIR=
 BUILD      ?= build
@@ -30,7 +31,7 @@ test-asan:
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    ctest -L unit --output-on-failure -j $(JOBS)
+	    ctest -L 'unit|fuzz' --output-on-failure -j $(JOBS)
 
 test: deps build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
