@@ -1,0 +1,473 @@
+/*
+ * chunk.c - sample chunk encoding, version 1 (the full specification is
+ * docs/format/chunks.md; this is its summary, kept in step with the code).
+ *
+ *   byte 0      encoding = 0x01
+ *   bytes 1-2   sample count, uint16 big-endian
+ *   bytes 3..   bit stream, most significant bit first, zero padded
+ *
+ * Sample 0: t as 64 raw bits, v as 64 raw IEEE 754 bits. Then per sample:
+ *   timestamp: delta-of-delta (mod 2^64) in buckets
+ *              0 | 10+7 | 110+14 | 1110+20 | 11110+32 | 11111+64 bits
+ *   value:     0                     same bits as the previous value
+ *              10  + int bucket      decimal: m' = m + dm + dod, v = m' / 10^e
+ *              110 + bits            Gorilla XOR inside the current window
+ *              1110 + 5 + 6 + bits   Gorilla XOR with a new window (lead, len-1)
+ *              1111 + 4 + int bucket new exponent e': m0 = llrint(prev * 10^e'), m' = m0 + d
+ *   int bucket: 0 | 10+4 | 110+8 | 1110+14 | 11110+32 | 11111+64 bits (two's complement)
+ *
+ * Why decimal: host metrics are mostly integers (bytes, packets) or decimal fractions
+ * (/proc/stat centiseconds as seconds). XOR of such doubles flips tens of mantissa bits per
+ * sample, while the delta-of-delta of the decimal integer is usually 0 or tiny. A value takes
+ * the decimal path only when dividing the integer back gives exactly its bits, so the path
+ * is lossless for every double; NaN payloads, infinities and -0.0 always go through XOR.
+ */
+#include "tsdb/chunk.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Exact powers of ten (all exactly representable in binary64 up to 1e22). */
+static const double p10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                               1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+/* Field widths of the six buckets (the last one holds any 64-bit value). */
+static const uint8_t ts_widths[6]  = {0, 7, 14, 20, 32, 64};
+static const uint8_t val_widths[6] = {0, 4, 8, 14, 32, 64};
+
+#define MAX_SAMPLE_BITS 160 /* 5+64 timestamp + 4+4+5+64 worst value, rounded up */
+#define TWO53           9007199254740992.0
+
+static uint64_t dbits(double v)
+{
+    uint64_t b;
+    memcpy(&b, &v, sizeof(b));
+    return b;
+}
+
+static double bitsd(uint64_t b)
+{
+    double v;
+    memcpy(&v, &b, sizeof(v));
+    return v;
+}
+
+/* Two's complement reinterpretation without implementation-defined conversions. */
+static int64_t u2i(uint64_t u)
+{
+    int64_t i;
+    memcpy(&i, &u, sizeof(i));
+    return i;
+}
+
+/* m such that (double)m / 10^e has exactly the bits of v, if there is one. */
+static bool dec_of(double v, unsigned e, int64_t *m)
+{
+    double x = v * p10[e];
+    if (!(fabs(x) <= TWO53)) /* also false for NaN and infinities */
+        return false;
+    int64_t mi = (int64_t)llrint(x);
+    if (dbits((double)mi / p10[e]) != dbits(v))
+        return false;
+    *m = mi;
+    return true;
+}
+
+/* Index of the smallest bucket that holds x. */
+static unsigned bucket_of(int64_t x, const uint8_t *widths)
+{
+    for (unsigned i = 0; i < 5; i++) {
+        unsigned w = widths[i];
+        if (w == 0 ? x == 0 : (x >= -(INT64_C(1) << (w - 1)) && x < (INT64_C(1) << (w - 1))))
+            return i;
+    }
+    return 5;
+}
+
+static unsigned bucket_cost(int64_t x, const uint8_t *widths)
+{
+    unsigned i = bucket_of(x, widths);
+    return (i < 5 ? i + 1 : 5) + widths[i];
+}
+
+/* ---- bit writer ------------------------------------------------------------------------- */
+
+/* Writes the low n bits of v (n <= 64), most significant first. buf must be zero there. */
+static void put_bits(chunk_appender_t *a, uint64_t v, unsigned n)
+{
+    if (n < 64)
+        v &= (UINT64_C(1) << n) - 1;
+    uint8_t *p = a->buf + CHUNK_HEADER_BYTES;
+    while (n > 0) {
+        size_t   byte = a->nbits >> 3;
+        unsigned room = 8 - (unsigned)(a->nbits & 7);
+        unsigned take = n < room ? n : room;
+        unsigned bits = (unsigned)(v >> (n - take)) & ((1u << take) - 1);
+        p[byte] |= (uint8_t)(bits << (room - take));
+        n -= take;
+        a->nbits += take;
+    }
+}
+
+static void put_bucket(chunk_appender_t *a, int64_t x, const uint8_t *widths)
+{
+    unsigned i = bucket_of(x, widths);
+    if (i < 5)
+        put_bits(a, ((UINT64_C(1) << i) - 1) << 1, i + 1); /* i ones then a zero */
+    else
+        put_bits(a, 0x1f, 5);
+    if (widths[i] > 0)
+        put_bits(a, (uint64_t)x, widths[i]);
+}
+
+/* Makes room for one more sample; the new bytes are zeroed because put_bits ORs into them. */
+static int reserve(chunk_appender_t *a)
+{
+    size_t need = CHUNK_HEADER_BYTES + (a->nbits + MAX_SAMPLE_BITS + 7) / 8;
+    if (need <= a->cap)
+        return 0;
+    size_t ncap = a->cap ? a->cap * 2 : 32;
+    while (ncap < need)
+        ncap *= 2;
+    uint8_t *nb = realloc(a->buf, ncap);
+    if (nb == NULL)
+        return VIGIL_ENOMEM;
+    memset(nb + a->cap, 0, ncap - a->cap);
+    a->buf = nb;
+    a->cap = ncap;
+    return 0;
+}
+
+void chunk_appender_init(chunk_appender_t *a)
+{
+    memset(a, 0, sizeof(*a));
+}
+
+void chunk_appender_free(chunk_appender_t *a)
+{
+    free(a->buf);
+    chunk_appender_init(a);
+}
+
+/* Cost in bits of XOR-coding `x` (non-zero) given the current window. */
+static unsigned xor_cost(const chunk_appender_t *a, uint64_t x, unsigned *lead, unsigned *trail,
+                         bool *reuse)
+{
+    unsigned l = (unsigned)__builtin_clzll(x), tr = (unsigned)__builtin_ctzll(x);
+    if (l > 31)
+        l = 31;
+    *lead = l;
+    *trail = tr;
+    *reuse = a->win_valid && l >= a->lead && tr >= a->trail;
+    unsigned fresh = 4 + 5 + 6 + (64 - l - tr);
+    if (*reuse) {
+        unsigned cost = 3 + (64u - a->lead - a->trail);
+        if (cost <= fresh)
+            return cost;
+        *reuse = false;
+    }
+    return fresh;
+}
+
+static void put_value(chunk_appender_t *a, double v)
+{
+    uint64_t b = dbits(v);
+    if (b == a->vbits) {
+        put_bits(a, 0, 1);
+        a->dm = 0;
+        return;
+    }
+    unsigned lead, trail;
+    bool     reuse;
+    unsigned best = xor_cost(a, b ^ a->vbits, &lead, &trail, &reuse);
+    int      choice = 0; /* 0 XOR, 1 decimal with current e, 2 new exponent */
+    int64_t  m2 = 0, arg = 0;
+    unsigned ne = 0;
+
+    if (a->dec_valid && dec_of(v, a->e, &m2)) {
+        int64_t  dod = m2 - a->m - a->dm;
+        unsigned cost = 2 + bucket_cost(dod, val_widths);
+        if (cost <= best) {
+            best = cost;
+            choice = 1;
+            arg = dod;
+        }
+    }
+    /* The exponent search costs up to 16 divisions; after repeated misses (random floats) it
+     * runs only every 32nd sample, which keeps appends fast without changing the format. */
+    if (choice == 0 && (a->dec_miss < 8 || (a->count & 31) == 0)) {
+        bool found = false;
+        for (unsigned e = 0; e < 16 && !found; e++) {
+            int64_t mv, mp;
+            if (dec_of(v, e, &mv) && dec_of(bitsd(a->vbits), e, &mp)) {
+                found = true;
+                unsigned cost = 8 + bucket_cost(mv - mp, val_widths);
+                if (cost <= best) {
+                    best = cost;
+                    choice = 2;
+                    ne = e;
+                    m2 = mv;
+                    arg = mv - mp;
+                }
+            }
+        }
+        a->dec_miss = found ? 0 : (uint8_t)(a->dec_miss < 255 ? a->dec_miss + 1 : 255);
+    }
+
+    switch (choice) {
+    case 1:
+        put_bits(a, 2, 2);
+        put_bucket(a, arg, val_widths);
+        a->dm = m2 - a->m;
+        a->m = m2;
+        break;
+    case 2:
+        put_bits(a, 0xf, 4);
+        put_bits(a, ne, 4);
+        put_bucket(a, arg, val_widths);
+        a->dec_valid = true;
+        a->e = (uint8_t)ne;
+        a->dm = arg;
+        a->m = m2;
+        break;
+    default: {
+        uint64_t x = b ^ a->vbits;
+        if (reuse) {
+            put_bits(a, 6, 3);
+            put_bits(a, x >> a->trail, 64u - a->lead - a->trail);
+        } else {
+            unsigned len = 64 - lead - trail;
+            put_bits(a, 0xe, 4);
+            put_bits(a, lead, 5);
+            put_bits(a, len - 1, 6);
+            put_bits(a, x >> trail, len);
+            a->lead = (uint8_t)lead;
+            a->trail = (uint8_t)trail;
+            a->win_valid = true;
+        }
+        a->dec_valid = false;
+        a->dm = 0;
+        break;
+    }
+    }
+    a->vbits = b;
+}
+
+int chunk_append(chunk_appender_t *a, int64_t t, double v)
+{
+    if (a->count >= CHUNK_MAX_SAMPLES)
+        return VIGIL_ELIMIT;
+    int rc = reserve(a);
+    if (rc != 0)
+        return rc;
+    if (a->count == 0) {
+        a->buf[0] = CHUNK_ENCODING;
+        put_bits(a, (uint64_t)t, 64);
+        put_bits(a, dbits(v), 64);
+        a->t = t;
+        a->tdelta = 0;
+        a->vbits = dbits(v);
+    } else {
+        uint64_t delta = (uint64_t)t - (uint64_t)a->t;
+        put_bucket(a, u2i(delta - a->tdelta), ts_widths);
+        a->tdelta = delta;
+        a->t = t;
+        put_value(a, v);
+    }
+    a->count++;
+    a->buf[1] = (uint8_t)(a->count >> 8);
+    a->buf[2] = (uint8_t)a->count;
+    return 0;
+}
+
+const uint8_t *chunk_appender_bytes(const chunk_appender_t *a, size_t *len)
+{
+    if (a->count == 0) {
+        *len = 0;
+        return NULL;
+    }
+    *len = CHUNK_HEADER_BYTES + (a->nbits + 7) / 8;
+    return a->buf;
+}
+
+uint8_t *chunk_appender_detach(chunk_appender_t *a, size_t *len)
+{
+    if (a->count == 0) {
+        *len = 0;
+        return NULL;
+    }
+    size_t   n = CHUNK_HEADER_BYTES + (a->nbits + 7) / 8;
+    uint8_t *p = realloc(a->buf, n); /* shrinking; on failure the larger block is still fine */
+    if (p == NULL)
+        p = a->buf;
+    *len = n;
+    chunk_appender_init(a);
+    return p;
+}
+
+/* ---- reader ----------------------------------------------------------------------------- */
+
+uint32_t chunk_count(const uint8_t *data, size_t len)
+{
+    return len < CHUNK_HEADER_BYTES ? 0 : ((uint32_t)data[1] << 8) | data[2];
+}
+
+int chunk_iter_init(chunk_iter_t *it, const uint8_t *data, size_t len)
+{
+    memset(it, 0, sizeof(*it));
+    if (len < CHUNK_HEADER_BYTES || data[0] != CHUNK_ENCODING) {
+        it->failed = true;
+        return VIGIL_EPARSE;
+    }
+    it->data = data + CHUNK_HEADER_BYTES;
+    it->nbits = (len - CHUNK_HEADER_BYTES) * 8;
+    it->count = chunk_count(data, len);
+    return 0;
+}
+
+static bool get_bits(chunk_iter_t *it, unsigned n, uint64_t *out)
+{
+    if (it->nbits - it->pos < n) {
+        it->failed = true;
+        return false;
+    }
+    uint64_t v = 0;
+    while (n > 0) {
+        unsigned room = 8 - (unsigned)(it->pos & 7);
+        unsigned take = n < room ? n : room;
+        unsigned byte = it->data[it->pos >> 3];
+        v = (v << take) | ((byte >> (room - take)) & ((1u << take) - 1));
+        n -= take;
+        it->pos += take;
+    }
+    *out = v;
+    return true;
+}
+
+/* Counts up to `max` leading one bits, consuming the terminating zero when there is one. */
+static bool get_ones(chunk_iter_t *it, unsigned max, unsigned *ones)
+{
+    unsigned n = 0;
+    uint64_t bit;
+    while (n < max) {
+        if (!get_bits(it, 1, &bit))
+            return false;
+        if (bit == 0)
+            break;
+        n++;
+    }
+    *ones = n;
+    return true;
+}
+
+static bool get_bucket(chunk_iter_t *it, const uint8_t *widths, int64_t *x)
+{
+    unsigned i;
+    uint64_t raw = 0;
+    if (!get_ones(it, 5, &i))
+        return false;
+    unsigned w = widths[i];
+    if (w > 0 && !get_bits(it, w, &raw))
+        return false;
+    if (w > 0 && w < 64 && (raw >> (w - 1)) & 1) /* sign-extend */
+        raw |= ~UINT64_C(0) << w;
+    *x = u2i(raw);
+    return true;
+}
+
+static bool get_value(chunk_iter_t *it)
+{
+    unsigned code;
+    if (!get_ones(it, 4, &code))
+        return false;
+    switch (code) {
+    case 0:
+        it->dm = 0;
+        return true;
+    case 1: {
+        int64_t dod;
+        if (!it->dec_valid || !get_bucket(it, val_widths, &dod))
+            return (it->failed = true), false;
+        int64_t m2 = it->m + it->dm + dod;
+        it->dm = m2 - it->m;
+        it->m = m2;
+        it->vbits = dbits((double)m2 / p10[it->e]);
+        return true;
+    }
+    case 2: {
+        if (it->lead + it->trail >= 64)
+            return (it->failed = true), false;
+        uint64_t x;
+        if (!get_bits(it, 64u - it->lead - it->trail, &x))
+            return false;
+        it->vbits ^= x << it->trail;
+        it->dec_valid = false;
+        it->dm = 0;
+        return true;
+    }
+    case 3: {
+        uint64_t lead, len1, x;
+        if (!get_bits(it, 5, &lead) || !get_bits(it, 6, &len1))
+            return false;
+        unsigned len = (unsigned)len1 + 1;
+        if (lead + len > 64)
+            return (it->failed = true), false;
+        if (!get_bits(it, len, &x))
+            return false;
+        it->lead = (uint8_t)lead;
+        it->trail = (uint8_t)(64 - lead - len);
+        it->vbits ^= x << it->trail;
+        it->dec_valid = false;
+        it->dm = 0;
+        return true;
+    }
+    default: {
+        uint64_t e;
+        int64_t  d;
+        if (!get_bits(it, 4, &e) || !get_bucket(it, val_widths, &d))
+            return false;
+        double x = bitsd(it->vbits) * p10[e];
+        if (!(fabs(x) <= TWO53))
+            return (it->failed = true), false;
+        int64_t m2 = (int64_t)llrint(x) + d;
+        it->e = (uint8_t)e;
+        it->dec_valid = true;
+        it->dm = d;
+        it->m = m2;
+        it->vbits = dbits((double)m2 / p10[e]);
+        return true;
+    }
+    }
+}
+
+bool chunk_iter_next(chunk_iter_t *it, int64_t *t, double *v)
+{
+    if (it->failed || it->read >= it->count)
+        return false;
+    if (it->read == 0) {
+        uint64_t tb;
+        if (!get_bits(it, 64, &tb) || !get_bits(it, 64, &it->vbits))
+            return false;
+        it->t = u2i(tb);
+        it->lead = 0;
+        it->trail = 64; /* no window yet: a 110 code before any 1110 is malformed */
+    } else {
+        int64_t dod;
+        if (!get_bucket(it, ts_widths, &dod))
+            return false;
+        it->tdelta += (uint64_t)dod;
+        it->t = u2i((uint64_t)it->t + it->tdelta);
+        if (!get_value(it))
+            return false;
+    }
+    it->read++;
+    *t = it->t;
+    *v = bitsd(it->vbits);
+    return true;
+}
+
+bool chunk_iter_failed(const chunk_iter_t *it)
+{
+    return it->failed;
+}
