@@ -389,8 +389,9 @@ static bool get_value(chunk_iter_t *it)
         int64_t dod;
         if (!it->dec_valid || !get_bucket(it, val_widths, &dod))
             return (it->failed = true), false;
-        int64_t m2 = it->m + it->dm + dod;
-        it->dm = m2 - it->m;
+        /* Wrapping arithmetic: garbage input may not overflow into undefined behaviour. */
+        int64_t m2 = u2i((uint64_t)it->m + (uint64_t)it->dm + (uint64_t)dod);
+        it->dm = u2i((uint64_t)m2 - (uint64_t)it->m);
         it->m = m2;
         it->vbits = dbits((double)m2 / p10[it->e]);
         return true;
@@ -430,7 +431,7 @@ static bool get_value(chunk_iter_t *it)
         double x = bitsd(it->vbits) * p10[e];
         if (!(fabs(x) <= TWO53))
             return (it->failed = true), false;
-        int64_t m2 = (int64_t)llrint(x) + d;
+        int64_t m2 = u2i((uint64_t)llrint(x) + (uint64_t)d);
         it->e = (uint8_t)e;
         it->dec_valid = true;
         it->dm = d;
