@@ -1085,7 +1085,7 @@ int expfmt_parser_init(expfmt_parser_t *p, const char *data, size_t len, expfmt_
     p->mode = mode;
     /* Unescaped text is never longer than the line it came from. */
     buf_init(&p->scratch, len + 16);
-    buf_init(&p->numbuf, len + 16);
+    buf_init(&p->numbuf, len + 4096);
     if (format == EXPFMT_OPENMETRICS)
         return om_state_new(p);
     if (mode == EXPFMT_STRICT)
