@@ -33,7 +33,48 @@
 /* Most values a number list (CONFIG_NUMBER_LIST) may hold; inline so defaults allocate nothing. */
 #define CONFIG_NUMBER_LIST_MAX 32
 /* Capacity of the per-key provenance array; config.c asserts the schema fits. */
-#define CONFIG_KEYS_MAX 64
+#define CONFIG_KEYS_MAX 128
+
+/*
+ * Every collector of collect_host_table(), in that table's order: one X(name, extra) each.
+ * This one list generates the schema rows collect.<name>.enabled and collect.<name>.interval,
+ * the config_collector_id_t enum and config_collector_name(); a unit test fails when it and
+ * collect_host_table() disagree. `extra` names the group of collector-specific rows in
+ * schema.c (EXTRA_ROWS_<extra>: collect.filesystem.mount_points_exclude, ...) that must sit
+ * right after the collector's own two rows, because the dump, the docs and the loader's
+ * "expected one of" list need each YAML section's rows to be contiguous.
+ */
+#define CONFIG_COLLECTORS(X)   \
+    X(cpu, NONE)               \
+    X(stat, NONE)              \
+    X(meminfo, NONE)           \
+    X(vmstat, VMSTAT)          \
+    X(loadavg, NONE)           \
+    X(diskstats, DISKSTATS)    \
+    X(filesystem, FILESYSTEM)  \
+    X(netdev, NETDEV)          \
+    X(pressure, NONE)          \
+    X(filefd, NONE)            \
+    X(uname, NONE)             \
+    X(os, NONE)                \
+    X(time, NONE)              \
+    X(gpu, GPU)                \
+    X(process, PROCESS)        \
+    X(cgroup, CGROUP)
+
+/* Index of a collector in config_t.collect.collectors[] (CONFIG_COLLECTOR_cpu, ...). */
+typedef enum config_collector_id {
+#define CONFIG_COLLECTOR_ENUM_(name, extra) CONFIG_COLLECTOR_##name,
+    CONFIG_COLLECTORS(CONFIG_COLLECTOR_ENUM_)
+#undef CONFIG_COLLECTOR_ENUM_
+    CONFIG_COLLECTOR_COUNT
+} config_collector_id_t;
+
+/* collect.<name>.enabled / collect.<name>.interval of one collector. */
+typedef struct config_collector {
+    bool   enabled;
+    double interval;  /* seconds; 0 = collect.interval */
+} config_collector_t;
 
 typedef enum config_type {
     CONFIG_STRING,        /* char *; "" allowed unless CONFIG_F_NONEMPTY */
@@ -56,6 +97,10 @@ typedef enum config_type {
 #define CONFIG_F_NONEMPTY   0x08u  /* string: "" is rejected */
 #define CONFIG_F_NO_MAX     0x10u  /* no upper bound (max is ignored) */
 #define CONFIG_F_RESTART    0x20u  /* a change only takes effect after a restart, not a reload */
+#define CONFIG_F_ZERO_OK    0x40u  /* 0 is accepted besides [min, max] (0 = "inherit") */
+#define CONFIG_F_INTEGER    0x80u  /* number list: each element a whole number */
+#define CONFIG_F_REGEX      0x100u /* string: "" or a POSIX extended regex (regcomp must take
+                                    * it with REG_EXTENDED | REG_NOSUB, as the collectors do) */
 
 /* One row of the schema. */
 typedef struct config_key {
@@ -117,8 +162,40 @@ typedef struct config {
         int      threads;
     } http;
 
-    struct {
+    struct {                             /* the collectors (collect_options_t) */
         double interval;                 /* seconds; default collector interval */
+        struct {
+            char *procfs;                /* node_exporter --path.procfs, "/proc" */
+            char *sysfs;                 /* --path.sysfs, "/sys" */
+            char *rootfs;                /* --path.rootfs, "/" */
+        } path;
+        config_collector_t collectors[CONFIG_COLLECTOR_COUNT]; /* by config_collector_id_t */
+        /* The exclusion regexes: "" = the built-in node_exporter defaults. */
+        struct {
+            char *fields;                /* node_vmstat_<field> included */
+        } vmstat;
+        struct {
+            char *device_exclude;
+        } diskstats;
+        struct {
+            char *mount_points_exclude;
+            char *fs_types_exclude;
+        } filesystem;
+        struct {
+            char *device_exclude;
+        } netdev;
+        struct {
+            char *nvml_library;          /* "" = $VIGIL_NVML_LIBRARY, else libnvidia-ml.so.1 */
+        } gpu;
+        struct {
+            config_number_list_t pids;   /* whole numbers, 1 .. 4194304 */
+            char *name_regex;            /* "" = none */
+            char *cgroup_prefix;         /* "" = none */
+            int   max;
+        } process;
+        struct {
+            int max;
+        } cgroup;
     } collect;
 
     struct {                             /* the seed's MonitoringConfig */
@@ -223,6 +300,10 @@ int config_dump_yaml(const config_t *cfg, buf_t *out);
 
 /* Appends the value of one key in its YAML/flag text form ("15d", "32MiB", "[50, 90]"). */
 int config_format_value(const config_t *cfg, const config_key_t *key, buf_t *out);
+
+/* Name of collector `id` ("cpu"), as in collect_host_table(); NULL when out of range.
+ * Static, never freed. */
+const char *config_collector_name(config_collector_id_t id);
 
 /* Appends the markdown table of all keys (key, type, default, range, meaning) that
  * docs/configuration.md embeds; a test fails when the committed copy is stale. */

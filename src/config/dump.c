@@ -167,6 +167,8 @@ int config_doc_table(buf_t *out)
         case CONFIG_STRING:
             if (k->flags & CONFIG_F_NONEMPTY)
                 snprintf(range, sizeof(range), "non-empty");
+            else if (k->flags & CONFIG_F_REGEX)
+                snprintf(range, sizeof(range), "POSIX extended regex");
             break;
         case CONFIG_ADDRESS:
             snprintf(range, sizeof(range), "port 0..65535 (0: any free port)");

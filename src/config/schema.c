@@ -6,6 +6,10 @@
  * in YAML syntax and go through the same parser as the file, so what the docs print is what
  * config_init() sets; the tests check every default parses and lies in its range.
  *
+ * The collectors' rows (collect.<name>.enabled / .interval and each collector's own options)
+ * are generated from CONFIG_COLLECTORS() in config.h, the list a test holds equal to
+ * collect_host_table(), so a new collector cannot be left without its keys.
+ *
  * Sections planned but not accepted yet (see docs/configuration.md): scrape_configs,
  * rule_files, alerting.alertmanagers, notify, remote_write.
  */
@@ -37,6 +41,63 @@ _Static_assert(sizeof(log_level_t) == sizeof(int) && sizeof(log_format_t) == siz
     { "health." #field ".critical", CONFIG_DOUBLE, OFF(health.field.critical), crit, 0, 100, \
       0, NULL, what " usage (percent) above which the check is critical; must exceed warning" }
 
+/* Largest pid Linux hands out (PID_MAX_LIMIT on 64-bit), the upper bound of a pid list. */
+#define PID_MAX 4194304.0
+
+/* The restart-only string options of the collectors ("" is allowed; collect_config.c maps it
+ * to NULL, which means the collector's built-in default). */
+#define COLLECT_STRING(key, field, flags, doc)                                                  \
+    { "collect." key, CONFIG_STRING, OFF(collect.field), "", 0, 0,                              \
+      CONFIG_F_RESTART | (flags), NULL, doc }
+
+/* Collector-specific rows, in the section of the collector named in CONFIG_COLLECTORS(). */
+#define EXTRA_ROWS_NONE
+#define EXTRA_ROWS_VMSTAT                                                                       \
+    COLLECT_STRING("vmstat.fields", vmstat.fields, CONFIG_F_REGEX,                              \
+                   "regex of the /proc/vmstat fields exposed; \"\" = node_exporter's default"),
+#define EXTRA_ROWS_DISKSTATS                                                                    \
+    COLLECT_STRING("diskstats.device_exclude", diskstats.device_exclude, CONFIG_F_REGEX,        \
+                   "regex of block devices left out; \"\" = node_exporter's default"),
+#define EXTRA_ROWS_FILESYSTEM                                                                   \
+    COLLECT_STRING("filesystem.mount_points_exclude", filesystem.mount_points_exclude,          \
+                   CONFIG_F_REGEX, "regex of mount points left out; \"\" = node_exporter's "    \
+                   "default"),                                                                  \
+    COLLECT_STRING("filesystem.fs_types_exclude", filesystem.fs_types_exclude,                  \
+                   CONFIG_F_REGEX, "regex of filesystem types left out; \"\" = "                \
+                   "node_exporter's default"),
+#define EXTRA_ROWS_NETDEV                                                                       \
+    COLLECT_STRING("netdev.device_exclude", netdev.device_exclude, CONFIG_F_REGEX,              \
+                   "regex of network devices left out; \"\" = node_exporter's default"),
+#define EXTRA_ROWS_GPU                                                                          \
+    COLLECT_STRING("gpu.nvml_library", gpu.nvml_library, 0,                                     \
+                   "NVML library to load; \"\" = $VIGIL_NVML_LIBRARY, else "                    \
+                   "libnvidia-ml.so.1"),
+#define EXTRA_ROWS_PROCESS                                                                      \
+    { "collect.process.pids", CONFIG_NUMBER_LIST, OFF(collect.process.pids), "[]", 1,           \
+      PID_MAX, CONFIG_F_INTEGER | CONFIG_F_RESTART, NULL,                                       \
+      "pids reported besides the agent itself, while they exist" },                             \
+    COLLECT_STRING("process.name_regex", process.name_regex, CONFIG_F_REGEX,                    \
+                   "processes whose comm or command line matches are reported; \"\" = none"),   \
+    COLLECT_STRING("process.cgroup_prefix", process.cgroup_prefix, 0,                           \
+                   "processes in this cgroup or below (/docker, /system.slice/x.service) "      \
+                   "are reported; \"\" = none"),                                                \
+    { "collect.process.max", CONFIG_INT, OFF(collect.process.max), "256", 1, 1000000,           \
+      CONFIG_F_RESTART, NULL, "most processes reported per run (the lowest pids win)" },
+#define EXTRA_ROWS_CGROUP                                                                       \
+    { "collect.cgroup.max", CONFIG_INT, OFF(collect.cgroup.max), "4096", 1, 1000000,            \
+      CONFIG_F_RESTART, NULL, "most cgroups reported per run, in id order" },
+
+/* collect.<name>.enabled and .interval, then the collector's own rows. */
+#define COLLECTOR_ROWS(name, extra)                                                             \
+    { "collect." #name ".enabled", CONFIG_BOOL,                                                 \
+      OFF(collect.collectors[CONFIG_COLLECTOR_##name].enabled), "true", 0, 0,                   \
+      CONFIG_F_RESTART, NULL, "run the " #name " collector" },                                  \
+    { "collect." #name ".interval", CONFIG_DURATION,                                            \
+      OFF(collect.collectors[CONFIG_COLLECTOR_##name].interval), "0s", 0.1, HOUR,               \
+      CONFIG_F_ZERO_OK | CONFIG_F_RESTART, NULL,                                                \
+      "interval of the " #name " collector; 0s = collect.interval" },                           \
+    EXTRA_ROWS_##extra
+
 static const config_key_t schema[] = {
     { "listen", CONFIG_ADDRESS, OFF(listen), "127.0.0.1:9470", 0, 0, CONFIG_F_RESTART, NULL,
       "HTTP listen address: host:port, [ipv6]:port, or :port for all interfaces" },
@@ -65,8 +126,20 @@ static const config_key_t schema[] = {
     { "http.threads", CONFIG_INT, OFF(http.threads), "4", 1, 64, CONFIG_F_RESTART, NULL,
       "HTTP worker threads; at most http.max_connections" },
 
-    { "collect.interval", CONFIG_DURATION, OFF(collect.interval), "1s", 0.1, HOUR, 0, NULL,
-      "default interval of the collectors" },
+    /* The collectors are created once at start-up (reload does not re-create them), hence
+     * every collect.* key needs a restart. */
+    { "collect.interval", CONFIG_DURATION, OFF(collect.interval), "1s", 0.1, HOUR,
+      CONFIG_F_RESTART, NULL, "default interval of the collectors" },
+    { "collect.path.procfs", CONFIG_STRING, OFF(collect.path.procfs), "/proc", 0, 0,
+      CONFIG_F_NONEMPTY | CONFIG_F_RESTART, NULL,
+      "procfs mount point (node_exporter --path.procfs)" },
+    { "collect.path.sysfs", CONFIG_STRING, OFF(collect.path.sysfs), "/sys", 0, 0,
+      CONFIG_F_NONEMPTY | CONFIG_F_RESTART, NULL,
+      "sysfs mount point (node_exporter --path.sysfs)" },
+    { "collect.path.rootfs", CONFIG_STRING, OFF(collect.path.rootfs), "/", 0, 0,
+      CONFIG_F_NONEMPTY | CONFIG_F_RESTART, NULL,
+      "root filesystem mount point (node_exporter --path.rootfs)" },
+    CONFIG_COLLECTORS(COLLECTOR_ROWS)
 
     { "monitoring.metrics_interval", CONFIG_DURATION, OFF(monitoring.metrics_interval), "10s",
       0.1, HOUR, 0, NULL, "how often metrics are collected (seed: metrics_interval)" },
@@ -159,6 +232,16 @@ const char *config_flag_alias(const char *flag)
         if (strcmp(aliases[i].alias, flag) == 0)
             return aliases[i].key;
     return NULL;
+}
+
+const char *config_collector_name(config_collector_id_t id)
+{
+    static const char *const names[CONFIG_COLLECTOR_COUNT] = {
+#define COLLECTOR_NAME(name, extra) [CONFIG_COLLECTOR_##name] = #name,
+        CONFIG_COLLECTORS(COLLECTOR_NAME)
+#undef COLLECTOR_NAME
+    };
+    return (unsigned)id < CONFIG_COLLECTOR_COUNT ? names[id] : NULL;
 }
 
 const char *config_type_name(config_type_t type)

@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,17 +297,25 @@ void config_format_range(const config_key_t *key, char *out, size_t out_len)
     format_bound(key, key->max, hi, sizeof(hi));
     bool lo_open = (key->flags & CONFIG_F_MIN_OPEN) != 0;
     bool hi_open = (key->flags & CONFIG_F_MAX_OPEN) != 0;
+    const char *zero = (key->flags & CONFIG_F_ZERO_OK) ? "0, or " : "";
+    const char *whole = (key->flags & CONFIG_F_INTEGER) ? "a whole number " : "";
     if (key->flags & CONFIG_F_NO_MAX)
-        snprintf(out, out_len, "%s %s", lo_open ? "greater than" : "at least", lo);
+        snprintf(out, out_len, "%s%s%s %s", zero, whole, lo_open ? "greater than" : "at least",
+                 lo);
     else if (!lo_open && !hi_open)
-        snprintf(out, out_len, "between %s and %s", lo, hi);
+        snprintf(out, out_len, "%s%sbetween %s and %s", zero, whole, lo, hi);
     else
-        snprintf(out, out_len, "%s %s and %s %s", lo_open ? "greater than" : "at least", lo,
-                 hi_open ? "less than" : "at most", hi);
+        snprintf(out, out_len, "%s%s%s %s and %s %s", zero, whole,
+                 lo_open ? "greater than" : "at least", lo, hi_open ? "less than" : "at most",
+                 hi);
 }
 
 static bool in_range(const config_key_t *key, double v)
 {
+    if ((key->flags & CONFIG_F_ZERO_OK) && v == 0)
+        return true;
+    if ((key->flags & CONFIG_F_INTEGER) && v != floor(v))
+        return false;
     if ((key->flags & CONFIG_F_MIN_OPEN) ? !(v > key->min) : !(v >= key->min))
         return false;
     if (key->flags & CONFIG_F_NO_MAX)
@@ -419,6 +428,30 @@ static bool valid_address(const char *s)
     return atoi(port) <= 65535;
 }
 
+/* ---- regexes ------------------------------------------------------------------------- */
+
+/*
+ * Compiles `text` the way the collectors will (collect_regex_compile: REG_EXTENDED |
+ * REG_NOSUB) and throws the result away, so that a bad pattern is reported at its line and
+ * column when the file is loaded, not first at agent start-up with no position at all.
+ */
+static int check_regex(const char *text, char *why, size_t why_len)
+{
+    regex_t re;
+    int rc = regcomp(&re, text, REG_EXTENDED | REG_NOSUB);
+    if (rc == 0) {
+        regfree(&re);
+        return 0;
+    }
+    char q[64], msg[128];
+    config_quote(text, q, sizeof(q));
+    regerror(rc, &re, msg, sizeof(msg));
+    /* No regfree() here: POSIX defines it only for a compiled pattern, and a failed regcomp
+     * releases what it allocated itself (glibc, musl). */
+    return fail(rc == REG_ESPACE ? VIGIL_ENOMEM : VIGIL_EPARSE, why, why_len,
+                "expected a POSIX extended regex, got %s (%s)", q, msg);
+}
+
 /* ---- the scalar dispatcher ----------------------------------------------------------- */
 
 int config_parse_scalar(const config_key_t *key, const char *text, config_value_t *out,
@@ -440,6 +473,11 @@ int config_parse_scalar(const config_key_t *key, const char *text, config_value_
                         q);
         if ((key->flags & CONFIG_F_NONEMPTY) && *text == '\0')
             return fail(VIGIL_EPARSE, why, why_len, "must not be empty");
+        if ((key->flags & CONFIG_F_REGEX) && *text != '\0') {
+            int rc = check_regex(text, why, why_len);
+            if (rc != 0)
+                return rc;
+        }
         out->s = strdup(text);
         return out->s != NULL ? 0 : fail(VIGIL_ENOMEM, why, why_len, "out of memory");
     case CONFIG_BOOL:

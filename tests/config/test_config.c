@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "collect/collect.h"
 #include "config/config.h"
 #include "config/config_int.h"
 
@@ -73,6 +74,24 @@ static void test_defaults_match_table(void **state)
     assert_true(cfg.http.max_body_size == 32u * 1024 * 1024);
     assert_int_equal(cfg.http.threads, 4);
     assert_true(cfg.collect.interval == 1.0);
+    assert_string_equal(cfg.collect.path.procfs, "/proc");
+    assert_string_equal(cfg.collect.path.sysfs, "/sys");
+    assert_string_equal(cfg.collect.path.rootfs, "/");
+    for (size_t i = 0; i < CONFIG_COLLECTOR_COUNT; i++) {
+        assert_true(cfg.collect.collectors[i].enabled);
+        assert_true(cfg.collect.collectors[i].interval == 0);
+    }
+    assert_string_equal(cfg.collect.vmstat.fields, "");
+    assert_string_equal(cfg.collect.diskstats.device_exclude, "");
+    assert_string_equal(cfg.collect.filesystem.mount_points_exclude, "");
+    assert_string_equal(cfg.collect.filesystem.fs_types_exclude, "");
+    assert_string_equal(cfg.collect.netdev.device_exclude, "");
+    assert_string_equal(cfg.collect.gpu.nvml_library, "");
+    assert_int_equal(cfg.collect.process.pids.count, 0);
+    assert_string_equal(cfg.collect.process.name_regex, "");
+    assert_string_equal(cfg.collect.process.cgroup_prefix, "");
+    assert_int_equal(cfg.collect.process.max, 256);
+    assert_int_equal(cfg.collect.cgroup.max, 4096);
     assert_true(cfg.monitoring.metrics_interval == 10.0);
     assert_true(cfg.monitoring.health_check_interval == 30.0);
     assert_true(cfg.monitoring.resource_check_interval == 5.0);
@@ -131,6 +150,26 @@ static void test_full_file_loads_every_field(void **state)
     assert_true(cfg.http.max_body_size == 1u << 20);
     assert_int_equal(cfg.http.threads, 8);
     assert_true(cfg.collect.interval == 0.5);
+    assert_string_equal(cfg.collect.path.procfs, "/host/proc");
+    assert_string_equal(cfg.collect.path.sysfs, "/host/sys");
+    assert_string_equal(cfg.collect.path.rootfs, "/host");
+    assert_false(cfg.collect.collectors[CONFIG_COLLECTOR_cpu].enabled);
+    assert_true(cfg.collect.collectors[CONFIG_COLLECTOR_cpu].interval == 2.0);
+    assert_true(cfg.collect.collectors[CONFIG_COLLECTOR_process].interval == 0.25);
+    assert_true(cfg.collect.collectors[CONFIG_COLLECTOR_cgroup].interval == 60.0);
+    assert_string_equal(cfg.collect.vmstat.fields, "^(oom_kill|pgfault)$");
+    assert_string_equal(cfg.collect.diskstats.device_exclude, "^(ram|loop)[0-9]+$");
+    assert_string_equal(cfg.collect.filesystem.mount_points_exclude, "^/(dev|proc|sys)($|/)");
+    assert_string_equal(cfg.collect.filesystem.fs_types_exclude, "^(tmpfs|overlay)$");
+    assert_string_equal(cfg.collect.netdev.device_exclude, "^(lo|docker[0-9]+)$");
+    assert_string_equal(cfg.collect.gpu.nvml_library, "/opt/nvidia/lib/libnvidia-ml.so.1");
+    assert_int_equal(cfg.collect.process.pids.count, 2);
+    assert_true(cfg.collect.process.pids.items[0] == 1);
+    assert_true(cfg.collect.process.pids.items[1] == 4194304);
+    assert_string_equal(cfg.collect.process.name_regex, "^(nginx|postgres)");
+    assert_string_equal(cfg.collect.process.cgroup_prefix, "/system.slice/nginx.service");
+    assert_int_equal(cfg.collect.process.max, 32);
+    assert_int_equal(cfg.collect.cgroup.max, 100);
     assert_true(cfg.monitoring.metrics_interval == 15.0);
     assert_true(cfg.monitoring.health_check_interval == 60.0);
     assert_true(cfg.monitoring.resource_check_interval == 2.0);
@@ -452,6 +491,104 @@ static void test_validate(void **state)
     config_free(&cfg);
 }
 
+/* ---- the collectors' keys ------------------------------------------------------------ */
+
+/* CONFIG_COLLECTORS() is a copy of collect_host_table()'s names (the config cannot include
+ * the collectors); this is what keeps the two in step. The defaults must be what the
+ * collectors do on their own, since collect_config.c passes every enable flag through and
+ * the docs promise that an interval of 0s means collect.interval. */
+static void test_collector_list_matches_table(void **state)
+{
+    (void)state;
+    size_t n;
+    const collect_def_t *const *defs = collect_host_table(&n);
+    config_t cfg;
+    config_init(&cfg);
+    for (size_t i = 0; i < n || i < CONFIG_COLLECTOR_COUNT; i++) {
+        const char *ours = config_collector_name((config_collector_id_t)i);
+        const char *theirs = i < n ? defs[i]->name : NULL;
+        if (ours == NULL || theirs == NULL || strcmp(ours, theirs) != 0)
+            fail_msg("CONFIG_COLLECTORS() in config.h and collect_host_table() differ at %zu: "
+                     "%s vs %s", i, ours ? ours : "(end)", theirs ? theirs : "(end)");
+        if (cfg.collect.collectors[i].enabled != defs[i]->enabled)
+            fail_msg("collect.%s.enabled defaults differently from the collector", ours);
+        if (defs[i]->interval_ms != 0)
+            fail_msg("collector %s has its own default interval: document it in the schema",
+                     ours);
+        char key[64];
+        snprintf(key, sizeof(key), "collect.%s.enabled", ours);
+        assert_non_null(config_key_find(key));
+        snprintf(key, sizeof(key), "collect.%s.interval", ours);
+        assert_non_null(config_key_find(key));
+    }
+    assert_null(config_collector_name(CONFIG_COLLECTOR_COUNT));
+    config_free(&cfg);
+}
+
+static void test_collect_keys(void **state)
+{
+    (void)state;
+    config_t cfg;
+    vigil_error_t err;
+
+    /* A bad regex is caught where it is written, in the file and in a flag. */
+    expect_load_error("collect:\n  filesystem:\n    mount_points_exclude: \"^/(dev\"\n",
+                      VIGIL_EPARSE,
+                      "t.yml:3:27: collect.filesystem.mount_points_exclude: expected a POSIX "
+                      "extended regex, got \"^/(dev\" (Unmatched ( or \\()");
+    expect_load_error("collect:\n  process:\n    name_regex: a{2,1}\n", VIGIL_EPARSE,
+                      "t.yml:3:17: collect.process.name_regex: expected a POSIX extended "
+                      "regex, got \"a{2,1}\" (Invalid content of \\{\\})");
+    config_init(&cfg);
+    assert_int_equal(config_set(&cfg, "collect.netdev.device_exclude", "[lo", &err),
+                     VIGIL_EPARSE);
+    assert_string_equal(err.message, "--collect.netdev.device_exclude: expected a POSIX "
+                                     "extended regex, got \"[lo\" (Unmatched [, [^, [:, [., "
+                                     "or [=)");
+    assert_int_equal(config_set(&cfg, "collect.vmstat.fields", "*", &err), VIGIL_EPARSE);
+    assert_int_equal(config_set(&cfg, "collect.diskstats.device_exclude", "^(ram|loop)", &err),
+                     0);
+    assert_int_equal(config_set(&cfg, "collect.diskstats.device_exclude", "", &err), 0);
+
+    /* Per-collector intervals: 0 (inherit) or collect.interval's own range. */
+    expect_load_error("collect:\n  cpu:\n    interval: 50ms\n", VIGIL_ERANGE,
+                      "t.yml:3:15: collect.cpu.interval: must be 0, or between 100ms and 1h, "
+                      "got 50ms");
+    assert_int_equal(config_set(&cfg, "collect.cpu.interval", "0", &err), 0);
+    assert_int_equal(config_set(&cfg, "collect.cpu.interval", "100ms", &err), 0);
+    assert_int_equal(config_set(&cfg, "collect.cpu.interval", "2h", &err), VIGIL_ERANGE);
+    assert_int_equal(config_set(&cfg, "collect.bogus.enabled", "true", &err), VIGIL_ENOENT);
+    expect_load_error("collect:\n  bogus:\n    enabled: true\n", VIGIL_EPARSE,
+                      "t.yml:2:3: unknown key \"collect.bogus\"; expected one of interval, "
+                      "path, cpu, stat, meminfo, vmstat, loadavg, diskstats, filesystem, "
+                      "netdev, pressure, filefd, uname, os, time, gpu, process, cgroup");
+
+    /* Pids are whole numbers of the kernel's range. */
+    expect_load_error("collect:\n  process:\n    pids: [1, 2.5]\n", VIGIL_ERANGE,
+                      "t.yml:3:15: collect.process.pids: must be a whole number between 1 "
+                      "and 4194304, got 2.5");
+    assert_int_equal(config_set(&cfg, "collect.process.pids", "0", &err), VIGIL_ERANGE);
+    assert_int_equal(config_set(&cfg, "collect.process.pids", "4194305", &err), VIGIL_ERANGE);
+    assert_int_equal(config_set(&cfg, "collect.process.pids", "1e3, 42", &err), 0);
+    assert_int_equal(cfg.collect.process.pids.count, 2);
+    assert_true(cfg.collect.process.pids.items[0] == 1000);
+
+    /* Paths cannot be empty: "" would make every collector read relative to the cwd. */
+    assert_int_equal(config_set(&cfg, "collect.path.procfs", "", &err), VIGIL_EPARSE);
+    assert_string_equal(err.message, "--collect.path.procfs: must not be empty");
+    assert_int_equal(config_set(&cfg, "collect.process.max", "0", &err), VIGIL_ERANGE);
+    assert_int_equal(config_validate(&cfg, &err), 0);
+    config_free(&cfg);
+
+    /* Every collector key needs a restart: reload does not re-create the collectors. */
+    size_t count;
+    const config_key_t *keys = config_keys(&count);
+    for (size_t i = 0; i < count; i++)
+        if (strncmp(keys[i].key, "collect.", 8) == 0 && !(keys[i].flags & CONFIG_F_RESTART))
+            fail_msg("%s is applied on reload, but nothing re-creates the collectors",
+                     keys[i].key);
+}
+
 /* ---- dump, copy ---------------------------------------------------------------------- */
 
 /* Dumps `cfg`, loads the text into fresh defaults and checks it comes back equal. */
@@ -708,20 +845,24 @@ static void test_docs_cover_every_key(void **state)
                  table.data);
     buf_free(&table);
 
-    /* The complete example in the docs loads and validates. */
-    static const char yaml_begin[] = "```yaml\n# vigil.yml";
-    char *y = strstr(doc, yaml_begin);
-    assert_non_null(y);
-    y += strlen("```yaml\n");
-    char *y_end = strstr(y, "```");
-    assert_non_null(y_end);
-    config_t cfg;
-    vigil_error_t err;
-    config_init(&cfg);
-    if (config_load_buffer(&cfg, "docs example", y, (size_t)(y_end - y), &err) != 0)
-        fail_msg("%s", err.message);
-    assert_int_equal(config_validate(&cfg, &err), 0);
-    config_free(&cfg);
+    /* The complete example is there, and it and every other YAML example load and
+     * validate. */
+    assert_non_null(strstr(doc, "```yaml\n# vigil.yml"));
+    size_t examples = 0;
+    for (char *y = doc; (y = strstr(y, "```yaml\n")) != NULL; examples++) {
+        y += strlen("```yaml\n");
+        char *y_end = strstr(y, "```");
+        assert_non_null(y_end);
+        config_t cfg;
+        vigil_error_t err;
+        config_init(&cfg);
+        if (config_load_buffer(&cfg, "docs example", y, (size_t)(y_end - y), &err) != 0 ||
+            config_validate(&cfg, &err) != 0)
+            fail_msg("%s", err.message);
+        config_free(&cfg);
+        y = y_end + 3;
+    }
+    assert_true(examples >= 2);
     free(doc);
 }
 
@@ -736,6 +877,8 @@ int main(void)
         cmocka_unit_test(test_more_load_errors),
         cmocka_unit_test(test_flag_errors),
         cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_collector_list_matches_table),
+        cmocka_unit_test(test_collect_keys),
         cmocka_unit_test(test_dump_round_trip),
         cmocka_unit_test(test_copy_is_deep),
         cmocka_unit_test(test_durations),
