@@ -159,6 +159,12 @@ void om_note_timestamp(expfmt_parser_t *p, double seconds)
     p->om->ts = seconds;
 }
 
+/* Equal contents; either buffer may be empty and never allocated (data NULL). */
+static bool bytes_eq(const buf_t *a, const buf_t *b)
+{
+    return a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
+}
+
 static bool is_info_or_stateset(expfmt_type_t t)
 {
     return t == EXPFMT_TYPE_INFO || t == EXPFMT_TYPE_STATESET;
@@ -209,8 +215,7 @@ static int hist_sample(expfmt_parser_t *p, const expfmt_entry_t *e, sample_kind_
     hist_point_t *h = &st->h;
     char q[EXPFMT_QUOTE_MAX];
     int rc;
-    bool same = h->active && h->key.len == st->key.len &&
-                memcmp(h->key.data, st->key.data, st->key.len) == 0 &&
+    bool same = h->active && bytes_eq(&h->key, &st->key) &&
                 h->has_ts == e->has_timestamp && (!h->has_ts || h->ts == st->ts);
     if (!same) {
         if (h->active && (rc = hist_done(p, err)) != 0)
@@ -602,8 +607,7 @@ static int strict_sample(expfmt_parser_t *p, const expfmt_entry_t *e, sample_kin
     /* Metrics must be contiguous, with consistent and non-decreasing timestamps. */
     if ((rc = group_key(p, e, skip, err)) != 0)
         return rc;
-    bool same = st->has_group && st->group.len == st->key.len &&
-                memcmp(st->group.data, st->key.data, st->key.len) == 0;
+    bool same = st->has_group && bytes_eq(&st->group, &st->key);
     if (same) {
         if (e->has_timestamp != st->group_has_ts)
             return expfmt_fail(p, err, NULL, VIGIL_EPARSE,
@@ -644,7 +648,8 @@ int om_sample(expfmt_parser_t *p, expfmt_entry_t *e, const char *at_value, vigil
     const suffix_t *sfx = member(st, e->name);
     if (sfx == NULL) {
         /* A name the current family cannot produce starts a new, untyped family. */
-        if ((rc = end_family(p, err)) != 0 || (rc = start_family(p, e->name, e->name.ptr, err)) != 0)
+        if ((rc = end_family(p, err)) != 0 ||
+            (rc = start_family(p, e->name, e->name.ptr, err)) != 0)
             return rc;
         sfx = sfx_plain;
     }

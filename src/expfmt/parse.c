@@ -894,7 +894,7 @@ static int om_sample_line(expfmt_parser_t *p, expfmt_entry_t *e, vigil_error_t *
     }
     e->labels = p->labels;
     e->nlabels = nl;
-    e->exemplar_labels = p->labels + nl;
+    e->exemplar_labels = p->labels != NULL ? p->labels + nl : NULL; /* NULL + 0 is UB */
     e->exemplar_nlabels = nx;
     int rc = om_sample(p, e, at_value, err);
     return rc != 0 ? rc : 1;
@@ -1058,7 +1058,7 @@ static int text_line(expfmt_parser_t *p, expfmt_entry_t *e, vigil_error_t *err)
     }
     e->labels = p->labels;
     e->nlabels = nl;
-    e->exemplar_labels = p->labels + nl;
+    e->exemplar_labels = p->labels != NULL ? p->labels + nl : NULL; /* NULL + 0 is UB */
     if (p->text != NULL) {
         int rc = text_sample(p, e, at_labels, err);
         if (rc != 0)

@@ -26,7 +26,8 @@ uint64_t expfmt_hash(const void *key, size_t len)
         len -= 8;
     }
     uint64_t w = 0;
-    memcpy(&w, p, len);
+    if (len > 0) /* an empty key may come from a buffer that was never allocated (NULL) */
+        memcpy(&w, p, len);
     h = (h ^ w) * 0x94d049bb133111ebull;
     h ^= h >> 29;
     return h;
