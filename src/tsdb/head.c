@@ -1,0 +1,690 @@
+/*
+ * head.c - in-memory series, chunks, limits and the locking that lets many appenders and
+ * readers work at once.
+ *
+ * Locking (innermost last; a thread only ever takes locks in this order):
+ *   1. head.create_mu   serialises series *creation* only: ids are then dense and ascending,
+ *                       postings lists stay appends, and the WAL series record is logged
+ *                       before the series can be found (so it precedes its samples in the log).
+ *   2. stripe.mu        one of 256 mutexes guarding a hash map from label set to series; a
+ *                       lookup holds it for a probe. Striping by hash keeps appenders on
+ *                       different series from meeting on one lock.
+ *   3. symtab.lock, index.lock   reader-writer locks, written only during creation.
+ *   4. series.mu        per series: append, out-of-order insert, snapshot. Held for one sample
+ *                       (appenders) or one copy (readers), never while taking another lock.
+ *   (the WAL's mutex is a leaf, taken under 1-2 by the creation hook.)
+ * Why not a single writer with lock-free readers: collectors, pushes and rule evaluation
+ * append from different threads, and a single writer would serialise them all; per-series
+ * locks are uncontended in the common case (one writer per series), cost ~20 ns, and make the
+ * reader side trivial (copy under the lock, iterate without it).
+ *
+ * The series table is two-level (pages of 4096 pointers, page array sized for max_series at
+ * create), so it never moves and lookups by id need no lock: the count is published with a
+ * release store after the slot is filled. A slot can be NULL when creation failed after the
+ * id was taken (the index may already name it); readers skip NULL slots.
+ *
+ * Closed chunks are immutable and freed only by head_free(), so snapshots share them; the open
+ * chunk (at most ~1 KiB) is copied. When head truncation arrives (blocks), chunks and series
+ * will need reference counts or an epoch before they can be freed under readers.
+ */
+#include "tsdb/head.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct stripe {
+    pthread_mutex_t mu;
+    hmap_t          map; /* of head_series_t*, keyed by label set */
+    char            pad[64 - (sizeof(pthread_mutex_t) + sizeof(hmap_t)) % 64];
+} stripe_t;
+
+struct head {
+    head_limits_t     lim;
+    symtab_t          syms;
+    index_t           index;
+    pthread_mutex_t   create_mu;
+    uint64_t          next_ref;  /* under create_mu */
+    head_on_series_fn on_series;
+    void             *on_series_ctx;
+    head_series_t  ***pages;     /* npages page pointers; each page 4096 series pointers */
+    size_t            npages;
+    _Atomic uint32_t  nseries;   /* ids in use (slots filled or burnt) */
+    _Atomic uint32_t  nlive;     /* series actually created */
+    _Atomic int64_t   samples, chunks, chunk_bytes, mint, maxt;
+    _Atomic uint64_t  rejected[TSDB_REJECT__COUNT];
+    stripe_t          stripes[HEAD_STRIPES];
+};
+
+static uint64_t dbits(double v)
+{
+    uint64_t b;
+    memcpy(&b, &v, sizeof(b));
+    return b;
+}
+
+int head_create(head_t **out, const head_limits_t *lim, vigil_error_t *err)
+{
+    head_t *h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return vigil_error_set(err, VIGIL_ENOMEM, "tsdb head: out of memory");
+    h->lim = *lim;
+    h->next_ref = 1;
+    atomic_init(&h->mint, INT64_MAX);
+    atomic_init(&h->maxt, INT64_MIN);
+    /* One spare page so max_series not a multiple of the page size still fits. */
+    h->npages = (lim->max_series >> HEAD_PAGE_BITS) + 1;
+    h->pages = calloc(h->npages, sizeof(*h->pages));
+    int rc = h->pages == NULL ? VIGIL_ENOMEM : 0;
+    if (rc == 0)
+        rc = symtab_init(&h->syms);
+    if (rc == 0 && (rc = index_init(&h->index)) != 0)
+        symtab_destroy(&h->syms);
+    if (rc != 0) {
+        free(h->pages);
+        free(h);
+        return vigil_error_set(err, rc, "tsdb head: cannot initialise (%s)", vigil_strerror(rc));
+    }
+    pthread_mutex_init(&h->create_mu, NULL);
+    for (size_t i = 0; i < HEAD_STRIPES; i++) {
+        pthread_mutex_init(&h->stripes[i].mu, NULL);
+        hmap_init(&h->stripes[i].map);
+    }
+    *out = h;
+    return 0;
+}
+
+static void series_free(head_series_t *s)
+{
+    for (uint32_t i = 0; i < s->nclosed; i++)
+        free(s->closed[i].data);
+    for (uint32_t i = 0; i < s->nooo_chunks; i++)
+        free(s->ooo_chunks[i].data);
+    free(s->closed);
+    free(s->ooo_chunks);
+    free(s->ooo);
+    chunk_appender_free(&s->open);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+void head_free(head_t *h)
+{
+    if (h == NULL)
+        return;
+    uint32_t n = atomic_load(&h->nseries);
+    for (uint32_t id = 0; id < n; id++) {
+        head_series_t *s = h->pages[id >> HEAD_PAGE_BITS][id & ((1u << HEAD_PAGE_BITS) - 1)];
+        if (s != NULL)
+            series_free(s);
+    }
+    for (size_t i = 0; i < h->npages; i++)
+        free(h->pages[i]);
+    free(h->pages);
+    for (size_t i = 0; i < HEAD_STRIPES; i++) {
+        hmap_free(&h->stripes[i].map);
+        pthread_mutex_destroy(&h->stripes[i].mu);
+    }
+    index_destroy(&h->index);
+    symtab_destroy(&h->syms);
+    pthread_mutex_destroy(&h->create_mu);
+    free(h);
+}
+
+void head_set_on_series(head_t *h, head_on_series_fn fn, void *ctx)
+{
+    h->on_series = fn;
+    h->on_series_ctx = ctx;
+}
+
+symtab_t *head_symbols(head_t *h) { return &h->syms; }
+index_t *head_index(head_t *h) { return &h->index; }
+uint32_t head_series_count(head_t *h) { return atomic_load_explicit(&h->nseries, memory_order_acquire); }
+
+head_series_t *head_series_by_id(head_t *h, uint32_t id)
+{
+    if (id >= atomic_load_explicit(&h->nseries, memory_order_acquire))
+        return NULL;
+    return h->pages[id >> HEAD_PAGE_BITS][id & ((1u << HEAD_PAGE_BITS) - 1)];
+}
+
+/* ---- labels ------------------------------------------------------------------------------- */
+
+int head_labels_prepare(const head_t *h, const tsdb_label_t *in, size_t n, tsdb_label_t *out,
+                        size_t *nout, uint64_t *hash, tsdb_reject_reason_t *reason,
+                        vigil_error_t *err)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (in[i].name == NULL || in[i].name[0] == '\0') {
+            *reason = TSDB_REJECT_INVALID_LABELS;
+            return vigil_error_set(err, VIGIL_EINVAL, "label %zu has an empty name", i);
+        }
+        if (in[i].value == NULL || in[i].value[0] == '\0')
+            continue; /* an empty value is the same as no label, as in Prometheus */
+        size_t ln = strlen(in[i].name), lv = strlen(in[i].value);
+        if (ln > h->lim.max_label_name_len) {
+            *reason = TSDB_REJECT_LABEL_NAME_LENGTH;
+            return vigil_error_set(err, VIGIL_ELIMIT,
+                                   "label name \"%.64s...\" is %zu bytes, over the limit of %zu",
+                                   in[i].name, ln, h->lim.max_label_name_len);
+        }
+        if (lv > h->lim.max_label_value_len) {
+            *reason = TSDB_REJECT_LABEL_VALUE_LENGTH;
+            return vigil_error_set(err, VIGIL_ELIMIT,
+                                   "value of label %s is %zu bytes, over the limit of %zu",
+                                   in[i].name, lv, h->lim.max_label_value_len);
+        }
+        /* Insertion sort: label sets are short and usually already sorted (one compare each). */
+        size_t j = k;
+        while (j > 0 && strcmp(out[j - 1].name, in[i].name) > 0) {
+            out[j] = out[j - 1];
+            j--;
+        }
+        out[j] = in[i];
+        k++;
+    }
+    if (k == 0) {
+        *reason = TSDB_REJECT_INVALID_LABELS;
+        return vigil_error_set(err, VIGIL_EINVAL, "a series needs at least one non-empty label");
+    }
+    if (k > h->lim.max_labels) {
+        *reason = TSDB_REJECT_MAX_LABELS;
+        return vigil_error_set(err, VIGIL_ELIMIT, "series has %zu labels, over the limit of %zu",
+                               k, h->lim.max_labels);
+    }
+    uint64_t hv = 0x6a09e667f3bcc908ULL;
+    for (size_t i = 0; i < k; i++) {
+        if (i > 0 && strcmp(out[i - 1].name, out[i].name) == 0) {
+            *reason = TSDB_REJECT_INVALID_LABELS;
+            return vigil_error_set(err, VIGIL_EINVAL, "label %s appears twice", out[i].name);
+        }
+        /* The NUL terminators are hashed too, so ("ab","c") and ("a","bc") differ. */
+        hv = tsdb_hash_bytes(out[i].name, strlen(out[i].name) + 1, hv);
+        hv = tsdb_hash_bytes(out[i].value, strlen(out[i].value) + 1, hv);
+    }
+    *nout = k;
+    *hash = hv;
+    return 0;
+}
+
+typedef struct lkey {
+    const tsdb_label_t *ls;
+    size_t              n;
+} lkey_t;
+
+static bool series_eq(const void *item, const void *key)
+{
+    const head_series_t *s = item;
+    const lkey_t        *k = key;
+    if (s->nlabels != k->n)
+        return false;
+    for (size_t i = 0; i < k->n; i++)
+        if (strcmp(s->labels[i].name, k->ls[i].name) != 0 ||
+            strcmp(s->labels[i].value, k->ls[i].value) != 0)
+            return false;
+    return true;
+}
+
+static stripe_t *stripe_of(head_t *h, uint64_t hash)
+{
+    return &h->stripes[(hash >> 40) & (HEAD_STRIPES - 1)];
+}
+
+/* Takes the next id, making sure its page exists. create_mu held. */
+static int take_id(head_t *h, uint32_t *id)
+{
+    uint32_t n = atomic_load_explicit(&h->nseries, memory_order_relaxed);
+    size_t   page = n >> HEAD_PAGE_BITS;
+    if (page >= h->npages)
+        return VIGIL_ELIMIT;
+    if (h->pages[page] == NULL) {
+        h->pages[page] = calloc((size_t)1 << HEAD_PAGE_BITS, sizeof(head_series_t *));
+        if (h->pages[page] == NULL)
+            return VIGIL_ENOMEM;
+    }
+    *id = n;
+    return 0;
+}
+
+/* Fills slot `id` (or leaves it NULL to burn it) and publishes it to lock-free readers. */
+static void publish(head_t *h, uint32_t id, head_series_t *s)
+{
+    h->pages[id >> HEAD_PAGE_BITS][id & ((1u << HEAD_PAGE_BITS) - 1)] = s;
+    atomic_store_explicit(&h->nseries, id + 1, memory_order_release);
+}
+
+int head_get_or_create(head_t *h, const tsdb_label_t *ls, size_t n, uint64_t hash, uint64_t ref,
+                       head_series_t **out, tsdb_reject_reason_t *reason, vigil_error_t *err)
+{
+    stripe_t *st = stripe_of(h, hash);
+    lkey_t    key = {ls, n};
+    pthread_mutex_lock(&st->mu);
+    head_series_t *s = hmap_find(&st->map, hash, series_eq, &key);
+    pthread_mutex_unlock(&st->mu);
+    if (s != NULL) {
+        *out = s;
+        return 0;
+    }
+
+    int rc = 0;
+    pthread_mutex_lock(&h->create_mu);
+    pthread_mutex_lock(&st->mu);
+    s = hmap_find(&st->map, hash, series_eq, &key); /* another creator may have won */
+    if (s != NULL)
+        goto out_unlock;
+    if (atomic_load(&h->nlive) >= h->lim.max_series) {
+        *reason = TSDB_REJECT_MAX_SERIES;
+        rc = vigil_error_set(err, VIGIL_ELIMIT, "series limit of %zu reached", h->lim.max_series);
+        goto out_unlock;
+    }
+    uint32_t id;
+    if ((rc = take_id(h, &id)) != 0) {
+        if (rc == VIGIL_ELIMIT)
+            *reason = TSDB_REJECT_MAX_SERIES;
+        rc = vigil_error_set(err, rc, "cannot create a series: %s", vigil_strerror(rc));
+        goto out_unlock;
+    }
+    s = calloc(1, sizeof(*s) + n * sizeof(tsdb_label_t));
+    if (s == NULL) {
+        rc = vigil_error_set(err, VIGIL_ENOMEM, "cannot create a series: out of memory");
+        goto out_unlock;
+    }
+    for (size_t i = 0; i < n; i++) {
+        s->labels[i].name = symtab_intern(&h->syms, ls[i].name, strlen(ls[i].name));
+        s->labels[i].value = symtab_intern(&h->syms, ls[i].value, strlen(ls[i].value));
+        if (s->labels[i].name == NULL || s->labels[i].value == NULL) {
+            free(s);
+            s = NULL;
+            rc = vigil_error_set(err, VIGIL_ENOMEM, "cannot create a series: out of memory");
+            goto out_unlock;
+        }
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    s->hash = hash;
+    s->id = id;
+    s->nlabels = (uint32_t)n;
+    s->mint = INT64_MAX;
+    s->maxt = INT64_MIN;
+    s->ref = ref != 0 ? ref : h->next_ref;
+    chunk_appender_init(&s->open);
+
+    if ((rc = index_add(&h->index, id, (const char *const *)s->labels, n)) != 0) {
+        rc = vigil_error_set(err, rc, "cannot index a series: %s", vigil_strerror(rc));
+        goto out_free;
+    }
+    /* From here on the index may name the id: on failure the id is burnt, never reused. */
+    if (h->on_series != NULL && (rc = h->on_series(h->on_series_ctx, s, err)) != 0)
+        goto out_burn;
+    if ((rc = hmap_insert(&st->map, hash, s)) != 0) {
+        rc = vigil_error_set(err, rc, "cannot create a series: out of memory");
+        goto out_burn;
+    }
+    if (s->ref >= h->next_ref)
+        h->next_ref = s->ref + 1;
+    publish(h, id, s);
+    atomic_fetch_add(&h->nlive, 1);
+    goto out_unlock;
+
+out_burn:
+    publish(h, id, NULL);
+out_free:
+    series_free(s);
+    s = NULL;
+out_unlock:
+    pthread_mutex_unlock(&st->mu);
+    pthread_mutex_unlock(&h->create_mu);
+    *out = s;
+    return rc;
+}
+
+/* ---- appending ---------------------------------------------------------------------------- */
+
+void head_delta_init(head_delta_t *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->mint = INT64_MAX;
+    d->maxt = INT64_MIN;
+}
+
+void head_delta_flush(head_t *h, head_delta_t *d)
+{
+    if (d->samples)
+        atomic_fetch_add_explicit(&h->samples, d->samples, memory_order_relaxed);
+    if (d->chunks)
+        atomic_fetch_add_explicit(&h->chunks, d->chunks, memory_order_relaxed);
+    if (d->chunk_bytes)
+        atomic_fetch_add_explicit(&h->chunk_bytes, d->chunk_bytes, memory_order_relaxed);
+    for (int i = 0; i < TSDB_REJECT__COUNT; i++)
+        if (d->rejected[i])
+            atomic_fetch_add_explicit(&h->rejected[i], d->rejected[i], memory_order_relaxed);
+    int64_t cur = atomic_load_explicit(&h->mint, memory_order_relaxed);
+    while (d->mint < cur && !atomic_compare_exchange_weak(&h->mint, &cur, d->mint))
+        ;
+    cur = atomic_load_explicit(&h->maxt, memory_order_relaxed);
+    while (d->maxt > cur && !atomic_compare_exchange_weak(&h->maxt, &cur, d->maxt))
+        ;
+    head_delta_init(d);
+}
+
+/* The first multiple of the block range above t (floor division, so negative t works). */
+static int64_t range_end(int64_t t)
+{
+    int64_t q = t / HEAD_BLOCK_RANGE;
+    if (t % HEAD_BLOCK_RANGE < 0)
+        q--;
+    if (q >= INT64_MAX / HEAD_BLOCK_RANGE)
+        return INT64_MAX;
+    return (q + 1) * HEAD_BLOCK_RANGE;
+}
+
+/* Moves the open chunk to the closed list. Series lock held. */
+static int close_open(head_series_t *s, head_delta_t *d)
+{
+    if (s->open.count == 0)
+        return 0;
+    if (s->nclosed == s->capclosed) {
+        uint32_t      ncap = s->capclosed ? s->capclosed * 2 : 4;
+        head_chunk_t *n = realloc(s->closed, ncap * sizeof(*n));
+        if (n == NULL)
+            return VIGIL_ENOMEM;
+        s->closed = n;
+        s->capclosed = ncap;
+    }
+    head_chunk_t *c = &s->closed[s->nclosed];
+    c->count = s->open.count;
+    c->mint = s->open_mint;
+    c->maxt = s->last_t;
+    size_t len;
+    c->data = chunk_appender_detach(&s->open, &len);
+    c->len = (uint32_t)len;
+    s->nclosed++;
+    d->chunk_bytes += (int64_t)len;
+    return 0;
+}
+
+/* Looks for a stored sample at t in the chunks that could hold it. Series lock held. */
+static bool find_in_chunks(const head_chunk_t *cs, size_t n, int64_t t, uint64_t *vbits)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (t < cs[i].mint || t > cs[i].maxt)
+            continue;
+        chunk_iter_t it;
+        int64_t      ct;
+        double       cv;
+        if (chunk_iter_init(&it, cs[i].data, cs[i].len) != 0)
+            continue;
+        while (chunk_iter_next(&it, &ct, &cv) && ct <= t)
+            if (ct == t) {
+                *vbits = dbits(cv);
+                return true;
+            }
+    }
+    return false;
+}
+
+static bool find_stored(head_series_t *s, int64_t t, uint64_t *vbits)
+{
+    if (find_in_chunks(s->closed, s->nclosed, t, vbits) ||
+        find_in_chunks(s->ooo_chunks, s->nooo_chunks, t, vbits))
+        return true;
+    if (s->open.count > 0 && t >= s->open_mint) {
+        size_t       len;
+        head_chunk_t c = {.mint = s->open_mint, .maxt = s->last_t};
+        c.data = (uint8_t *)chunk_appender_bytes(&s->open, &len);
+        c.len = (uint32_t)len;
+        if (find_in_chunks(&c, 1, t, vbits))
+            return true;
+    }
+    return false;
+}
+
+/* Inserts an out-of-order sample; full buffers become sorted chunks. Series lock held. */
+static int ooo_insert(head_series_t *s, int64_t t, double v, head_delta_t *d)
+{
+    size_t lo = 0, hi = s->nooo;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (s->ooo[mid].t < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (s->nooo == s->capooo) {
+        uint32_t       ncap = s->capooo ? s->capooo * 2 : 8;
+        head_sample_t *n = realloc(s->ooo, ncap * sizeof(*n));
+        if (n == NULL)
+            return VIGIL_ENOMEM;
+        s->ooo = n;
+        s->capooo = ncap;
+    }
+    memmove(&s->ooo[lo + 1], &s->ooo[lo], (s->nooo - lo) * sizeof(*s->ooo));
+    s->ooo[lo] = (head_sample_t){t, v};
+    s->nooo++;
+    if (s->nooo < HEAD_CHUNK_SAMPLES)
+        return 0;
+    /* Seal the buffer into a chunk so out-of-order data is compressed like the rest. */
+    if (s->nooo_chunks == s->capooo_chunks) {
+        uint32_t      ncap = s->capooo_chunks ? s->capooo_chunks * 2 : 2;
+        head_chunk_t *n = realloc(s->ooo_chunks, ncap * sizeof(*n));
+        if (n == NULL)
+            return 0; /* stays in the buffer; sealing is retried on the next insert */
+        s->ooo_chunks = n;
+        s->capooo_chunks = ncap;
+    }
+    chunk_appender_t a;
+    chunk_appender_init(&a);
+    for (uint32_t i = 0; i < s->nooo; i++)
+        if (chunk_append(&a, s->ooo[i].t, s->ooo[i].v) != 0) {
+            chunk_appender_free(&a);
+            return 0;
+        }
+    head_chunk_t *c = &s->ooo_chunks[s->nooo_chunks++];
+    size_t        len;
+    c->mint = s->ooo[0].t;
+    c->maxt = s->ooo[s->nooo - 1].t;
+    c->count = s->nooo;
+    c->data = chunk_appender_detach(&a, &len);
+    c->len = (uint32_t)len;
+    s->nooo = 0;
+    d->chunks++;
+    d->chunk_bytes += (int64_t)len;
+    return 0;
+}
+
+/* `{a="b", ...}` of a series for error messages, cut to fit `size`; returns buf. */
+static const char *series_desc(const head_series_t *s, char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (uint32_t i = 0; i < s->nlabels && n + 1 < size; i++) {
+        int w = snprintf(buf + n, size - n, "%s%s=\"%s\"", i ? ", " : "{", s->labels[i].name,
+                         s->labels[i].value);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+    if (n + 1 < size)
+        snprintf(buf + n, size - n, "}");
+    return buf;
+}
+
+int head_append(head_t *h, head_series_t *s, int64_t t, double v, bool replay, head_delta_t *d,
+                bool *stored, tsdb_reject_reason_t *reason, vigil_error_t *err)
+{
+    int rc = 0;
+    *stored = false;
+    pthread_mutex_lock(&s->mu);
+    if (s->has_last && t <= s->last_t) {
+        uint64_t old;
+        if (t == s->last_t || find_stored(s, t, &old)) {
+            if (t == s->last_t)
+                old = s->last_v;
+            if (old != dbits(v)) {
+                char desc[256];
+                *reason = TSDB_REJECT_DUPLICATE;
+                rc = vigil_error_set(err, VIGIL_ERANGE,
+                                     "series %s: sample at %lld has a different value than "
+                                     "the one stored", series_desc(s, desc, sizeof(desc)),
+                                     (long long)t);
+            }
+            goto out_unlock; /* an exact duplicate: accepted, nothing to store */
+        }
+        for (uint32_t i = 0; i < s->nooo; i++)
+            if (s->ooo[i].t == t) {
+                if (dbits(s->ooo[i].v) != dbits(v)) {
+                    char desc[256];
+                    *reason = TSDB_REJECT_DUPLICATE;
+                    rc = vigil_error_set(err, VIGIL_ERANGE,
+                                         "series %s: sample at %lld has a different value "
+                                         "than the one stored", series_desc(s, desc, sizeof(desc)),
+                                         (long long)t);
+                }
+                goto out_unlock;
+            }
+        /* Unsigned: t < last_t, and the difference may not fit an int64. */
+        uint64_t age = (uint64_t)s->last_t - (uint64_t)t;
+        bool     in_window = h->lim.ooo_window_ms > 0 && age <= (uint64_t)h->lim.ooo_window_ms;
+        if (!replay && !in_window) {
+            *reason = h->lim.ooo_window_ms > 0 ? TSDB_REJECT_TOO_OLD : TSDB_REJECT_OUT_OF_ORDER;
+            char desc[256];
+            rc = vigil_error_set(err, VIGIL_ERANGE,
+                                 "series %s: sample at %lld is %llu ms older than the newest "
+                                 "(%s)", series_desc(s, desc, sizeof(desc)), (long long)t,
+                                 (unsigned long long)age,
+                                 h->lim.ooo_window_ms > 0 ? "outside the out-of-order window"
+                                                          : "out of order");
+            goto out_unlock;
+        }
+        if ((rc = ooo_insert(s, t, v, d)) != 0) {
+            rc = vigil_error_set(err, rc, "out of memory");
+            goto out_unlock;
+        }
+    } else {
+        if (s->open.count > 0 && t >= s->open_end && (rc = close_open(s, d)) != 0) {
+            rc = vigil_error_set(err, rc, "out of memory");
+            goto out_unlock;
+        }
+        if (s->open.count == 0) {
+            d->chunks++;
+            s->open_mint = t;
+            s->open_end = range_end(t);
+        }
+        if ((rc = chunk_append(&s->open, t, v)) != 0) {
+            if (s->open.count == 0)
+                d->chunks--;
+            rc = vigil_error_set(err, rc, "out of memory");
+            goto out_unlock;
+        }
+        s->last_t = t;
+        s->last_v = dbits(v);
+        s->has_last = true;
+        size_t len;
+        chunk_appender_bytes(&s->open, &len);
+        if (s->open.count >= HEAD_CHUNK_SAMPLES || len >= HEAD_CHUNK_BYTES)
+            close_open(s, d); /* on failure the chunk just stays open a little longer */
+    }
+    if (t < s->mint)
+        s->mint = t;
+    if (t > s->maxt)
+        s->maxt = t;
+    if (t < d->mint)
+        d->mint = t;
+    if (t > d->maxt)
+        d->maxt = t;
+    d->samples++;
+    *stored = true;
+out_unlock:
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* ---- reading ------------------------------------------------------------------------------ */
+
+bool head_series_overlaps(head_series_t *s, int64_t mint, int64_t maxt)
+{
+    pthread_mutex_lock(&s->mu);
+    bool r = s->mint <= maxt && s->maxt >= mint;
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
+static int copy_overlapping(const head_chunk_t *cs, size_t n, int64_t mint, int64_t maxt,
+                            size_t extra, head_chunk_t **out, size_t *nout)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += cs[i].maxt >= mint && cs[i].mint <= maxt;
+    *out = malloc((k + extra ? k + extra : 1) * sizeof(head_chunk_t));
+    if (*out == NULL)
+        return VIGIL_ENOMEM;
+    k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (cs[i].maxt >= mint && cs[i].mint <= maxt)
+            (*out)[k++] = cs[i];
+    *nout = k;
+    return 0;
+}
+
+int head_snapshot(head_series_t *s, int64_t mint, int64_t maxt, head_snap_t *snap)
+{
+    memset(snap, 0, sizeof(*snap));
+    int rc;
+    pthread_mutex_lock(&s->mu);
+    rc = copy_overlapping(s->closed, s->nclosed, mint, maxt, 1, &snap->chunks, &snap->nchunks);
+    if (rc == 0 && s->open.count > 0 && s->open_mint <= maxt && s->last_t >= mint) {
+        size_t         len;
+        const uint8_t *b = chunk_appender_bytes(&s->open, &len);
+        snap->open_copy = malloc(len);
+        if (snap->open_copy == NULL) {
+            rc = VIGIL_ENOMEM;
+        } else {
+            memcpy(snap->open_copy, b, len);
+            snap->chunks[snap->nchunks++] = (head_chunk_t){
+                .mint = s->open_mint, .maxt = s->last_t, .data = snap->open_copy,
+                .len = (uint32_t)len, .count = s->open.count};
+        }
+    }
+    if (rc == 0)
+        rc = copy_overlapping(s->ooo_chunks, s->nooo_chunks, mint, maxt, 0, &snap->ooo_chunks,
+                              &snap->nooo_chunks);
+    if (rc == 0 && s->nooo > 0) {
+        snap->ooo = malloc(s->nooo * sizeof(head_sample_t));
+        if (snap->ooo == NULL)
+            rc = VIGIL_ENOMEM;
+        else {
+            memcpy(snap->ooo, s->ooo, s->nooo * sizeof(head_sample_t));
+            snap->nooo = s->nooo;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (rc != 0)
+        head_snap_free(snap);
+    return rc;
+}
+
+void head_snap_free(head_snap_t *snap)
+{
+    free(snap->chunks);
+    free(snap->open_copy);
+    free(snap->ooo_chunks);
+    free(snap->ooo);
+    memset(snap, 0, sizeof(*snap));
+}
+
+void head_fill_stats(head_t *h, tsdb_stats_t *st)
+{
+    st->series = atomic_load(&h->nlive);
+    st->samples = (uint64_t)atomic_load(&h->samples);
+    st->chunks = (uint64_t)atomic_load(&h->chunks);
+    st->chunk_bytes = (uint64_t)atomic_load(&h->chunk_bytes);
+    st->mint = atomic_load(&h->mint);
+    st->maxt = atomic_load(&h->maxt);
+    for (int i = 0; i < TSDB_REJECT__COUNT; i++)
+        st->rejected[i] = atomic_load(&h->rejected[i]);
+    size_t n, b;
+    symtab_stats(&h->syms, &n, &b);
+    st->symbols = n;
+    st->symbol_bytes = b;
+}

@@ -1,0 +1,153 @@
+/*
+ * head.h - the in-memory part of the store: series keyed by label set, each with its open
+ * chunk, closed chunks and out-of-order samples; symbol table and postings index; limits.
+ * Locking is described at the top of head.c.
+ */
+#ifndef VIGIL_TSDB_HEAD_H
+#define VIGIL_TSDB_HEAD_H
+
+#include "tsdb/chunk.h"
+#include "tsdb/index.h"
+#include "tsdb/symbols.h"
+#include "tsdb/tsdb.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define HEAD_CHUNK_SAMPLES 240                       /* cut a chunk at this many samples */
+#define HEAD_CHUNK_BYTES   1024                      /* ... or at this many bytes */
+#define HEAD_BLOCK_RANGE   (INT64_C(2) * 3600 * 1000) /* chunks never span a multiple of this */
+#define HEAD_STRIPES       256                       /* series-map stripes (a power of two) */
+#define HEAD_PAGE_BITS     12                        /* series table pages of 4096 slots */
+
+typedef struct head_sample {
+    int64_t t;
+    double  v;
+} head_sample_t;
+
+/* A closed chunk: immutable bytes, shared with readers, freed only by head_free(). */
+typedef struct head_chunk {
+    int64_t  mint, maxt;
+    uint8_t *data; /* owned by the head */
+    uint32_t len;
+    uint32_t count;
+} head_chunk_t;
+
+typedef struct head_series {
+    pthread_mutex_t  mu;          /* guards everything below except the const-after-create */
+    uint64_t         hash;        /* of the label set (const) */
+    uint64_t         ref;         /* persistent WAL ref (const) */
+    uint32_t         id;          /* slot in the series table and postings id (const) */
+    uint32_t         nlabels;     /* (const) */
+    int64_t          mint, maxt;  /* of all stored samples; INT64_MAX/INT64_MIN when none */
+    int64_t          last_t;      /* newest in-order sample */
+    uint64_t         last_v;      /* its value bits */
+    bool             has_last;
+    chunk_appender_t open;        /* the chunk being appended to */
+    int64_t          open_mint;   /* first timestamp in it */
+    int64_t          open_end;    /* the block-range boundary it must not cross */
+    head_chunk_t    *closed;      /* owned array, ascending in time */
+    uint32_t         nclosed, capclosed;
+    head_sample_t   *ooo;         /* owned: out-of-order samples not yet in a chunk, sorted */
+    uint32_t         nooo, capooo;
+    head_chunk_t    *ooo_chunks;  /* owned: full out-of-order buffers, each sorted */
+    uint32_t         nooo_chunks, capooo_chunks;
+    tsdb_label_t     labels[];    /* interned strings, sorted by name (const) */
+} head_series_t;
+
+typedef struct head_limits {
+    size_t  max_series;
+    size_t  max_labels;
+    size_t  max_label_name_len;
+    size_t  max_label_value_len;
+    int64_t ooo_window_ms;
+} head_limits_t;
+
+/* Called under the creation lock for each new series before any other thread can see it
+ * (the store logs the WAL series record there, so it precedes every sample record). A
+ * non-zero return refuses the series with that code. */
+typedef int (*head_on_series_fn)(void *ctx, const head_series_t *s, vigil_error_t *err);
+
+/* Counters an appender accumulates without touching shared cache lines, and adds to the head
+ * in one go with head_delta_flush(). */
+typedef struct head_delta {
+    int64_t samples;
+    int64_t chunks;
+    int64_t chunk_bytes;  /* bytes of chunks closed */
+    int64_t mint, maxt;
+    uint64_t rejected[TSDB_REJECT__COUNT];
+} head_delta_t;
+
+typedef struct head head_t;
+
+/* Creates an empty head; *out is freed with head_free(). 0, VIGIL_ENOMEM or VIGIL_ESYS. */
+int head_create(head_t **out, const head_limits_t *lim, vigil_error_t *err);
+void head_free(head_t *h);
+
+/* Installs the new-series hook (NULL: none). Not thread-safe: call before appends start. */
+void head_set_on_series(head_t *h, head_on_series_fn fn, void *ctx);
+
+/*
+ * Validates and normalises a caller's label set into `scratch` (room for n entries; the
+ * strings stay borrowed from `in`): drops empty values, sorts by name, checks limits. Sets
+ * *nout and *hash. On a rejection counts nothing (the caller does, via *reason) and returns
+ * VIGIL_ELIMIT / VIGIL_EINVAL with detail.
+ */
+int head_labels_prepare(const head_t *h, const tsdb_label_t *in, size_t n, tsdb_label_t *scratch,
+                        size_t *nout, uint64_t *hash, tsdb_reject_reason_t *reason,
+                        vigil_error_t *err);
+
+/*
+ * The series with the prepared labels `ls` (n of them, hash from head_labels_prepare),
+ * created when absent with WAL ref `ref` (0: the head assigns the next one). The series stays
+ * valid until head_free(). VIGIL_ELIMIT (max series; *reason set), VIGIL_ENOMEM, or the
+ * hook's error.
+ */
+int head_get_or_create(head_t *h, const tsdb_label_t *ls, size_t n, uint64_t hash, uint64_t ref,
+                       head_series_t **out, tsdb_reject_reason_t *reason, vigil_error_t *err);
+
+/*
+ * Appends one sample. In order: to the open chunk. Out of order (t older than the newest
+ * sample): into the out-of-order buffer when within the window or when `replay` (the WAL
+ * holds only samples that were accepted once). VIGIL_ERANGE with *reason for out of order /
+ * too old / duplicate, VIGIL_ENOMEM. *stored says whether a sample was added (false for an
+ * accepted exact duplicate). Counters go to *d.
+ */
+int head_append(head_t *h, head_series_t *s, int64_t t, double v, bool replay, head_delta_t *d,
+                bool *stored, tsdb_reject_reason_t *reason, vigil_error_t *err);
+
+/* Adds a delta to the head's counters and resets it. */
+void head_delta_init(head_delta_t *d);
+void head_delta_flush(head_t *h, head_delta_t *d);
+
+/* Series by table id / by in-memory ref (id + 1); NULL when absent. Lock-free. */
+head_series_t *head_series_by_id(head_t *h, uint32_t id);
+uint32_t head_series_count(head_t *h);
+
+/* The symbol table and index, for the querier. */
+symtab_t *head_symbols(head_t *h);
+index_t *head_index(head_t *h);
+
+/* Overall counters for tsdb_stats(). */
+void head_fill_stats(head_t *h, tsdb_stats_t *st);
+
+/* A reader's private view of one series' samples in [mint, maxt]. */
+typedef struct head_snap {
+    head_chunk_t  *chunks;  /* owned array: overlapping closed chunks (data borrowed), then the
+                               open chunk (data owned: open_copy) */
+    size_t         nchunks;
+    uint8_t       *open_copy;  /* owned */
+    head_chunk_t  *ooo_chunks; /* owned array, data borrowed */
+    size_t         nooo_chunks;
+    head_sample_t *ooo;        /* owned copy */
+    size_t         nooo;
+} head_snap_t;
+
+/* Takes a snapshot under the series lock; release with head_snap_free(). 0 or VIGIL_ENOMEM. */
+int head_snapshot(head_series_t *s, int64_t mint, int64_t maxt, head_snap_t *snap);
+void head_snap_free(head_snap_t *snap);
+
+/* True when the series has a sample in [mint, maxt] (by its time range, under its lock). */
+bool head_series_overlaps(head_series_t *s, int64_t mint, int64_t maxt);
+
+#endif /* VIGIL_TSDB_HEAD_H */

@@ -1,0 +1,98 @@
+/*
+ * hmap.c - open addressing with linear probing, kept at most half full so probes stay short;
+ * no deletion (the head never forgets a series until head truncation, which will rebuild).
+ */
+#include "tsdb/hmap.h"
+
+#include "vigil/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void hmap_init(hmap_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+void hmap_free(hmap_t *m)
+{
+    free(m->hashes);
+    free(m->items);
+    hmap_init(m);
+}
+
+void *hmap_find(const hmap_t *m, uint64_t hash, hmap_eq_fn eq, const void *key)
+{
+    if (m->cap == 0)
+        return NULL;
+    size_t mask = m->cap - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+        void *it = m->items[i];
+        if (it == NULL)
+            return NULL;
+        if (m->hashes[i] == hash && eq(it, key))
+            return it;
+    }
+}
+
+static void place(uint64_t *hashes, void **items, size_t cap, uint64_t hash, void *item)
+{
+    size_t mask = cap - 1;
+    size_t i = hash & mask;
+    while (items[i] != NULL)
+        i = (i + 1) & mask;
+    hashes[i] = hash;
+    items[i] = item;
+}
+
+int hmap_insert(hmap_t *m, uint64_t hash, void *item)
+{
+    if ((m->len + 1) * 2 > m->cap) {
+        size_t    ncap = m->cap ? m->cap * 2 : 16;
+        uint64_t *nh = malloc(ncap * sizeof(*nh));
+        void    **ni = calloc(ncap, sizeof(*ni));
+        if (nh == NULL || ni == NULL) {
+            free(nh);
+            free(ni);
+            return VIGIL_ENOMEM;
+        }
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->items[i] != NULL)
+                place(nh, ni, ncap, m->hashes[i], m->items[i]);
+        free(m->hashes);
+        free(m->items);
+        m->hashes = nh;
+        m->items = ni;
+        m->cap = ncap;
+    }
+    place(m->hashes, m->items, m->cap, hash, item);
+    m->len++;
+    return 0;
+}
+
+static uint64_t rotl(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+uint64_t tsdb_hash_bytes(const void *p, size_t len, uint64_t seed)
+{
+    const unsigned char *s = p;
+    uint64_t             h = seed ^ (len * 0x9E3779B97F4A7C15ULL);
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = rotl(h ^ (w * 0x87C37B91114253D5ULL), 31) * 0x4CF5AD432745937FULL;
+        s += 8;
+        len -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s, len);
+    h ^= w * 0x87C37B91114253D5ULL;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}

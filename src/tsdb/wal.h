@@ -1,0 +1,67 @@
+/*
+ * wal.h - the write-ahead log: segment files, checksummed records, group commit, replay
+ * (format: docs/format/wal.md). Record payloads are opaque here (record.h builds them).
+ * Thread-safe: any number of threads may log and sync at once.
+ */
+#ifndef VIGIL_TSDB_WAL_H
+#define VIGIL_TSDB_WAL_H
+
+#include "log/log.h"
+#include "vigil/error.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WAL_HEADER_BYTES  16
+#define WAL_RECORD_HEADER 9
+#define WAL_MAX_RECORD    (16u << 20) /* payload bytes */
+
+typedef struct wal wal_t;
+
+typedef struct wal_options {
+    const char *dir;               /* the WAL directory itself (created when missing) */
+    size_t      segment_bytes;     /* rotate before a record would pass this; 0: 128 MiB */
+    uint32_t    flush_interval_ms; /* the flusher syncs at least this often; 0: 1000 */
+    size_t      max_buffered;      /* bytes waiting for the disk before logging fails with
+                                      VIGIL_EIO; 0: 256 MiB */
+} wal_options_t;
+
+/* Called for each good record at replay. Return 0; VIGIL_EPARSE to have the record treated as
+ * corrupt (the segment is cut there); anything else aborts wal_open with that code. */
+typedef int (*wal_replay_fn)(void *ctx, uint8_t type, const uint8_t *payload, size_t len);
+
+typedef struct wal_replay_stats {
+    uint64_t segments;    /* segment files read */
+    uint64_t records;     /* good records replayed */
+    uint64_t corruptions; /* bad records / segment headers found (each logged and cut) */
+} wal_replay_stats_t;
+
+/*
+ * Replays every segment in opts->dir through fn (in order), cutting torn or corrupt tails as
+ * docs/format/wal.md describes, then opens a new segment and starts the flusher thread. On
+ * success *out is the caller's, released with wal_close(). VIGIL_EIO with the path on I/O
+ * errors, or fn's code.
+ */
+int wal_open(wal_t **out, const wal_options_t *opts, log_t *lg, wal_replay_fn fn, void *ctx,
+             wal_replay_stats_t *rs, vigil_error_t *err);
+
+/*
+ * Buffers one record (type 1..255, payload up to WAL_MAX_RECORD) and stores in *lsn (may be
+ * NULL) the log position just after it, for wal_sync(). May write (and sync) to make room or
+ * to start a new segment. 0, VIGIL_ELIMIT (record too big), VIGIL_EIO (the disk is failing
+ * and too much is waiting for it; detail in err).
+ */
+int wal_log(wal_t *w, uint8_t type, const void *payload, size_t len, uint64_t *lsn,
+            vigil_error_t *err);
+
+/* Returns once everything logged up to `lsn` is written and fdatasync'ed; concurrent callers
+ * share one write and one sync (group commit). 0 or VIGIL_EIO with detail. */
+int wal_sync(wal_t *w, uint64_t lsn, vigil_error_t *err);
+
+/* Syncs what is buffered (errors are logged), stops the flusher, closes. NULL: no-op. */
+void wal_close(wal_t *w);
+
+/* Counters since open: bytes logged, fdatasync calls, and the number of segment files. */
+void wal_stats(wal_t *w, uint64_t *bytes, uint64_t *syncs, uint64_t *segments);
+
+#endif /* VIGIL_TSDB_WAL_H */
