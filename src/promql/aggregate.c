@@ -178,15 +178,15 @@ int eval_aggregate(evalctx_t *c, const expr_t *e, value_t *param, value_t *in, i
         if (ratio > 1 || ratio < -1) {
             double capped = ratio > 1 ? 1 : -1;
             eval_annotate(c, true, e->agg.param,
-                          "ratio value should be between -1 and 1, got %g, capping to %g", ratio,
-                          capped);
+                          "ratio value should be between -1 and 1, got %s, capping to %s",
+                          promql_float_str(c->scratch, ratio), promql_float_str(c->scratch, capped));
             ratio = capped;
         }
     } else if (op == AGG_QUANTILE) {
         q = param->scalar;
         if (isnan(q) || q < 0 || q > 1)
             eval_annotate(c, true, e->agg.param,
-                          "quantile value should be between 0 and 1, got %g", q);
+                          "quantile value should be between 0 and 1, got %s", promql_float_str(c->scratch, q));
     } else if (op == AGG_COUNT_VALUES) {
         cv_label = param->str;
         bool ok = cv_label[0] != '\0';
@@ -232,7 +232,11 @@ int eval_aggregate(evalctx_t *c, const expr_t *e, value_t *param, value_t *in, i
             gr->mean = s->v;
             gr->count = 1;
             switch (op) {
-            case AGG_STDDEV: case AGG_STDVAR: gr->value = 0; break;
+            case AGG_STDDEV: case AGG_STDVAR:
+                /* the first sample goes through the same update, so NaN propagates */
+                gr->value = s->v * 0 * (s->v - s->v);
+                gr->mean = s->v;
+                break;
             case AGG_COUNT: case AGG_GROUP: case AGG_COUNT_VALUES: gr->value = 1; break;
             case AGG_TOPK: case AGG_BOTTOMK: case AGG_LIMITK: case AGG_LIMIT_RATIO: {
                 size_t cap = (size_t)(k > 0 && (uint64_t)k < v->n ? (size_t)k : v->n);

@@ -130,9 +130,16 @@ static int vector_vector(evalctx_t *c, const expr_t *e, vector_t *lhs, vector_t 
             buf_puts(&b, " on the ");
             buf_puts(&b, card == CARD_ONE_TO_MANY ? "left" : "right");
             buf_puts(&b, " hand-side of the operation: [");
-            labels_format(&b, r->s[i].lbls);
+            /* the pair in sorted order, so the message is stable */
+            promql_labels_t x = r->s[i].lbls, y = r->s[prev].lbls;
+            if (labels_cmp(x, y) > 0) {
+                promql_labels_t tmp = x;
+                x = y;
+                y = tmp;
+            }
+            labels_format(&b, x);
             buf_puts(&b, ", ");
-            labels_format(&b, r->s[prev].lbls);
+            labels_format(&b, y);
             buf_puts(&b, "]");
             int rc = eval_error(c, VIGIL_EINVAL,
                                 "found duplicate series for the match group %s;many-to-many matching not allowed: matching labels must be unique on one side",
@@ -158,6 +165,13 @@ static int vector_vector(evalctx_t *c, const expr_t *e, vector_t *lhs, vector_t 
             fl = fr;
             fr = tmp;
         }
+        /* one-to-one: a second match is an error even when filtering would drop it */
+        if (card == CARD_ONE_TO_ONE) {
+            strmap_get_or_put(&matched, k, len, i, &found);
+            if (found)
+                return eval_error(c, VIGIL_EINVAL,
+                                  "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
+        }
         bool keep;
         double v = binop_float(op, fl, fr, &keep);
         if (e->bin.ret_bool) {
@@ -177,12 +191,7 @@ static int vector_vector(evalctx_t *c, const expr_t *e, vector_t *lhs, vector_t 
         for (size_t j = 0; j < e->bin.n_include; j++)
             m = labels_set(c->scratch, m, e->bin.include[j],
                            labels_get(rsmp->lbls, e->bin.include[j]));
-        if (card == CARD_ONE_TO_ONE) {
-            strmap_get_or_put(&matched, k, len, i, &found);
-            if (found)
-                return eval_error(c, VIGIL_EINVAL,
-                                  "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
-        } else {
+        if (card != CARD_ONE_TO_ONE) {
             size_t ml;
             char *mk = signature(c->scratch, &(expr_t){ .bin = { .on = false } }, m, &ml);
             /* the name is still part of the labels here (delayed removal) */

@@ -138,6 +138,8 @@ double eval_duration(const evalctx_t *c, const expr_t *d)
     case D_POW: return pow(l, r);
     case D_STEP: return (double)c->step / 1000.0;
     case D_RANGE: return (double)(c->end - c->start) / 1000.0;
+    case D_START: return (double)c->start / 1000.0;
+    case D_END: return (double)c->end / 1000.0;
     case D_MIN: return l < r ? l : r;
     case D_MAX: return l > r ? l : r;
     }

@@ -92,6 +92,20 @@ static int f_time(evalctx_t *c, const expr_t *e, value_t *a, int64_t t, value_t 
     return 0;
 }
 
+static int f_min_of(evalctx_t *c, const expr_t *e, value_t *a, int64_t t, value_t *o)
+{
+    o->type = PT_SCALAR;
+    o->scalar = go_min(a[0].scalar, a[1].scalar);
+    return 0;
+}
+
+static int f_max_of(evalctx_t *c, const expr_t *e, value_t *a, int64_t t, value_t *o)
+{
+    o->type = PT_SCALAR;
+    o->scalar = go_max(a[0].scalar, a[1].scalar);
+    return 0;
+}
+
 static int f_scalar(evalctx_t *c, const expr_t *e, value_t *a, int64_t t, value_t *o)
 {
     o->type = PT_SCALAR;
@@ -591,6 +605,8 @@ static const func_t funcs[] = {
     { "mad_over_time", { M }, 1, 0, V, true, fr_mad_over_time },
     { "max_over_time", { M }, 1, 0, V, false, fr_max_over_time },
     { "min_over_time", { M }, 1, 0, V, false, fr_min_over_time },
+    { "max_of", { S, S }, 2, 0, S, true, f_max_of },
+    { "min_of", { S, S }, 2, 0, S, true, f_min_of },
     { "minute", { V }, 1, 1, V, false, f_minute },
     { "month", { V }, 1, 1, V, false, f_month },
     { "pi", { S }, 0, 0, S, false, f_pi },

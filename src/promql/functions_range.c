@@ -435,8 +435,13 @@ static bool s_mad(evalctx_t *c, const expr_t *e, const mseries_t *s, const value
                   int64_t t, double *out)
 {
     double *v = arena_alloc(c->scratch, s->n * sizeof(double));
-    for (size_t i = 0; i < s->n; i++)
+    for (size_t i = 0; i < s->n; i++) {
         v[i] = s->p[i].v;
+        if (isnan(v[i])) {
+            *out = NAN;   /* a NaN sample makes the deviation undefined */
+            return true;
+        }
+    }
     double med = promql_quantile(0.5, v, s->n);
     for (size_t i = 0; i < s->n; i++)
         v[i] = fabs(s->p[i].v - med);
@@ -527,8 +532,8 @@ int fr_quantile_over_time(evalctx_t *c, const expr_t *e, value_t *a, int64_t t, 
 {
     double q = a[0].scalar;
     if (isnan(q) || q < 0 || q > 1)
-        eval_annotate(c, true, e->call.args[0], "quantile value should be between 0 and 1, got %g",
-                      q);
+        eval_annotate(c, true, e->call.args[0], "quantile value should be between 0 and 1, got %s",
+                      promql_float_str(c->scratch, q));
     return over_series(c, e, a, 1, t, o, s_quantile, false);
 }
 
@@ -588,7 +593,8 @@ static hgroup_t *group_buckets(evalctx_t *c, const expr_t *e, const vector_t *v,
     strmap_init(&idx, c->scratch, v->n);
     hgroup_t *g = arena_alloc(c->scratch, (v->n + 1) * sizeof(*g));
     size_t n = 0;
-    static const char *const drop[] = { LABEL_NAME, "le" };
+    /* the name stays in the group key (delayed removal): two metrics never merge */
+    static const char *const drop[] = { "le" };
     buf_t key;
     buf_init(&key, (size_t)1 << 24);
     for (size_t i = 0; i < v->n; i++) {
@@ -601,7 +607,7 @@ static hgroup_t *group_buckets(evalctx_t *c, const expr_t *e, const vector_t *v,
                           lv ? lv : "", eval_metric_name(s->lbls));
             continue;
         }
-        promql_labels_t gl = labels_filter(c->scratch, s->lbls, drop, 2, false);
+        promql_labels_t gl = labels_filter(c->scratch, s->lbls, drop, 1, false);
         buf_reset(&key);
         for (size_t j = 0; j < gl.n; j++) {
             buf_puts(&key, gl.v[j].name);
@@ -704,6 +710,19 @@ static double bucket_quantile(double q, bucket_t *b, size_t n, bool *forced)
     return start + (end - start) * (rank / count);
 }
 
+/* Rank of v inside a bucket (lb, ub] whose cumulative counts go from `start` to `end`. An
+ * infinitely wide bucket contributes nothing to a partial range: v maps to its finite edge. */
+static double frac_rank(double v, double lb, double ub, double start, double end)
+{
+    if (isinf(ub))
+        return start;
+    if (isinf(lb))
+        return end;
+    if (v <= lb)
+        return start;
+    return start + (end - start) * (v - lb) / (ub - lb);
+}
+
 static double bucket_fraction(double lower, double upper, bucket_t *b, size_t n)
 {
     qsort(b, n, sizeof(*b), cmp_bucket);
@@ -734,14 +753,11 @@ static double bucket_fraction(double lower, double upper, bucket_t *b, size_t n)
         if (lo_set && up_set)
             break;
         if (!lo_set && lb < lower && ub > lower) {
-            lo_rank = isinf(ilb) || lower < ilb ? rank
-                    : rank + (b[i].count - rank) * (lower - ilb) / (ub - ilb);
+            lo_rank = frac_rank(lower, ilb, ub, rank, b[i].count);
             lo_set = true;
         }
         if (!up_set && lb < upper && ub > upper) {
-            up_rank = isinf(ilb) || isinf(ub) ? (isinf(ub) ? rank : b[i].count)
-                    : upper < ilb ? rank
-                    : rank + (b[i].count - rank) * (upper - ilb) / (ub - ilb);
+            up_rank = frac_rank(upper, ilb, ub, rank, b[i].count);
             up_set = true;
         }
         if (lo_set && up_set)
@@ -759,8 +775,8 @@ int fr_histogram_quantile(evalctx_t *c, const expr_t *e, value_t *a, int64_t t, 
 {
     double q = a[0].scalar;
     if (isnan(q) || q < 0 || q > 1)
-        eval_annotate(c, true, e->call.args[0], "quantile value should be between 0 and 1, got %g",
-                      q);
+        eval_annotate(c, true, e->call.args[0], "quantile value should be between 0 and 1, got %s",
+                      promql_float_str(c->scratch, q));
     size_t ng;
     hgroup_t *g = group_buckets(c, e, &a[1].vec, &ng);
     o->type = PT_VECTOR;
@@ -771,8 +787,8 @@ int fr_histogram_quantile(evalctx_t *c, const expr_t *e, value_t *a, int64_t t, 
         if (forced)
             eval_annotate(c, false, e->call.args[1],
                           "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"%s\"",
-                          eval_metric_name(a[1].vec.s[0].lbls));
-        o->vec.s[o->vec.n++] = (sample_t){ g[i].lbls, t, v, false };
+                          eval_metric_name(g[i].lbls));
+        o->vec.s[o->vec.n++] = (sample_t){ g[i].lbls, t, v, true };
     }
     return 0;
 }
@@ -788,22 +804,23 @@ int fr_histogram_quantiles(evalctx_t *c, const expr_t *e, value_t *a, int64_t t,
         double q = a[j].scalar;
         if (isnan(q) || q < 0 || q > 1)
             eval_annotate(c, true, e->call.args[j],
-                          "quantile value should be between 0 and 1, got %g", q);
-        char qs[64];
-        snprintf(qs, sizeof(qs), "%.17g", q);
-        for (int p = 1; p <= 17; p++) {
-            snprintf(qs, sizeof(qs), "%.*g", p, q);
-            if (strtod(qs, NULL) == q || isnan(q))
-                break;
-        }
+                          "quantile value should be between 0 and 1, got %s", promql_float_str(c->scratch, q));
+        /* the quantile as a label value: shortest form, integers with ".0" */
+        const char *qs = promql_float_str(c->scratch, q);
+        if (!isnan(q) && !isinf(q) && strpbrk(qs, ".e") == NULL)
+            qs = arena_printf(c->scratch, "%s.0", qs);
         for (size_t i = 0; i < ng; i++) {
             bucket_t *copy = arena_alloc(c->scratch, (g[i].n + 1) * sizeof(bucket_t));
             memcpy(copy, g[i].b, g[i].n * sizeof(bucket_t));
             bool forced = false;
             double v = bucket_quantile(q, copy, g[i].n, &forced);
+            if (forced)
+                eval_annotate(c, false, e->call.args[0],
+                              "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"%s\"",
+                              eval_metric_name(g[i].lbls));
             promql_labels_t l = labels_set(c->scratch, g[i].lbls, label,
-                                           arena_strdup(c->scratch, qs));
-            o->vec.s[o->vec.n++] = (sample_t){ l, t, v, false };
+                                           qs);
+            o->vec.s[o->vec.n++] = (sample_t){ l, t, v, true };
         }
     }
     return 0;
@@ -818,6 +835,6 @@ int fr_histogram_fraction(evalctx_t *c, const expr_t *e, value_t *a, int64_t t, 
     for (size_t i = 0; i < ng; i++)
         o->vec.s[o->vec.n++] = (sample_t){ g[i].lbls, t,
                                            bucket_fraction(a[0].scalar, a[1].scalar, g[i].b,
-                                                           g[i].n), false };
+                                                           g[i].n), true };
     return 0;
 }

@@ -297,7 +297,7 @@ static bool dur_is_const(const expr_t *d)
 {
     if (d == NULL)
         return true;
-    if (d->dur.op == D_STEP || d->dur.op == D_RANGE)
+    if (d->dur.op == D_STEP || d->dur.op == D_RANGE || d->dur.op == D_START || d->dur.op == D_END)
         return false;
     return dur_is_const(d->dur.l) && dur_is_const(d->dur.r);
 }
@@ -757,6 +757,16 @@ static expr_t *parse_primary(parser_t *p)
         return e;
     }
     case T_LBRACE:
+        return parse_selector(p, t);
+    case T_STEP: case T_RANGE: case T_START: case T_END:
+        if (peek(p).type == T_LPAREN) {
+            /* step() and range() are scalars anywhere, not only in durations */
+            expect(p, T_LPAREN, "expression");
+            expect(p, T_RPAREN, "expression");
+            e = dur_node(p, t.type == T_STEP ? D_STEP : t.type == T_RANGE ? D_RANGE
+                          : t.type == T_START ? D_START : D_END, t.pos, NULL, NULL);
+            return e;
+        }
         return parse_selector(p, t);
     case T_IDENT:
         if (peek(p).type == T_LPAREN)

@@ -103,6 +103,21 @@ static void put_go_float(buf_t *b, double v)
     }
 }
 
+void promql_put_float(buf_t *b, double v)
+{
+    put_go_float(b, v);
+}
+
+const char *promql_float_str(arena_t *a, double v)
+{
+    buf_t b;
+    buf_init(&b, 64);
+    put_go_float(&b, v);
+    const char *s = arena_strdup(a, b.data != NULL ? b.data : "");
+    buf_free(&b);
+    return s;
+}
+
 /* Go's strconv.Quote: printable UTF-8 stays, the rest is escaped. */
 static void put_quoted(buf_t *b, const char *s)
 {
@@ -199,6 +214,8 @@ static void print_dur(buf_t *b, const expr_t *d)
     case D_PAREN: buf_putc(b, '('); print_dur(b, d->dur.l); buf_putc(b, ')'); break;
     case D_STEP: buf_puts(b, "step()"); break;
     case D_RANGE: buf_puts(b, "range()"); break;
+    case D_START: buf_puts(b, "start()"); break;
+    case D_END: buf_puts(b, "end()"); break;
     case D_MIN: case D_MAX:
         buf_puts(b, d->dur.op == D_MIN ? "min_of(" : "max_of(");
         print_dur(b, d->dur.l);

@@ -153,7 +153,7 @@ typedef enum aggop {
 /* Operators of duration expressions (N_DURATION). */
 typedef enum durop {
     D_NUM, D_NEG, D_POS, D_ADD, D_SUB, D_MUL, D_DIV, D_MOD, D_POW, D_STEP, D_RANGE, D_MIN, D_MAX,
-    D_PAREN,
+    D_PAREN, D_START, D_END,
 } durop_t;
 
 typedef enum card { CARD_ONE_TO_ONE, CARD_MANY_TO_ONE, CARD_ONE_TO_MANY, CARD_MANY_TO_MANY } card_t;
@@ -225,6 +225,9 @@ int promql_parse(arena_t *a, const char *in, expr_t **out, vigil_error_t *err);
 
 /* Appends the canonical one-line form of `e`. */
 void promql_print(buf_t *b, const expr_t *e);
+/* Appends a float as Go's %v prints it (NaN, +Inf, 1e+06, 0.1); the arena variant returns it. */
+void promql_put_float(buf_t *b, double v);
+const char *promql_float_str(arena_t *a, double v);
 /* Appends the prettified form at indent `level`. */
 void promql_pretty(buf_t *b, const expr_t *e, int level);
 
