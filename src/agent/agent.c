@@ -8,6 +8,7 @@
  * installs signal handlers, so no code runs in signal context.
  */
 #include "agent/agent_int.h"
+#include "agent/collect_config.h"
 
 #include "util/version.h"
 
@@ -140,11 +141,9 @@ static int start_health(agent_t *agent, vigil_error_t *err)
 
 static int start_collectors(agent_t *agent, vigil_error_t *err)
 {
-    const config_t *cfg = &agent->cfg;
-    collect_options_t opts = {
-        .default_interval_ms = (uint32_t)(cfg->collect.interval * 1000 + 0.5),
-    };
-    int rc = collect_create(&agent->collect, &opts, agent->log, err);
+    agent_collect_config_t cc; /* points into agent->cfg; collect_create copies what it keeps */
+    const collect_options_t *opts = agent_collect_config(&cc, &agent->cfg);
+    int rc = collect_create(&agent->collect, opts, agent->log, err);
     return rc ? rc : collect_start(agent->collect, err);
 }
 
