@@ -20,6 +20,13 @@ static const cli_command_t check_commands[] = {
       "Parses FILE exactly as `vigil run --config FILE` would and reports every problem as\n"
       "file:line:col: message. Exit 0 when valid, 2 when not.\n",
       cmd_check_config, NULL },
+    { "metrics", "[--strict] [--format F] < FILE",
+      "validate a metrics exposition (text or OpenMetrics)",
+      "Parses the exposition on stdin (--format text, the default, or openmetrics) and reports the\n"
+      "first problem as stdin:line:col: message. --strict: OpenMetrics 1.0 to the letter, or for text\n"
+      "what promtool check metrics rejects; without it, what Prometheus's scraper accepts.\n"
+      "Exit 0 when valid, 1 when not, 2 on a usage error.\n",
+      cmd_check_metrics, NULL },
     { NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -39,5 +39,6 @@ int cmd_run(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
+int cmd_check_metrics(int argc, char **argv);
 
 #endif /* VIGIL_CLI_H */

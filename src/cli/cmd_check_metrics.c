@@ -13,9 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Declared here until cli.h lists it with the other commands. */
-int cmd_check_metrics(int argc, char **argv);
-
 /* The largest exposition accepted on stdin; Prometheus's default body_size_limit is
  * unlimited, but a checker has no reason to hold more than this in memory. */
 #define CHECK_METRICS_MAX_INPUT ((size_t)1 << 30)

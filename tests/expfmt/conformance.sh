@@ -1,6 +1,6 @@
 #!/bin/sh
-# conformance.sh DRIVER SUITE_DIR - runs the OpenMetrics parser conformance suite through
-# `check metrics --strict --format openmetrics` (DRIVER) the way the suite's Go runner does:
+# conformance.sh VIGIL SUITE_DIR - runs the OpenMetrics parser conformance suite through
+# `vigil check metrics --strict --format openmetrics` the way the suite's Go runner does:
 # each case's `metrics` file on stdin; exit 0 must match "shouldParse": true in test.json.
 # Prints one line per wrong verdict and a summary; exits 1 when any verdict is wrong.
 driver=$1
@@ -16,7 +16,7 @@ for dir in "$suite"/*/; do
     else
         want=1
     fi
-    "$driver" --strict --format openmetrics < "$dir/metrics" > /dev/null 2> "${TMPDIR:-/tmp}/om_conf.$$"
+    "$driver" check metrics --strict --format openmetrics < "$dir/metrics" > /dev/null 2> "${TMPDIR:-/tmp}/om_conf.$$"
     rc=$?
     total=$((total + 1))
     if [ $rc -gt 1 ]; then
