@@ -662,26 +662,13 @@ typedef struct query {
     jmp_buf oom;
 } query_t;
 
-static int run(promql_engine_t *eng, const promql_storage_t *st, const char *qs, int64_t start,
-               int64_t end, int64_t step, bool range, const promql_query_opts_t *qo,
-               promql_result_t **out, vigil_error_t *err)
+/* Everything a query does between allocating its arenas and freeing them on failure; an
+ * allocation failure anywhere in here longjmps back to run(). On success *out owns q->a. */
+static int run_body(query_t *q, promql_engine_t *eng, const promql_storage_t *st, const char *qs,
+                    int64_t start, int64_t end, int64_t step, bool range,
+                    const promql_query_opts_t *qo, promql_result_t **out, vigil_error_t *err)
 {
-    *out = NULL;
-    query_t *volatile q = calloc(1, sizeof(*q));
-    if (q == NULL)
-        return vigil_error_set(err, VIGIL_ENOMEM, "out of memory");
-    q->a = malloc(sizeof(arena_t));
-    if (q->a == NULL) {
-        free(q);
-        return vigil_error_set(err, VIGIL_ENOMEM, "out of memory");
-    }
-    arena_init(q->a);
-    arena_init(&q->scratch);
     int rc;
-    if (setjmp(q->oom) != 0) {
-        rc = vigil_error_set(err, VIGIL_ENOMEM, "out of memory");
-        goto out_free;
-    }
     q->a->oom = &q->oom;
     q->scratch.oom = &q->oom;
     evalctx_t *c = &q->c;
@@ -745,7 +732,8 @@ static int run(promql_engine_t *eng, const promql_storage_t *st, const char *qs,
                 promql_labels_t l = s->drop_name ? labels_without(q->a, s->lbls, LABEL_NAME)
                                                  : s->lbls;
                 promql_point_t *p = arena_alloc(q->a, (s->n ? s->n : 1) * sizeof(*p));
-                memcpy(p, s->p, s->n * sizeof(*p));
+                if (s->n > 0)
+                    memcpy(p, s->p, s->n * sizeof(*p));
                 r->matrix[i] = (promql_series_t){ labels_copy(q->a, l), p, s->n };
             }
             r->n_matrix = v.mat.n;
@@ -808,13 +796,37 @@ static int run(promql_engine_t *eng, const promql_storage_t *st, const char *qs,
     q->a->oom = NULL;
     r->arena_ = q->a;
     *out = r;
-    free(q);
     return 0;
-
 out_free:
+    return rc;
+}
+
+static int run(promql_engine_t *eng, const promql_storage_t *st, const char *qs, int64_t start,
+               int64_t end, int64_t step, bool range, const promql_query_opts_t *qo,
+               promql_result_t **out, vigil_error_t *err)
+{
+    *out = NULL;
+    query_t *q = calloc(1, sizeof(*q));
+    if (q == NULL)
+        return vigil_error_set(err, VIGIL_ENOMEM, "out of memory");
+    q->a = malloc(sizeof(arena_t));
+    if (q->a == NULL) {
+        free(q);
+        return vigil_error_set(err, VIGIL_ENOMEM, "out of memory");
+    }
+    arena_init(q->a);
+    arena_init(&q->scratch);
+    int rc;
+    if (setjmp(q->oom) != 0)
+        rc = vigil_error_set(err, VIGIL_ENOMEM, "out of memory");
+    else
+        rc = run_body(q, eng, st, qs, start, end, step, range, qo, out, err);
+    if (rc != 0) {
+        *out = NULL;
+        arena_free(q->a);
+        free(q->a);
+    }
     arena_free(&q->scratch);
-    arena_free(q->a);
-    free(q->a);
     free(q);
     return rc;
 }

@@ -471,7 +471,8 @@ static int sort_fn(evalctx_t *c, const expr_t *e, value_t *a, int64_t t, value_t
                       "sort is ineffective for range queries since results are always ordered by labels");
     *o = a[0];
     o->vec.s = fn_new_vector(c, a[0].vec.n).s;
-    memcpy(o->vec.s, a[0].vec.s, a[0].vec.n * sizeof(sample_t));
+    if (a[0].vec.n > 0)
+        memcpy(o->vec.s, a[0].vec.s, a[0].vec.n * sizeof(sample_t));
     for (size_t i = 0; i < o->vec.n; i++)
         o->vec.s[i].t = t;
     stable_sort(o->vec.s, o->vec.n, cmp, a, e->call.n, c->scratch);

@@ -811,7 +811,8 @@ int fr_histogram_quantiles(evalctx_t *c, const expr_t *e, value_t *a, int64_t t,
             qs = arena_printf(c->scratch, "%s.0", qs);
         for (size_t i = 0; i < ng; i++) {
             bucket_t *copy = arena_alloc(c->scratch, (g[i].n + 1) * sizeof(bucket_t));
-            memcpy(copy, g[i].b, g[i].n * sizeof(bucket_t));
+            if (g[i].n > 0)
+                memcpy(copy, g[i].b, g[i].n * sizeof(bucket_t));
             bool forced = false;
             double v = bucket_quantile(q, copy, g[i].n, &forced);
             if (forced)

@@ -202,7 +202,8 @@ static void ensure_sorted(promql_memstore_t *m)
 {
     if (m->sorted)
         return;
-    qsort(m->s, m->n, sizeof(*m->s), cmp_series);
+    if (m->n > 1)
+        qsort(m->s, m->n, sizeof(*m->s), cmp_series);
     rebuild_table(m, m->table_cap ? m->table_cap : 128);
     m->sorted = true;
 }

@@ -430,7 +430,8 @@ static expr_t *parse_selector(parser_t *p, token_t name_tok)
                      vs->vs.name, vs->vs.ms[i].value);
         promql_matcher_t *ms = arena_alloc(p->a, (vs->vs.n + 1) * sizeof(*ms));
         ms[0] = (promql_matcher_t){ PROMQL_MATCH_EQ, LABEL_NAME, vs->vs.name, NULL };
-        memcpy(ms + 1, vs->vs.ms, vs->vs.n * sizeof(*ms));
+        if (vs->vs.n > 0)
+            memcpy(ms + 1, vs->vs.ms, vs->vs.n * sizeof(*ms));
         vs->vs.ms = ms;
         vs->vs.n++;
     } else {

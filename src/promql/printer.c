@@ -45,7 +45,8 @@ bool binop_is_set(binop_t op)
     return op == OP_AND || op == OP_OR || op == OP_UNLESS;
 }
 
-/* Go's fmt %v for a float64: shortest round-trip digits, exponent form below 1e-4 and from 1e21. */
+/* Go's fmt %v for a float64 (strconv 'g', shortest): round-trip digits, exponent form when the
+ * decimal exponent is below -4 or at least 6 (1e+06, 1.5e-05). */
 static void put_go_float(buf_t *b, double v)
 {
     if (isnan(v)) {
@@ -80,7 +81,7 @@ static void put_go_float(buf_t *b, double v)
     digits[nd] = '\0';
     if (neg)
         buf_putc(b, '-');
-    if (exp < -4 || exp >= 21) {
+    if (exp < -4 || exp >= 6) {
         buf_putc(b, digits[0]);
         if (nd > 1) {
             buf_putc(b, '.');
