@@ -8,13 +8,14 @@
  *
  * Sample 0: t as 64 raw bits, v as 64 raw IEEE 754 bits. Then per sample:
  *   timestamp: delta-of-delta (mod 2^64) in buckets
- *              0 | 10+7 | 110+14 | 1110+20 | 11110+32 | 11111+64 bits
+ *              0 | 10+3 | 110+7 | 1110+14 | 11110+20 | 111110+32 | 111111+64 bits
  *   value:     0                     same bits as the previous value
  *              10  + int bucket      decimal: m' = m + dm + dod, v = m' / 10^e
  *              110 + bits            Gorilla XOR inside the current window
  *              1110 + 5 + 6 + bits   Gorilla XOR with a new window (lead, len-1)
  *              1111 + 4 + int bucket new exponent e': m0 = llrint(prev * 10^e'), m' = m0 + d
- *   int bucket: 0 | 10+4 | 110+8 | 1110+14 | 11110+32 | 11111+64 bits (two's complement)
+ *   int bucket: 0 | 10+4 | 110+8 | 1110+12 | 11110+16 | 111110+24 | 111111+64 bits
+ *               (two's complement)
  *
  * Why decimal: host metrics are mostly integers (bytes, packets) or decimal fractions
  * (/proc/stat centiseconds as seconds). XOR of such doubles flips tens of mantissa bits per
@@ -32,9 +33,11 @@
 static const double p10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
 
-/* Field widths of the six buckets (the last one holds any 64-bit value). */
-static const uint8_t ts_widths[6]  = {0, 7, 14, 20, 32, 64};
-static const uint8_t val_widths[6] = {0, 4, 8, 14, 32, 64};
+/* Field widths of the buckets (the last one holds any 64-bit value). Bucket i is written as i
+ * one bits and a zero, the last as BUCKETS-1 one bits. */
+#define BUCKETS 7
+static const uint8_t ts_widths[BUCKETS]  = {0, 3, 7, 14, 20, 32, 64};
+static const uint8_t val_widths[BUCKETS] = {0, 4, 8, 12, 16, 24, 64};
 
 #define MAX_SAMPLE_BITS 160 /* 5+64 timestamp + 4+4+5+64 worst value, rounded up */
 #define TWO53           9007199254740992.0
@@ -77,18 +80,18 @@ static bool dec_of(double v, unsigned e, int64_t *m)
 /* Index of the smallest bucket that holds x. */
 static unsigned bucket_of(int64_t x, const uint8_t *widths)
 {
-    for (unsigned i = 0; i < 5; i++) {
+    for (unsigned i = 0; i < BUCKETS - 1; i++) {
         unsigned w = widths[i];
         if (w == 0 ? x == 0 : (x >= -(INT64_C(1) << (w - 1)) && x < (INT64_C(1) << (w - 1))))
             return i;
     }
-    return 5;
+    return BUCKETS - 1;
 }
 
 static unsigned bucket_cost(int64_t x, const uint8_t *widths)
 {
     unsigned i = bucket_of(x, widths);
-    return (i < 5 ? i + 1 : 5) + widths[i];
+    return (i < BUCKETS - 1 ? i + 1 : BUCKETS - 1) + widths[i];
 }
 
 /* ---- bit writer ------------------------------------------------------------------------- */
@@ -113,10 +116,10 @@ static void put_bits(chunk_appender_t *a, uint64_t v, unsigned n)
 static void put_bucket(chunk_appender_t *a, int64_t x, const uint8_t *widths)
 {
     unsigned i = bucket_of(x, widths);
-    if (i < 5)
+    if (i < BUCKETS - 1)
         put_bits(a, ((UINT64_C(1) << i) - 1) << 1, i + 1); /* i ones then a zero */
     else
-        put_bits(a, 0x1f, 5);
+        put_bits(a, (UINT64_C(1) << (BUCKETS - 1)) - 1, BUCKETS - 1);
     if (widths[i] > 0)
         put_bits(a, (uint64_t)x, widths[i]);
 }
@@ -365,7 +368,7 @@ static bool get_bucket(chunk_iter_t *it, const uint8_t *widths, int64_t *x)
 {
     unsigned i;
     uint64_t raw = 0;
-    if (!get_ones(it, 5, &i))
+    if (!get_ones(it, BUCKETS - 1, &i))
         return false;
     unsigned w = widths[i];
     if (w > 0 && !get_bits(it, w, &raw))

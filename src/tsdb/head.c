@@ -400,7 +400,6 @@ static int close_open(head_series_t *s, head_delta_t *d)
     c->data = chunk_appender_detach(&s->open, &len);
     c->len = (uint32_t)len;
     s->nclosed++;
-    d->chunk_bytes += (int64_t)len;
     return 0;
 }
 
@@ -571,6 +570,8 @@ int head_append(head_t *h, head_series_t *s, int64_t t, double v, bool replay, h
             s->open_mint = t;
             s->open_end = range_end(t);
         }
+        size_t before, after;
+        chunk_appender_bytes(&s->open, &before);
         if ((rc = chunk_append(&s->open, t, v)) != 0) {
             if (s->open.count == 0)
                 d->chunks--;
@@ -580,9 +581,9 @@ int head_append(head_t *h, head_series_t *s, int64_t t, double v, bool replay, h
         s->last_t = t;
         s->last_v = dbits(v);
         s->has_last = true;
-        size_t len;
-        chunk_appender_bytes(&s->open, &len);
-        if (s->open.count >= HEAD_CHUNK_SAMPLES || len >= HEAD_CHUNK_BYTES)
+        chunk_appender_bytes(&s->open, &after);
+        d->chunk_bytes += (int64_t)(after - before); /* counted as it grows: open chunks too */
+        if (s->open.count >= HEAD_CHUNK_SAMPLES || after >= HEAD_CHUNK_BYTES)
             close_open(s, d); /* on failure the chunk just stays open a little longer */
     }
     if (t < s->mint)

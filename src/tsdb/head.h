@@ -14,7 +14,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define HEAD_CHUNK_SAMPLES 240                       /* cut a chunk at this many samples */
+#define HEAD_CHUNK_SAMPLES 960                       /* cut a chunk at this many samples */
 #define HEAD_CHUNK_BYTES   1024                      /* ... or at this many bytes */
 #define HEAD_BLOCK_RANGE   (INT64_C(2) * 3600 * 1000) /* chunks never span a multiple of this */
 #define HEAD_STRIPES       256                       /* series-map stripes (a power of two) */
@@ -73,7 +73,7 @@ typedef int (*head_on_series_fn)(void *ctx, const head_series_t *s, vigil_error_
 typedef struct head_delta {
     int64_t samples;
     int64_t chunks;
-    int64_t chunk_bytes;  /* bytes of chunks closed */
+    int64_t chunk_bytes;  /* growth of encoded chunk bytes, open chunks included */
     int64_t mint, maxt;
     uint64_t rejected[TSDB_REJECT__COUNT];
 } head_delta_t;

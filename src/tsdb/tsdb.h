@@ -219,7 +219,7 @@ typedef struct tsdb_stats {
     uint64_t series;          /* series in the head */
     uint64_t samples;         /* samples stored in the head */
     uint64_t chunks;          /* chunks, open and closed */
-    uint64_t chunk_bytes;     /* bytes of closed (immutable) chunks; open ones are not counted */
+    uint64_t chunk_bytes;     /* bytes of encoded chunks, open ones included */
     uint64_t symbols;         /* distinct label strings */
     uint64_t symbol_bytes;
     int64_t  mint, maxt;      /* head time range; INT64_MAX / INT64_MIN when empty */

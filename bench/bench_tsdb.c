@@ -1,0 +1,458 @@
+/*
+ * bench_tsdb.c - the time-series store (issue 6's table), on a SYNTHETIC workload.
+ *
+ * The issue's real benchmark dataset (>= 1 h of our collectors' output, committed in
+ * bench/data/) and the comparison with Prometheus's blocks come later; until then the series
+ * here are generated to look like a host's metrics at 1 s (see gen_next: centisecond CPU
+ * counters, byte and packet counters, page-sized memory gauges, constant info and filesystem
+ * metrics, load averages, temperatures, a clock), with millisecond jitter on 5 % of scrapes.
+ *
+ *   tsdb.append          samples/s appending on one thread (series known by ref, WAL on, async
+ *                        commit every 10 000 samples; the WAL's flusher syncs on its own
+ *                        thread) vs memcpy of the same 16-byte samples
+ *   tsdb.append_labels   the same passing full label sets (hash + lookup per sample)
+ *   tsdb.select          µs to select 1 000 series × 1 h at 1 s and iterate every sample, vs
+ *                        memcpy of as many 16-byte samples (the floor for touching them)
+ *   tsdb.bytes_per_sample_synthetic
+ *                        encoded chunk bytes / samples for 500 series × 1 h, vs the same
+ *                        samples in Prometheus's XOR chunk encoding (re-implemented below
+ *                        from its format: 120-sample chunks, chunk bytes only)
+ *
+ * One JSON line each (bench/README.md); only names starting with $BENCH run.
+ */
+#include "tsdb/tsdb.h"
+
+#include <ftw.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REPS 3
+#define BARRIER() __asm__ volatile("" ::: "memory")
+
+static bool wanted(const char *name)
+{
+    const char *b = getenv("BENCH");
+    return b == NULL || *b == '\0' || strncmp(name, b, strlen(b)) == 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void report(const char *name, double value, const char *unit, const char *base,
+                   double base_value)
+{
+    printf("{\"bench\":\"%s\",\"value\":%.4g,\"unit\":\"%s\",\"baseline\":\"%s\","
+           "\"baseline_value\":%.4g,\"ratio\":%.3g}\n",
+           name, value, unit, base, base_value, value / base_value);
+    fflush(stdout);
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 0x2545F4914F6CDD1DULL;
+}
+
+static double urand(uint64_t *s)
+{
+    return (double)(rnd(s) >> 11) / 9007199254740992.0;
+}
+
+/* ---- synthetic host metrics --------------------------------------------------------------- */
+
+enum kind { K_CONST, K_CPU_BUSY, K_CPU_IDLE, K_CPU_QUIET, K_BYTES, K_PACKETS, K_RARE_COUNTER,
+            K_MEM, K_LOAD, K_TEMP, K_CLOCK, K_PRESSURE, K_KINDS };
+
+/* Share of each kind among a host's series, roughly as node_exporter's output on an 8-core
+ * machine: many constant or rarely changing series, a sizeable block of CPU counters. */
+static const int kind_weight[K_KINDS] = {
+    [K_CONST] = 24, [K_CPU_BUSY] = 10, [K_CPU_IDLE] = 2, [K_CPU_QUIET] = 6, [K_BYTES] = 8,
+    [K_PACKETS] = 8, [K_RARE_COUNTER] = 16, [K_MEM] = 12, [K_LOAD] = 1, [K_TEMP] = 4,
+    [K_CLOCK] = 1, [K_PRESSURE] = 2};
+
+typedef struct gen {
+    enum kind k;
+    double    v;
+    double    rate;
+} gen_t;
+
+static void gen_init(gen_t *g, int i, uint64_t *s)
+{
+    int total = 0, w = 0;
+    for (int k = 0; k < K_KINDS; k++)
+        total += kind_weight[k];
+    int pick = (int)((unsigned)i * 7919u % (unsigned)total);
+    g->k = K_CONST;
+    for (int k = 0; k < K_KINDS; k++) {
+        w += kind_weight[k];
+        if (pick < w) {
+            g->k = (enum kind)k;
+            break;
+        }
+    }
+    g->rate = urand(s);
+    switch (g->k) {
+    case K_CONST: g->v = (double)(rnd(s) % 4 == 0 ? 1 : rnd(s) % 100000000000ULL); break;
+    case K_MEM: g->v = 4096.0 * (double)(rnd(s) % 4000000); break;
+    case K_LOAD: g->v = 1.25; break;
+    case K_TEMP: g->v = 40.0 + (double)(rnd(s) % 20); break;
+    case K_CLOCK: g->v = 1700000000.0; break;
+    default: g->v = (double)(rnd(s) % 100000000) / 100.0; break;
+    }
+    if (g->k == K_BYTES || g->k == K_PACKETS || g->k == K_RARE_COUNTER)
+        g->v = floor(g->v);
+}
+
+/* The value one second later. Counters from /proc are integers or centiseconds. */
+static double gen_next(gen_t *g, int64_t t_ms, uint64_t *s)
+{
+    switch (g->k) {
+    case K_CONST: break;
+    case K_CPU_BUSY: /* user/system: 0-30 ticks of 10 ms a second */
+        g->v = (double)((int64_t)llround(g->v * 100) + (int64_t)(rnd(s) % (1 + (uint64_t)(30 * g->rate)))) / 100.0;
+        break;
+    case K_CPU_IDLE: /* idle: ~100 ticks a second, jitter of a tick or two */
+        g->v = (double)((int64_t)llround(g->v * 100) + 97 + (int64_t)(rnd(s) % 4)) / 100.0;
+        break;
+    case K_CPU_QUIET: /* irq, steal, guest: a tick now and then */
+        if (rnd(s) % 20 == 0)
+            g->v = (double)((int64_t)llround(g->v * 100) + 1) / 100.0;
+        break;
+    case K_BYTES: g->v += floor(g->rate * 200000 * (0.5 + urand(s))); break;
+    case K_PACKETS: g->v += floor(g->rate * 200 * (0.5 + urand(s))); break;
+    case K_RARE_COUNTER: if (rnd(s) % 25 == 0) g->v += (double)(1 + rnd(s) % 8); break;
+    case K_MEM: if (rnd(s) % 3 == 0) g->v += 4096.0 * (double)((int64_t)(rnd(s) % 512) - 256); break;
+    case K_LOAD: /* /proc/loadavg has two decimals */
+        g->v = (double)(int64_t)llround(fabs(g->v * 100 + (double)((int64_t)(rnd(s) % 7) - 3))) / 100.0;
+        break;
+    case K_TEMP: if (rnd(s) % 30 == 0) g->v += (double)((int64_t)(rnd(s) % 3) - 1); break;
+    case K_CLOCK: g->v = (double)t_ms / 1000.0; break;
+    case K_PRESSURE: /* microseconds of stall, exported as seconds */
+        g->v = (double)((int64_t)llround(g->v * 1e6) + (int64_t)(rnd(s) % 5000)) / 1e6;
+        break;
+    default: break;
+    }
+    return g->v;
+}
+
+typedef struct sample {
+    int64_t t;
+    double  v;
+} sample_t;
+
+/* n series × steps samples at 1 s (5 % with ±2 ms jitter), series-major. Caller frees. */
+static sample_t *make_samples(size_t n, size_t steps, uint64_t seed)
+{
+    sample_t *out = malloc(n * steps * sizeof(*out));
+    uint64_t  s = seed;
+    for (size_t i = 0; i < n; i++) {
+        gen_t g;
+        gen_init(&g, (int)i, &s);
+        for (size_t k = 0; k < steps; k++) {
+            int64_t t = (int64_t)k * 1000 + (rnd(&s) % 20 == 0 ? (int64_t)(rnd(&s) % 5) - 2 : 0);
+            out[i * steps + k] = (sample_t){t, gen_next(&g, t, &s)};
+        }
+    }
+    return out;
+}
+
+typedef struct series_labels {
+    char         inst[32], idx[16];
+    tsdb_label_t ls[4];
+} series_labels_t;
+
+static void make_labels(series_labels_t *sl, size_t i)
+{
+    static const char *const names[] = {"node_cpu_seconds_total", "node_network_receive_bytes_total",
+                                        "node_memory_MemFree_bytes", "node_disk_reads_completed_total",
+                                        "node_filesystem_avail_bytes", "node_load1"};
+    snprintf(sl->inst, sizeof(sl->inst), "host-%zu:9100", i / 500);
+    snprintf(sl->idx, sizeof(sl->idx), "%zu", i % 500);
+    sl->ls[0] = (tsdb_label_t){"__name__", names[i % 6]};
+    sl->ls[1] = (tsdb_label_t){"instance", sl->inst};
+    sl->ls[2] = (tsdb_label_t){"job", "bench"};
+    sl->ls[3] = (tsdb_label_t){"series", sl->idx};
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st; (void)flag; (void)ftw;
+    return remove(p);
+}
+
+static tsdb_t *open_tmp(char *dir, bool wal)
+{
+    const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(dir, 4096, "%s/vigil-bench-tsdb-XXXXXX", base);
+    if (mkdtemp(dir) == NULL)
+        return NULL;
+    tsdb_options_t o = {.dir = wal ? dir : NULL};
+    tsdb_t        *db;
+    vigil_error_t  err;
+    if (tsdb_open(&db, &o, NULL, &err) != 0) {
+        fprintf(stderr, "bench_tsdb: %s\n", err.message);
+        return NULL;
+    }
+    return db;
+}
+
+static void close_tmp(tsdb_t *db, const char *dir)
+{
+    tsdb_close(db);
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- tsdb.append -------------------------------------------------------------------------- */
+
+#define APP_SERIES 10000
+#define APP_STEPS  120
+
+static double memcpy_samples_per_s(const sample_t *src, size_t n)
+{
+    sample_t *dst = malloc(n * sizeof(*dst));
+    double    best = 1e9;
+    for (int r = 0; r < REPS; r++) {
+        double t0 = now_s();
+        for (size_t i = 0; i < n; i++) { /* one sample at a time, as an append would */
+            memcpy(&dst[i], &src[i], sizeof(sample_t));
+            BARRIER();
+        }
+        double dt = now_s() - t0;
+        if (dt < best)
+            best = dt;
+    }
+    free(dst);
+    return (double)n / best;
+}
+
+static void bench_append(bool by_labels)
+{
+    const char *name = by_labels ? "tsdb.append_labels" : "tsdb.append";
+    if (!wanted(name))
+        return;
+    sample_t        *s = make_samples(APP_SERIES, APP_STEPS, 1);
+    series_labels_t *sl = malloc(APP_SERIES * sizeof(*sl));
+    for (size_t i = 0; i < APP_SERIES; i++)
+        make_labels(&sl[i], i);
+    double best = 1e9;
+    for (int r = 0; r < REPS; r++) {
+        char    dir[4096];
+        tsdb_t *db = open_tmp(dir, true);
+        if (db == NULL)
+            return;
+        tsdb_appender_t *a = tsdb_appender_new(db);
+        tsdb_ref_t      *refs = malloc(APP_SERIES * sizeof(*refs));
+        /* Series creation (and each series' first sample) is not timed. */
+        for (size_t i = 0; i < APP_SERIES; i++)
+            tsdb_appender_add(a, sl[i].ls, 4, s[i * APP_STEPS].t, s[i * APP_STEPS].v, &refs[i],
+                              NULL);
+        tsdb_appender_commit(a, TSDB_ASYNC, NULL);
+        size_t n = 0;
+        double t0 = now_s();
+        /* Time-major, as collectors append: every series once per step. */
+        for (size_t k = 1; k < APP_STEPS; k++) {
+            for (size_t i = 0; i < APP_SERIES; i++, n++) {
+                const sample_t *x = &s[i * APP_STEPS + k];
+                if (by_labels)
+                    tsdb_appender_add(a, sl[i].ls, 4, x->t, x->v, NULL, NULL);
+                else
+                    tsdb_appender_add_ref(a, refs[i], x->t, x->v, NULL);
+            }
+            tsdb_appender_commit(a, TSDB_ASYNC, NULL);
+        }
+        double dt = now_s() - t0;
+        if (dt < best)
+            best = dt;
+        tsdb_appender_free(a);
+        free(refs);
+        close_tmp(db, dir);
+    }
+    double ours = (double)(APP_SERIES * (APP_STEPS - 1)) / best;
+    report(name, ours, "samples/s", "memcpy_16B_samples",
+           memcpy_samples_per_s(s, APP_SERIES * APP_STEPS));
+    free(sl);
+    free(s);
+}
+
+/* ---- tsdb.select -------------------------------------------------------------------------- */
+
+#define SEL_SERIES 1000
+#define SEL_STEPS  3600
+
+static void bench_select(void)
+{
+    if (!wanted("tsdb.select"))
+        return;
+    sample_t *s = make_samples(SEL_SERIES, SEL_STEPS, 2);
+    char      dir[4096];
+    tsdb_t   *db = open_tmp(dir, false);
+    if (db == NULL)
+        return;
+    tsdb_appender_t *a = tsdb_appender_new(db);
+    for (size_t i = 0; i < SEL_SERIES; i++) {
+        series_labels_t sl;
+        make_labels(&sl, i);
+        tsdb_ref_t ref;
+        tsdb_appender_add(a, sl.ls, 4, s[i * SEL_STEPS].t, s[i * SEL_STEPS].v, &ref, NULL);
+        for (size_t k = 1; k < SEL_STEPS; k++)
+            tsdb_appender_add_ref(a, ref, s[i * SEL_STEPS + k].t, s[i * SEL_STEPS + k].v, NULL);
+    }
+    tsdb_appender_commit(a, TSDB_ASYNC, NULL);
+    tsdb_appender_free(a);
+
+    double         best = 1e9, sum = 0;
+    size_t         got = 0;
+    tsdb_matcher_t m = {TSDB_MATCH_EQ, "job", "bench"};
+    for (int r = 0; r < REPS + 2; r++) {
+        double             t0 = now_s();
+        tsdb_series_set_t *set;
+        tsdb_select(db, &m, 1, -1000, (int64_t)SEL_STEPS * 1000, &set, NULL); /* jitter: t may be -2 */
+        got = 0;
+        for (size_t i = 0; i < tsdb_series_set_len(set); i++) {
+            tsdb_iter_t *it;
+            tsdb_iter_open(set, i, &it);
+            int64_t t;
+            double  v;
+            while (tsdb_iter_next(it, &t, &v)) {
+                sum += v;
+                got++;
+            }
+            tsdb_iter_free(it);
+        }
+        tsdb_series_set_free(set);
+        double dt = now_s() - t0;
+        if (dt < best)
+            best = dt;
+    }
+    if (got != (size_t)SEL_SERIES * SEL_STEPS)
+        fprintf(stderr, "bench_tsdb: select returned %zu samples, expected %d (sum %g)\n", got,
+                SEL_SERIES * SEL_STEPS, sum);
+    double memcpy_s = (double)SEL_SERIES * SEL_STEPS / memcpy_samples_per_s(s, SEL_SERIES * SEL_STEPS);
+    report("tsdb.select", best * 1e6, "us", "memcpy_16B_samples", memcpy_s * 1e6);
+    close_tmp(db, dir);
+    free(s);
+}
+
+/* ---- tsdb.bytes_per_sample_synthetic ------------------------------------------------------ */
+
+/* Prometheus's XOR chunk (chunkenc/xor.go's format, written here from its description):
+ * 2-byte count, first t as varint, first v 64 bits, second t's delta as uvarint, then
+ * delta-of-delta buckets 0 / 10+14 / 110+17 / 1110+20 / 1111+64 bits and Gorilla XOR values
+ * (0 same; 10 reuse window; 11 + 5 lead + 6 sig bits + bits). Only the size matters here. */
+typedef struct promxor {
+    size_t   bits;
+    int      n;
+    int64_t  t, delta;
+    uint64_t v;
+    int      lead, trail;
+} promxor_t;
+
+static size_t varint_bits(uint64_t u)
+{
+    size_t b = 8;
+    while (u >= 0x80) {
+        u >>= 7;
+        b += 8;
+    }
+    return b;
+}
+
+static void promxor_add(promxor_t *c, int64_t t, double v)
+{
+    uint64_t vb;
+    memcpy(&vb, &v, 8);
+    if (c->n == 0) {
+        c->bits = 16 + varint_bits(((uint64_t)t << 1) ^ (uint64_t)(t >> 63)) + 64;
+        c->lead = 0xff;
+    } else if (c->n == 1) {
+        c->delta = t - c->t;
+        c->bits += varint_bits((uint64_t)c->delta);
+    } else {
+        int64_t d = t - c->t, dod = d - c->delta;
+        c->delta = d;
+        c->bits += dod == 0 ? 1 : (dod >= -8191 && dod <= 8192) ? 2 + 14
+                 : (dod >= -65535 && dod <= 65536) ? 3 + 17
+                 : (dod >= -524287 && dod <= 524288) ? 4 + 20 : 4 + 64;
+    }
+    if (c->n > 0) {
+        uint64_t x = vb ^ c->v;
+        if (x == 0) {
+            c->bits += 1;
+        } else {
+            int lead = __builtin_clzll(x), trail = __builtin_ctzll(x);
+            if (lead >= 32)
+                lead = 31;
+            if (c->lead != 0xff && lead >= c->lead && trail >= c->trail) {
+                c->bits += 2 + (size_t)(64 - c->lead - c->trail);
+            } else {
+                c->lead = lead;
+                c->trail = trail;
+                c->bits += 2 + 5 + 6 + (size_t)(64 - lead - trail);
+            }
+        }
+    }
+    c->t = t;
+    c->v = vb;
+    c->n++;
+}
+
+#define BPS_SERIES 500
+
+static void bench_bytes_per_sample(void)
+{
+    if (!wanted("tsdb.bytes_per_sample_synthetic"))
+        return;
+    sample_t *s = make_samples(BPS_SERIES, SEL_STEPS, 3);
+    char      dir[4096];
+    tsdb_t   *db = open_tmp(dir, false);
+    if (db == NULL)
+        return;
+    tsdb_appender_t *a = tsdb_appender_new(db);
+    size_t           prom_bytes = 0;
+    for (size_t i = 0; i < BPS_SERIES; i++) {
+        series_labels_t sl;
+        make_labels(&sl, i);
+        promxor_t c = {0};
+        for (size_t k = 0; k < SEL_STEPS; k++) {
+            const sample_t *x = &s[i * SEL_STEPS + k];
+            tsdb_appender_add(a, sl.ls, 4, x->t, x->v, NULL, NULL);
+            promxor_add(&c, x->t, x->v);
+            if (c.n == 120) {
+                prom_bytes += (c.bits + 7) / 8;
+                memset(&c, 0, sizeof(c));
+            }
+        }
+        if (c.n > 0)
+            prom_bytes += (c.bits + 7) / 8;
+    }
+    tsdb_appender_commit(a, TSDB_ASYNC, NULL);
+    tsdb_appender_free(a);
+    tsdb_stats_t st;
+    tsdb_stats(db, &st);
+    double n = (double)BPS_SERIES * SEL_STEPS;
+    report("tsdb.bytes_per_sample_synthetic", (double)st.chunk_bytes / n, "bytes",
+           "prometheus_xor_chunks_same_samples", (double)prom_bytes / n);
+    close_tmp(db, dir);
+    free(s);
+}
+
+int main(void)
+{
+    bench_append(false);
+    bench_append(true);
+    bench_select();
+    bench_bytes_per_sample();
+    return 0;
+}
