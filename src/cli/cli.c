@@ -30,6 +30,23 @@ static const cli_command_t check_commands[] = {
     { NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
+static const cli_command_t test_commands[] = {
+    { "promql", "[-v] FILE...", "run Prometheus .test scripts against the PromQL engine",
+      "Runs each FILE (Prometheus' promqltest language, docs/promql.md) and prints each failure as\n"
+      "FILE:LINE, each skip with its rule, then \"N passed, N failed, N skipped\". -v prints passes.\n"
+      "Exit 0 when nothing failed, 1 when an eval failed, 2 on usage errors or unreadable files.\n",
+      cmd_test_promql, NULL },
+    { NULL, NULL, NULL, NULL, NULL, NULL },
+};
+
+static const cli_command_t promql_commands[] = {
+    { "format", "EXPR", "pretty-print a PromQL expression",
+      "Parses EXPR and prints it as `promtool promql format` does (lines split past 100 columns).\n"
+      "Parse errors are printed as line:col: parse error: ...; exit 1.\n",
+      cmd_promql_format, NULL },
+    { NULL, NULL, NULL, NULL, NULL, NULL },
+};
+
 static const cli_command_t commands[] = {
     { "run", "[flags]", "start the agent in the foreground",
       "Starts the agent: HTTP API and /metrics on --listen, data in --data.\n"
@@ -44,6 +61,10 @@ static const cli_command_t commands[] = {
       cmd_run, NULL },
     { "check", "WHAT ...", "validate inputs without starting the agent",
       "Subcommands validate a file and exit 0 when it is valid.\n", NULL, check_commands },
+    { "test", "WHAT ...", "run test scripts", "Subcommands run test scripts.\n", NULL,
+      test_commands },
+    { "promql", "COMMAND ...", "PromQL tools", "Subcommands work on PromQL expressions.\n", NULL,
+      promql_commands },
     { "doctor", "[--listen HOST:PORT] [--data DIR]", "check that the agent can run here",
       "Checks the data directory, the listen address, /proc, cgroups and the NVIDIA driver and\n"
       "prints one row per check. Exit 0 when the agent can run, 1 when it cannot.\n",

@@ -40,5 +40,7 @@ int cmd_version(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
 int cmd_check_metrics(int argc, char **argv);
+int cmd_test_promql(int argc, char **argv);
+int cmd_promql_format(int argc, char **argv);
 
 #endif /* VIGIL_CLI_H */

@@ -2,6 +2,7 @@
  * cmd_promql_format.c - `vigil promql format EXPR`: parses a PromQL expression and prints it
  * the way Prometheus' `promtool promql format` does (one line, split past 100 columns).
  */
+#include "cli/cli.h"
 #include "promql/promql.h"
 #include "util/buf.h"
 #include "vigil/error.h"
@@ -9,7 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-int cmd_promql_format(int argc, char **argv);
 
 int cmd_promql_format(int argc, char **argv)
 {

@@ -3,6 +3,7 @@
  * language, docs/promql.md) against vigil's engine and prints "N passed, N failed, N skipped".
  * Exit 0 when nothing failed, 1 when an eval failed, 2 on usage or unreadable files.
  */
+#include "cli/cli.h"
 #include "promql/promql.h"
 #include "vigil/error.h"
 
@@ -10,7 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-int cmd_test_promql(int argc, char **argv);
 
 int cmd_test_promql(int argc, char **argv)
 {

@@ -2,20 +2,20 @@
 # Runs every Prometheus .test script in DIR through the interpreter, writes per-file counts to
 # OUT ("file passed failed skipped" lines) and fails when a file listed in REQUIRED has a failure
 # (or cannot be run). Other files are reported but do not fail the test.
-# usage: run_peer_scripts.sh DRIVER DIR REQUIRED OUT
+# usage: run_peer_scripts.sh VIGIL DIR REQUIRED OUT
 driver=$1 dir=$2 required=$3 out=$4
 : > "$out"
 status=0
 for f in "$dir"/*.test; do
     name=$(basename "$f")
-    line=$("$driver" test "$f" 2>&1 | tail -n 1)
+    line=$("$driver" test promql "$f" 2>&1 | tail -n 1)
     set -- $line
     passed=${1:-0} failed=${3:-0} skipped=${5:-0}
     echo "$name $passed $failed $skipped" >> "$out"
     if grep -qx "$name" "$required"; then
         if [ "$failed" != "0" ] || [ -z "$line" ]; then
             echo "REQUIRED FILE FAILED: $name ($line)"
-            "$driver" test "$f" | grep FAIL | head -20
+            "$driver" test promql "$f" | grep FAIL | head -20
             status=1
         fi
     fi
