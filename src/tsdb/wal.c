@@ -13,7 +13,8 @@
  * Replay: records are checked in order; the first bad one (short header, bad type, length past
  * the end or cap, CRC mismatch, unparseable payload) is logged with segment and offset and the
  * segment is truncated there; replay goes on with the next segment. A zero-filled remainder is
- * the end. A segment with a short or bad header is logged and removed.
+ * the end. A segment with a short or bad header is logged and removed; one with no records is
+ * removed silently.
  *
  * Group commit: wal_log() appends a framed record to `pending` under the mutex and returns its
  * end LSN (bytes logged since open). wal_sync(lsn) makes one thread the leader: it swaps
@@ -266,6 +267,15 @@ static int replay_segment(wal_t *w, uint32_t seq, wal_replay_fn fn, void *ctx,
         off += WAL_RECORD_HEADER + len;
     }
     free(d);
+    if (why == NULL && off == WAL_HEADER_BYTES) {
+        /* A segment with no records (a start with nothing logged): drop it so restarts do not
+         * pile up empty files. Numbering still continues after it. */
+        if (unlink(path) != 0)
+            return vigil_error_set(err, VIGIL_EIO, "cannot remove %s: %s", path,
+                                   strerror(errno));
+        rs->segments--;
+        return 0;
+    }
     if (why != NULL) {
         bool zero = strcmp(why, "zero-filled tail") == 0;
         if (!zero) {

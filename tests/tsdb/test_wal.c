@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -478,6 +479,72 @@ static void test_kill_acknowledged(void **state)
     }
 }
 
+/* ---- a full disk: commits fail with VIGIL_EIO, and recover when space returns ----------- */
+
+/* Runs in a child: RLIMIT_FSIZE stands in for a full disk (write(2) fails with EFBIG past the
+ * limit, as it fails with ENOSPC on a full file system), without needing a mount. Exit status 0
+ * when every step behaved; otherwise the step number. */
+static int full_disk_child(const char *dir)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    tsdb_t *db = open_db(dir, NULL);
+    write_batches(db, "d", 0, 1, 10, TSDB_SYNC);
+    char seg[4096];
+    seg_path(dir, 1, seg);
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = (rlim_t)file_size(seg) + 100; /* room for part of the next record only */
+    if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
+        return 1;
+    tsdb_appender_t *a = tsdb_appender_new(db);
+    tsdb_label_t     ls[2] = {L("__name__", "d"), L("job", "wal-test")};
+    for (int64_t t = 10; t < 60; t++)
+        if (tsdb_appender_add(a, ls, 2, t, (double)t * 0.5, NULL, NULL) != 0)
+            return 2;
+    vigil_error_t err;
+    if (tsdb_appender_commit(a, TSDB_SYNC, &err) != VIGIL_EIO || strstr(err.message, "wal") == NULL)
+        return 3;
+    /* Still failing: another commit is refused too, and the store keeps serving reads. */
+    for (int64_t t = 60; t < 70; t++)
+        tsdb_appender_add(a, ls, 2, t, (double)t * 0.5, NULL, NULL);
+    if (tsdb_appender_commit(a, TSDB_SYNC, &err) != VIGIL_EIO)
+        return 4;
+    if (samples_of(db, "d", NULL) != 70)
+        return 5;
+    /* Space returns: the next commit writes what waited, then its own samples. */
+    if (setrlimit(RLIMIT_FSIZE, &old) != 0)
+        return 6;
+    for (int64_t t = 70; t < 80; t++)
+        tsdb_appender_add(a, ls, 2, t, (double)t * 0.5, NULL, NULL);
+    if (tsdb_appender_commit(a, TSDB_SYNC, &err) != 0)
+        return 7;
+    tsdb_appender_free(a);
+    tsdb_close(db);
+    return 0;
+}
+
+static void test_full_disk(void **state)
+{
+    const char *dir = *state;
+    pid_t       pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(full_disk_child(dir));
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    tsdb_t *db = open_db(dir, NULL);
+    int64_t last = -1;
+    assert_int_equal(samples_of(db, "d", &last), 80); /* nothing lost, nothing torn */
+    assert_int_equal(last, 79);
+    tsdb_stats_t st;
+    tsdb_stats(db, &st);
+    assert_int_equal(st.wal_corruptions, 0);
+    tsdb_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -490,6 +557,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rotation_and_unknown_refs, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_group_commit, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_kill_acknowledged, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_full_disk, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
