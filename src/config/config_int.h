@@ -32,11 +32,8 @@ typedef union config_value {
     config_string_list_t strs;   /* owned by the value until stored */
 } config_value_t;
 
-/* Largest duration: what fits in int64 nanoseconds, as Prometheus (Go time.Duration) allows. */
-#define CONFIG_DURATION_MAX_MS (INT64_MAX / 1000000)
-
 /*
- * Duration in Prometheus syntax: units y w d h m s ms, each at most once, largest first, each
+ * Duration in Prometheus syntax (util/duration.h, with messages for config errors): units y w d h m s ms, each at most once, largest first, each
  * a non-negative integer; "0" alone is zero. 1y = 365d, 1w = 7d. Returns 0 with *ms set, or
  * VIGIL_EPARSE (syntax) / VIGIL_ERANGE (overflow) with `why` filled.
  */

@@ -8,6 +8,8 @@
  */
 #include "config/config_int.h"
 
+#include "util/duration.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -100,100 +102,33 @@ static bool valid_utf8(const char *s)
 
 /* ---- durations ----------------------------------------------------------------------- */
 
-static const struct {
-    const char *unit;
-    uint64_t    ms;
-} duration_units[] = {
-    { "y", 365ull * 24 * 3600 * 1000 }, { "w", 7ull * 24 * 3600 * 1000 },
-    { "d", 24ull * 3600 * 1000 },       { "h", 3600ull * 1000 },
-    { "m", 60ull * 1000 },              { "s", 1000 },
-    { "ms", 1 },
-};
-#define DURATION_UNITS (sizeof(duration_units) / sizeof(duration_units[0]))
-#define DURATION_SYNTAX "expected a duration like 1h30m, 15d or 500ms"
+#define DURATION_SYNTAX_TEXT "expected a duration like 1h30m, 15d or 500ms"
 
 int config_parse_duration(const char *text, uint64_t *ms, char *why, size_t why_len)
 {
     char q[64];
     config_quote(text, q, sizeof(q));
-    if (strcmp(text, "0") == 0) {
-        *ms = 0;
+    int64_t v;
+    duration_error_t e = duration_parse(text, strlen(text), &v);
+    switch (e) {
+    case DURATION_OK:
+        *ms = (uint64_t)v;
         return 0;
+    case DURATION_TOO_LONG:
+        return fail(VIGIL_ERANGE, why, why_len, "duration %s is too long (at most 292y)", q);
+    case DURATION_SYNTAX:
+        return fail(VIGIL_EPARSE, why, why_len, DURATION_SYNTAX_TEXT ", got %s", q);
+    case DURATION_EMPTY:
+        return fail(VIGIL_EPARSE, why, why_len, DURATION_SYNTAX_TEXT ", got \"\"");
+    default:
+        return fail(VIGIL_EPARSE, why, why_len, DURATION_SYNTAX_TEXT ", got %s (%s)", q,
+                    duration_error_text(e));
     }
-    if (*text == '\0')
-        return fail(VIGIL_EPARSE, why, why_len, DURATION_SYNTAX ", got \"\"");
-    if (*text == '-')
-        return fail(VIGIL_EPARSE, why, why_len, DURATION_SYNTAX ", got %s (negative)", q);
-
-    uint64_t total = 0;
-    size_t next_unit = 0;  /* units must come largest first, each once */
-    const char *p = text;
-    while (*p != '\0') {
-        if (*p < '0' || *p > '9')
-            return fail(VIGIL_EPARSE, why, why_len, DURATION_SYNTAX ", got %s", q);
-        uint64_t n = 0;
-        bool overflow = false;
-        for (; *p >= '0' && *p <= '9'; p++) {
-            if (n > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-                overflow = true;
-            else
-                n = n * 10 + (uint64_t)(*p - '0');
-        }
-        if (*p == '.')
-            return fail(VIGIL_EPARSE, why, why_len,
-                        DURATION_SYNTAX ", got %s (fractions are not allowed: 1h30m, not 1.5h)",
-                        q);
-        if (*p == '\0')
-            return fail(VIGIL_EPARSE, why, why_len, DURATION_SYNTAX ", got %s (missing unit)",
-                        q);
-        size_t u;
-        for (u = 0; u < DURATION_UNITS; u++) {
-            size_t len = strlen(duration_units[u].unit);
-            /* "ms" must not be read as "m" followed by garbage, so match the longest unit. */
-            if (strncmp(p, duration_units[u].unit, len) == 0 &&
-                !(u == 4 && p[1] == 's'))
-                break;
-        }
-        if (u == DURATION_UNITS)
-            return fail(VIGIL_EPARSE, why, why_len,
-                        DURATION_SYNTAX ", got %s (units are y, w, d, h, m, s, ms)", q);
-        if (u < next_unit)
-            return fail(VIGIL_EPARSE, why, why_len,
-                        DURATION_SYNTAX ", got %s (each unit at most once, largest first)", q);
-        next_unit = u + 1;
-        p += strlen(duration_units[u].unit);
-        if (overflow || n > CONFIG_DURATION_MAX_MS / duration_units[u].ms ||
-            total + n * duration_units[u].ms > (uint64_t)CONFIG_DURATION_MAX_MS)
-            return fail(VIGIL_ERANGE, why, why_len, "duration %s is too long (at most 292y)", q);
-        total += n * duration_units[u].ms;
-    }
-    *ms = total;
-    return 0;
 }
 
 void config_format_duration(uint64_t ms, char *out, size_t out_len)
 {
-    size_t o = 0;
-    if (ms == 0) {
-        snprintf(out, out_len, "0s");
-        return;
-    }
-    out[0] = '\0';
-    for (size_t u = 0; u < DURATION_UNITS && ms > 0; u++) {
-        uint64_t mult = duration_units[u].ms;
-        /* As Prometheus prints: years and weeks only when exact ("90d" reads better than
-         * "12w6d"). */
-        if (u < 2 && ms % mult != 0)
-            continue;
-        uint64_t n = ms / mult;
-        if (n == 0)
-            continue;
-        int w = snprintf(out + o, out_len - o, "%" PRIu64 "%s", n, duration_units[u].unit);
-        if (w < 0 || (size_t)w >= out_len - o)
-            return;
-        o += (size_t)w;
-        ms -= n * mult;
-    }
+    duration_format((int64_t)ms, out, out_len);
 }
 
 /* ---- sizes --------------------------------------------------------------------------- */

@@ -7,6 +7,7 @@
  * {...} every word is a label name.
  */
 #include "promql/promql_int.h"
+#include "util/duration.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -425,69 +426,14 @@ char *promql_unquote(arena_t *a, const char *s, size_t n)
 
 bool promql_parse_duration(const char *s, size_t n, int64_t *ms)
 {
-    static const struct { const char *u; int64_t ms; } units[] = {
-        { "y", 365LL * 86400000 }, { "w", 7LL * 86400000 }, { "d", 86400000 },
-        { "h", 3600000 }, { "m", 60000 }, { "s", 1000 }, { "ms", 1 },
-    };
-    if (n == 1 && s[0] == '0') {
-        *ms = 0;
-        return true;
-    }
-    size_t i = 0;
-    int last = -1;
-    int64_t total = 0;
-    if (n == 0)
-        return false;
-    while (i < n) {
-        if (!isdigit((unsigned char)s[i]))
-            return false;
-        int64_t v = 0;
-        while (i < n && isdigit((unsigned char)s[i])) {
-            if (v > INT64_MAX / 10)
-                return false;
-            v = v * 10 + (s[i++] - '0');
-        }
-        int u = -1;
-        if (i + 1 < n + 1 && i + 2 <= n && s[i] == 'm' && s[i + 1] == 's')
-            u = 6;
-        else if (i < n) {
-            for (int k = 0; k < 6; k++)
-                if (s[i] == units[k].u[0])
-                    u = k;
-        }
-        if (u < 0 || u <= last)
-            return false;
-        i += u == 6 ? 2 : 1;
-        last = u;
-        if (v > INT64_MAX / units[u].ms || total > INT64_MAX - v * units[u].ms)
-            return false;
-        total += v * units[u].ms;
-    }
-    *ms = total;
-    return true;
+    return duration_parse(s, n, ms) == DURATION_OK;
 }
 
 void promql_format_duration(buf_t *b, int64_t ms)
 {
-    if (ms == 0) {
-        buf_puts(b, "0s");
-        return;
-    }
-    if (ms < 0) {
-        buf_putc(b, '-');
-        ms = -ms;
-    }
-    static const struct { char u[3]; int64_t ms; } units[] = {
-        { "y", 365LL * 86400000 }, { "w", 7LL * 86400000 }, { "d", 86400000 },
-        { "h", 3600000 }, { "m", 60000 }, { "s", 1000 }, { "ms", 1 },
-    };
-    for (size_t i = 0; i < 7; i++) {
-        int64_t v = ms / units[i].ms;
-        if (v > 0) {
-            buf_printf(b, "%lld%s", (long long)v, units[i].u);
-            ms -= v * units[i].ms;
-        }
-    }
+    char text[64];
+    duration_format(ms, text, sizeof(text));
+    buf_puts(b, text);
 }
 
 bool promql_parse_number(const char *s, size_t n, double *v)

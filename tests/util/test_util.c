@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "util/buf.h"
+#include "util/duration.h"
 #include "vigil/error.h"
 
 #include <math.h>
@@ -104,6 +105,61 @@ static void test_buf_double(void **state)
     buf_free(&b);
 }
 
+static void test_duration_parse(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int64_t     ms;
+    } ok[] = {
+        { "0", 0 }, { "5m", 300000 }, { "1h30m", 5400000 }, { "500ms", 500 },
+        { "1y2w3d4h5m6s7ms", 31536000000LL + 1209600000LL + 259200000LL + 14706007LL },
+        { "15d", 1296000000LL }, { "0s", 0 },
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        int64_t ms = -1;
+        assert_int_equal(duration_parse(ok[i].text, strlen(ok[i].text), &ms), DURATION_OK);
+        assert_int_equal(ms, ok[i].ms);
+    }
+    static const struct {
+        const char      *text;
+        duration_error_t e;
+    } bad[] = {
+        { "", DURATION_EMPTY }, { "-5m", DURATION_NEGATIVE }, { "1.5h", DURATION_FRACTION },
+        { "15", DURATION_MISSING_UNIT }, { "5x", DURATION_UNKNOWN_UNIT },
+        { "1m1h", DURATION_UNIT_ORDER }, { "1h1h", DURATION_UNIT_ORDER },
+        { "1ms1s", DURATION_UNIT_ORDER }, { "h", DURATION_SYNTAX }, { "300y", DURATION_TOO_LONG },
+        { "99999999999999999999s", DURATION_TOO_LONG },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int64_t ms = 7;
+        assert_int_equal(duration_parse(bad[i].text, strlen(bad[i].text), &ms), bad[i].e);
+        assert_int_equal(ms, 7);
+    }
+    /* Only the first n bytes count: "5m" inside "5m]". */
+    int64_t ms;
+    assert_int_equal(duration_parse("5m]", 2, &ms), DURATION_OK);
+    assert_int_equal(ms, 300000);
+}
+
+static void test_duration_format(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t     ms;
+        const char *text;
+    } cases[] = {
+        { 0, "0s" }, { 5400000, "1h30m" }, { 500, "500ms" }, { 864000000LL, "10d" },
+        { 1209600000LL, "2w" }, { 31536000000LL, "1y" }, { 31622400000LL, "366d" },
+        { -300000, "-5m" }, { 90061001, "1d1h1m1s1ms" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[64];
+        duration_format(cases[i].ms, out, sizeof(out));
+        assert_string_equal(out, cases[i].text);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -112,6 +168,8 @@ int main(void)
         cmocka_unit_test(test_buf_printf_long),
         cmocka_unit_test(test_buf_json_string),
         cmocka_unit_test(test_buf_double),
+        cmocka_unit_test(test_duration_parse),
+        cmocka_unit_test(test_duration_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
