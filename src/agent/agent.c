@@ -3,12 +3,15 @@
  *
  * Reading order of start-up (agent_main): configuration (defaults < file < flags) -> log ->
  * signals blocked in every thread -> data directory lock -> health checker -> self-metrics
- * registry -> collectors -> HTTP server -> periodic health thread -> ready. The main thread then sleeps in
+ * registry -> store (WAL replay) and query engine -> collectors (writing into the store) ->
+ * HTTP server -> health and self-scrape threads -> ready. The main thread then sleeps in
  * sigwait(): SIGHUP reloads, SIGINT/SIGTERM stop in reverse order. Nothing in the agent
  * installs signal handlers, so no code runs in signal context.
  */
 #include "agent/agent_int.h"
 #include "agent/collect_config.h"
+#include "agent/ingest.h"
+#include "agent/tsdb_storage.h"
 
 #include "util/version.h"
 
@@ -18,6 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 int agent_load_config(config_t *cfg, const agent_args_t *args, vigil_error_t *err)
 {
@@ -72,6 +82,15 @@ out_unlock:
     return rc;
 }
 
+int agent_config_yaml(void *ctx, buf_t *out)
+{
+    agent_t *agent = ctx;
+    pthread_mutex_lock(&agent->cfg_lock);
+    int rc = config_dump_yaml(&agent->cfg, out);
+    pthread_mutex_unlock(&agent->cfg_lock);
+    return rc;
+}
+
 static double health_interval_s(agent_t *agent)
 {
     pthread_mutex_lock(&agent->cfg_lock);
@@ -80,36 +99,71 @@ static double health_interval_s(agent_t *agent)
     return s;
 }
 
+/* Sleeps `seconds` unless the agent stops first; true when it is time to work, false when the
+ * thread should exit. */
+static bool sleep_unless_stopping(agent_t *agent, double seconds)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)seconds;
+    until.tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&agent->stop_lock);
+    while (!agent->stopping &&
+           pthread_cond_timedwait(&agent->stop_cond, &agent->stop_lock, &until) != ETIMEDOUT)
+        ;
+    bool go_on = !agent->stopping;
+    pthread_mutex_unlock(&agent->stop_lock);
+    return go_on;
+}
+
 /* Runs every health check each interval, so the CPU check measures a bounded window and
  * status changes are logged even when nobody asks /health. */
 static void *health_thread_main(void *arg)
 {
     agent_t *agent = arg;
     vigil_health_status_t prev = vigil_health_check_all(agent->health);
-    pthread_mutex_lock(&agent->stop_lock);
-    while (!agent->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        double s = health_interval_s(agent);
-        until.tv_sec += (time_t)s;
-        until.tv_nsec += (long)((s - (double)(time_t)s) * 1e9);
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        int rc = pthread_cond_timedwait(&agent->stop_cond, &agent->stop_lock, &until);
-        if (agent->stopping || rc != ETIMEDOUT)
-            continue;
-        pthread_mutex_unlock(&agent->stop_lock);
+    while (sleep_unless_stopping(agent, health_interval_s(agent))) {
         vigil_health_status_t now = vigil_health_check_all(agent->health);
         if (now != prev)
             log_info(agent->log, "health", "status changed",
                      LF_STR("from", vigil_health_status_name(prev)),
                      LF_STR("to", vigil_health_status_name(now)));
         prev = now;
-        pthread_mutex_lock(&agent->stop_lock);
     }
-    pthread_mutex_unlock(&agent->stop_lock);
+    return NULL;
+}
+
+/* Stores the agent's own metrics (the registry and the collectors' scheduler figures are not
+ * batches) every collect.interval, as a Prometheus scraping itself would. */
+static void *self_thread_main(void *arg)
+{
+    agent_t *agent = arg;
+    double interval = agent->cfg.collect.interval; /* restart-only key: read once */
+    buf_t text;
+    buf_init(&text, 64u << 20);
+    do {
+        buf_reset(&text);
+        vigil_error_t err;
+        char *reg;
+        size_t len;
+        if (vigil_registry_expose(agent->registry, VIGIL_FORMAT_TEXT, &reg, &len, &err) != 0)
+            continue;
+        int rc = buf_append(&text, reg, len);
+        free(reg);
+        if (rc != 0)
+            continue;
+        ingest_options_t o = { .format = EXPFMT_TEXT, .mode = EXPFMT_LENIENT,
+                               .default_time_ms = wall_ms(), .durability = TSDB_ASYNC };
+        ingest_result_t res;
+        if (ingest_exposition(agent->db, text.data, text.len, &o, &res, &err) != 0)
+            log_warn(agent->log, "agent", "storing own metrics failed",
+                     LF_STR("error", err.message));
+    } while (sleep_unless_stopping(agent, interval));
+    buf_free(&text);
     return NULL;
 }
 
@@ -139,26 +193,50 @@ static int start_health(agent_t *agent, vigil_error_t *err)
                                         err);
 }
 
+static int start_store(agent_t *agent, vigil_error_t *err)
+{
+    tsdb_options_t opts = { .dir = agent->datadir.path };
+    int rc = tsdb_open(&agent->db, &opts, agent->log, err);
+    if (rc != 0)
+        return rc;
+    agent->engine = promql_engine_create(NULL);
+    if (agent->engine == NULL)
+        return vigil_error_set(err, VIGIL_ENOMEM, "out of memory");
+    agent->api = (api_t){
+        .engine = agent->engine,
+        .storage = tsdb_storage(agent->db),
+        .start_time_ms = wall_ms(),
+        .config_yaml = agent_config_yaml,
+        .ctx = agent,
+    };
+    return 0;
+}
+
 static int start_collectors(agent_t *agent, vigil_error_t *err)
 {
     agent_collect_config_t cc; /* points into agent->cfg; collect_create copies what it keeps */
     const collect_options_t *opts = agent_collect_config(&cc, &agent->cfg);
     int rc = collect_create(&agent->collect, opts, agent->log, err);
+    rc = rc ? rc : collect_on_batch(agent->collect, ingest_collect_batch, agent->db);
     return rc ? rc : collect_start(agent->collect, err);
 }
 
-static int start_http(agent_t *agent, http_route_t *routes, vigil_error_t *err)
+static int start_http(agent_t *agent, http_route_t **routes, vigil_error_t *err)
 {
     const config_t *cfg = &agent->cfg;
-    agent_routes_bind(agent, routes);
+    size_t n = agent_routes(agent, NULL, 0);
+    *routes = calloc(n, sizeof(**routes));
+    if (*routes == NULL)
+        return vigil_error_set(err, VIGIL_ENOMEM, "out of memory");
+    agent_routes(agent, *routes, n);
     http_server_options_t opts = {
         .listen = cfg->listen,
         .threads = (unsigned)cfg->http.threads,
         .max_connections = (unsigned)cfg->http.max_connections,
         .connection_timeout_s = (unsigned)(cfg->http.connection_timeout + 0.5),
         .max_body_bytes = (size_t)cfg->http.max_body_size,
-        .routes = routes,
-        .route_count = agent_route_count(),
+        .routes = *routes,
+        .route_count = n,
         .log = agent->log,
         .on_request_done = on_request_done,
         .on_request_done_ctx = agent,
@@ -166,24 +244,30 @@ static int start_http(agent_t *agent, http_route_t *routes, vigil_error_t *err)
     return http_server_start(&agent->http, &opts, err);
 }
 
-static int start_health_thread(agent_t *agent, vigil_error_t *err)
+static int start_threads(agent_t *agent, vigil_error_t *err)
 {
     int rc = pthread_create(&agent->health_thread, NULL, health_thread_main, agent);
     if (rc != 0)
         return vigil_error_set(err, VIGIL_ESYS, "cannot start health thread: %s", strerror(rc));
     agent->health_thread_started = true;
+    rc = pthread_create(&agent->self_thread, NULL, self_thread_main, agent);
+    if (rc != 0)
+        return vigil_error_set(err, VIGIL_ESYS, "cannot start self-scrape thread: %s",
+                               strerror(rc));
+    agent->self_thread_started = true;
     return 0;
 }
 
-static void stop_health_thread(agent_t *agent)
+static void stop_threads(agent_t *agent)
 {
-    if (!agent->health_thread_started)
-        return;
     pthread_mutex_lock(&agent->stop_lock);
     agent->stopping = true;
-    pthread_cond_signal(&agent->stop_cond);
+    pthread_cond_broadcast(&agent->stop_cond);
     pthread_mutex_unlock(&agent->stop_lock);
-    pthread_join(agent->health_thread, NULL);
+    if (agent->health_thread_started)
+        pthread_join(agent->health_thread, NULL);
+    if (agent->self_thread_started)
+        pthread_join(agent->self_thread, NULL);
 }
 
 /* Blocks until SIGINT/SIGTERM; handles SIGHUP in between. Returns the stopping signal. */
@@ -245,14 +329,10 @@ int agent_main(const agent_args_t *args)
              LF_STR("revision", VIGIL_REVISION), LF_STR("data", agent.cfg.storage.path),
              LF_STR("config", args->config_path ? args->config_path : ""));
 
-    routes = calloc(agent_route_count(), sizeof(*routes));
-    if (routes == NULL) {
-        vigil_error_set(&err, VIGIL_ENOMEM, "out of memory");
-        goto out_fail;
-    }
     if (datadir_open(&agent.datadir, agent.cfg.storage.path, &err) != 0 ||
         start_health(&agent, &err) != 0 || start_metrics(&agent, &err) != 0 ||
-        start_collectors(&agent, &err) != 0 || start_http(&agent, routes, &err) != 0 || start_health_thread(&agent, &err) != 0)
+        start_store(&agent, &err) != 0 || start_collectors(&agent, &err) != 0 ||
+        start_http(&agent, &routes, &err) != 0 || start_threads(&agent, &err) != 0)
         goto out_fail;
 
     atomic_store(&agent.ready, true);
@@ -268,8 +348,10 @@ out_fail:
     log_error(agent.log, "agent", "start-up failed", LF_STR("error", err.message));
 out_stop:
     http_server_stop(agent.http);
-    stop_health_thread(&agent);
-    collect_free(agent.collect);
+    stop_threads(&agent);
+    collect_free(agent.collect);  /* its subscriber writes to the store: stop it first */
+    promql_engine_free(agent.engine);
+    tsdb_close(agent.db);
     vigil_registry_free(agent.registry);
     vigil_health_free(agent.health);
     datadir_close(&agent.datadir);

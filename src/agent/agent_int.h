@@ -7,9 +7,12 @@
 
 #include "agent/agent.h"
 #include "agent/datadir.h"
+#include "api/api.h"
 #include "collect/collect.h"
 #include "http/http.h"
 #include "log/log.h"
+#include "promql/promql.h"
+#include "tsdb/tsdb.h"
 #include "vigil/health.h"
 #include "vigil/metrics.h"
 
@@ -32,6 +35,9 @@ typedef struct agent {
     vigil_registry_t     *registry;     /* the agent's own metrics (/metrics) */
     vigil_http_metrics_t  http_metrics;
     collect_t            *collect;      /* host, process, cgroup and GPU collectors */
+    tsdb_t               *db;           /* the store: collectors and imports write, queries read */
+    promql_engine_t      *engine;
+    api_t                 api;          /* the Prometheus HTTP API over engine and store */
     http_server_t        *http;
 
     atomic_bool           ready;        /* /-/ready: start-up finished, not shutting down */
@@ -39,6 +45,9 @@ typedef struct agent {
     /* The periodic health thread: runs every check each health_check_interval. */
     pthread_t             health_thread;
     bool                  health_thread_started;
+    /* The self-scrape thread: stores the agent's own /metrics every collect.interval. */
+    pthread_t             self_thread;
+    bool                  self_thread_started;
     pthread_mutex_t       stop_lock;
     pthread_cond_t        stop_cond;
     bool                  stopping;
@@ -50,9 +59,15 @@ typedef struct agent {
  */
 int agent_reload(agent_t *agent, vigil_error_t *err);
 
-/* The agent's HTTP route table (routes.c); static storage, `count` rows. Each row's ctx is
- * set to `agent` by agent_routes_bind() into the caller's array of the same size. */
-size_t agent_route_count(void);
-void agent_routes_bind(agent_t *agent, http_route_t *out);
+/* The agent's HTTP route table (routes.c) followed by the Prometheus API's: writes up to `cap`
+ * rows into `out` with their ctx set, and returns how many there are (cap 0 sizes the array). */
+size_t agent_routes(agent_t *agent, http_route_t *out, size_t cap);
+
+/* Appends the running configuration as YAML (GET /api/v1/status/config). */
+int agent_config_yaml(void *ctx, buf_t *out);
+
+/* The agent's own metrics as exposition text in `fmt` (/metrics, and the self-scrape into the
+ * store): the registry and the collectors' latest values. */
+int agent_expose(agent_t *agent, vigil_format_t fmt, buf_t *out, vigil_error_t *err);
 
 #endif /* VIGIL_AGENT_INT_H */

@@ -3,35 +3,160 @@
  * subsystem. Handlers only translate between HTTP and the subsystem's API.
  */
 #include "agent/agent_int.h"
+#include "agent/ingest.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-/* /metrics: the agent's own registry followed by the collectors' latest values (until the
- * time-series store serves them), in the format the Accept header asks for. */
-static int handle_metrics(http_request_t *req, http_response_t *resp, void *ctx)
+int agent_expose(agent_t *agent, vigil_format_t fmt, buf_t *out, vigil_error_t *err)
 {
     static const char eof[] = "# EOF\n";
-    agent_t *agent = ctx;
-    vigil_format_t fmt = vigil_format_from_accept(http_request_header(req, "Accept"));
     bool openmetrics = fmt == VIGIL_FORMAT_OPENMETRICS;
     char *text;
     size_t len;
-    vigil_error_t err;
-    if (vigil_registry_expose(agent->registry, fmt, &text, &len, &err) != 0)
-        return http_response_error(resp, 500, "internal", "exposition failed: %s", err.message);
+    int rc = vigil_registry_expose(agent->registry, fmt, &text, &len, err);
+    if (rc != 0)
+        return rc;
     /* OpenMetrics allows one "# EOF", at the very end: the collectors' families go before it. */
     if (openmetrics && len >= sizeof(eof) - 1 &&
         memcmp(text + len - (sizeof(eof) - 1), eof, sizeof(eof) - 1) == 0)
         len -= sizeof(eof) - 1;
-    http_response_set_content_type(resp, vigil_format_content_type(fmt));
-    int rc = buf_append(&resp->body, text, len);
+    rc = buf_append(out, text, len);
     free(text);
     if (rc == 0)
-        rc = openmetrics ? collect_expose_openmetrics(agent->collect, &resp->body)
-                         : collect_expose_text(agent->collect, &resp->body);
+        rc = openmetrics ? collect_expose_openmetrics(agent->collect, out)
+                         : collect_expose_text(agent->collect, out);
     if (rc == 0 && openmetrics)
-        rc = buf_puts(&resp->body, eof);
+        rc = buf_puts(out, eof);
+    return rc != 0 ? vigil_error_set(err, rc, "exposition: %s", vigil_strerror(rc)) : 0;
+}
+
+/* /metrics: the agent's own registry followed by the collectors' latest values, in the format
+ * the Accept header asks for. */
+static int handle_metrics(http_request_t *req, http_response_t *resp, void *ctx)
+{
+    agent_t *agent = ctx;
+    vigil_format_t fmt = vigil_format_from_accept(http_request_header(req, "Accept"));
+    vigil_error_t err;
+    if (agent_expose(agent, fmt, &resp->body, &err) != 0)
+        return http_response_error(resp, 500, "internal", "%s", err.message);
+    http_response_set_content_type(resp, vigil_format_content_type(fmt));
+    return 0;
+}
+
+/* POST /api/v1/import/prometheus: a text or OpenMetrics body (by Content-Type), stored and
+ * fsynced before the answer, as VictoriaMetrics's endpoint of the same name: `timestamp` (ms)
+ * for samples without one, `extra_label=name=value` (repeatable) added to every sample. A
+ * syntax error stores nothing (400, line:col); samples the store refuses (out of order,
+ * limits) are counted and reported (400) while the others stay stored. */
+static int handle_import(http_request_t *req, http_response_t *resp, void *ctx)
+{
+    agent_t *agent = ctx;
+    vigil_error_t err;
+    ingest_options_t o = { .format = EXPFMT_TEXT, .mode = EXPFMT_LENIENT,
+                           .durability = TSDB_SYNC };
+    /* Like VictoriaMetrics, any body is text unless it says it is OpenMetrics (curl sends
+     * form-urlencoded by default). */
+    const char *ctype = http_request_header(req, "Content-Type");
+    if (ctype != NULL && strstr(ctype, "openmetrics") != NULL &&
+        expfmt_format_from_content_type(ctype, &o.format, &err) != 0)
+        return http_response_error(resp, 415, "bad_data", "%s", err.message);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    o.default_time_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    const char *ts = http_request_param(req, "timestamp");
+    if (ts != NULL) {
+        char *end;
+        long long v = strtoll(ts, &end, 10);
+        if (end == ts || *end != '\0')
+            return http_response_error(resp, 400, "bad_data",
+                                       "invalid parameter \"timestamp\": want milliseconds since "
+                                       "the epoch, got \"%s\"", ts);
+        o.default_time_ms = v;
+    }
+    enum { MAX_EXTRA = 16 };
+    tsdb_label_t extra[MAX_EXTRA];
+    char names[MAX_EXTRA][256];
+    size_t pos = 0;
+    const char *kv;
+    while ((kv = http_request_param_next(req, "extra_label", &pos)) != NULL) {
+        const char *eq = strchr(kv, '=');
+        if (o.n_extra == MAX_EXTRA || eq == NULL || eq == kv || (size_t)(eq - kv) >= 256)
+            return http_response_error(resp, 400, "bad_data",
+                                       "invalid parameter \"extra_label\": want name=value "
+                                       "(at most %d), got \"%s\"", MAX_EXTRA, kv);
+        memcpy(names[o.n_extra], kv, (size_t)(eq - kv));
+        names[o.n_extra][eq - kv] = '\0';
+        extra[o.n_extra] = (tsdb_label_t){ names[o.n_extra], eq + 1 };
+        o.n_extra++;
+    }
+    o.extra = extra;
+    size_t len;
+    const char *body = http_request_body(req, &len);
+    ingest_result_t res;
+    int rc = ingest_exposition(agent->db, body, len, &o, &res, &err);
+    if (rc == VIGIL_EPARSE || rc == VIGIL_ELIMIT)
+        return http_response_error(resp, 400, "bad_data", "body:%s", err.message);
+    if (rc == VIGIL_EIO)
+        return http_response_error(resp, 503, "unavailable", "samples not stored durably: %s",
+                                   err.message);
+    if (rc != 0)
+        return rc;
+    if (res.rejected > 0)
+        return http_response_error(resp, 400, "bad_data",
+                                   "%zu of %zu samples rejected, the others are stored; first: %s",
+                                   res.rejected, res.rejected + res.samples,
+                                   res.first_reject.message);
+    resp->status = 204;
+    http_response_set_content_type(resp, "");
+    return 0;
+}
+
+/* GET /api/v1/status/tsdb: head statistics and the top metrics, labels and pairs by series, in
+ * Prometheus's JSON. */
+static int put_stat_list(buf_t *b, const char *key, const tsdb_stat_entry_t *e, size_t n)
+{
+    int rc = buf_printf(b, ",\"%s\":[", key);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = buf_puts(b, i > 0 ? ",{\"name\":" : "{\"name\":");
+        rc = rc ? rc : buf_put_json_string(b, e[i].name);
+        rc = rc ? rc : buf_printf(b, ",\"value\":%llu}", (unsigned long long)e[i].value);
+    }
+    return rc ? rc : buf_putc(b, ']');
+}
+
+static int handle_tsdb_status(http_request_t *req, http_response_t *resp, void *ctx)
+{
+    agent_t *agent = ctx;
+    const char *limit_s = http_request_param(req, "limit");
+    size_t limit = limit_s != NULL ? (size_t)strtoull(limit_s, NULL, 10) : 10;
+    if (limit == 0)
+        return http_response_error(resp, 400, "bad_data",
+                                   "invalid parameter \"limit\": must be a positive number");
+    tsdb_stats_t st;
+    tsdb_stats(agent->db, &st);
+    tsdb_status_t top;
+    if (tsdb_status(agent->db, limit, &top) != 0)
+        return VIGIL_ENOMEM;
+    buf_t *b = &resp->body;
+    http_response_set_content_type(resp, "application/json");
+    bool empty = st.series == 0;
+    int rc = buf_printf(b,
+                        "{\"status\":\"success\",\"data\":{\"headStats\":{\"numSeries\":%llu,"
+                        "\"chunkCount\":%llu,\"minTime\":%lld,\"maxTime\":%lld}",
+                        (unsigned long long)st.series, (unsigned long long)st.chunks, empty ? 0LL : (long long)st.mint,
+                        empty ? 0LL : (long long)st.maxt);
+    rc = rc ? rc : put_stat_list(b, "seriesCountByMetricName", top.series_by_metric,
+                                 top.n_series_by_metric);
+    rc = rc ? rc : put_stat_list(b, "labelValueCountByLabelName", top.values_by_label,
+                                 top.n_values_by_label);
+    rc = rc ? rc : put_stat_list(b, "memoryInBytesByLabelName", top.memory_by_label,
+                                 top.n_memory_by_label);
+    rc = rc ? rc : put_stat_list(b, "seriesCountByLabelValuePair", top.series_by_pair,
+                                 top.n_series_by_pair);
+    rc = rc ? rc : buf_puts(b, "}}");
+    tsdb_status_free(&top);
     return rc;
 }
 
@@ -108,24 +233,23 @@ static int handle_reload(http_request_t *req, http_response_t *resp, void *ctx)
     return http_response_json(resp, 200, "{\"status\":\"success\"}");
 }
 
-static const http_route_t agent_routes[] = {
+static const http_route_t agent_table[] = {
     { HTTP_GET, "/metrics", "metrics", handle_metrics, NULL },
     { HTTP_GET, "/-/healthy", "healthy", handle_healthy, NULL },
     { HTTP_GET, "/-/ready", "ready", handle_ready, NULL },
     { HTTP_POST | HTTP_PUT, "/-/reload", "reload", handle_reload, NULL },
     { HTTP_GET, "/health", "health", handle_health, NULL },
     { HTTP_GET, "/health/{component}", "health_component", handle_health_component, NULL },
+    { HTTP_POST, "/api/v1/import/prometheus", "import", handle_import, NULL },
+    { HTTP_GET, "/api/v1/status/tsdb", "tsdb_status", handle_tsdb_status, NULL },
 };
 
-size_t agent_route_count(void)
+size_t agent_routes(agent_t *agent, http_route_t *out, size_t cap)
 {
-    return sizeof(agent_routes) / sizeof(agent_routes[0]);
-}
-
-void agent_routes_bind(agent_t *agent, http_route_t *out)
-{
-    for (size_t i = 0; i < agent_route_count(); i++) {
-        out[i] = agent_routes[i];
+    size_t own = sizeof(agent_table) / sizeof(agent_table[0]);
+    for (size_t i = 0; i < own && i < cap; i++) {
+        out[i] = agent_table[i];
         out[i].ctx = agent;
     }
+    return own + api_routes(&agent->api, own < cap ? out + own : NULL, cap > own ? cap - own : 0);
 }

@@ -38,6 +38,20 @@ int promql_parse_check(const char *expr, vigil_error_t *err);
  * of `promql format` / Prometheus' Prettify (pretty = true, lines split past 100 columns). */
 int promql_format(const char *expr, bool pretty, buf_t *out, vigil_error_t *err);
 
+/* A series selector parsed on its own (the match[] parameters of /api/v1/series and the label
+ * endpoints): `up`, `{job="x"}`, `node_cpu_seconds_total{mode=~"idle|user"}`. */
+typedef struct promql_selector promql_selector_t;
+
+/* Parses `s`; on success *out is the caller's, freed with promql_selector_free(). VIGIL_EPARSE
+ * ("line:col: parse error: ...") for anything but a plain series selector. */
+int promql_parse_selector(const char *s, promql_selector_t **out, vigil_error_t *err);
+
+/* The selector's matchers (a metric name written before {...} comes first, as __name__=).
+ * Borrowed from `sel`. */
+const promql_matcher_t *promql_selector_matchers(const promql_selector_t *sel, size_t *n);
+
+void promql_selector_free(promql_selector_t *sel);
+
 /* ---- engine ---- */
 
 typedef struct promql_engine_opts {

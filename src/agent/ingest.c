@@ -1,0 +1,144 @@
+/*
+ * ingest.c - samples into the store (see ingest.h).
+ *
+ * Label strings of an exposition are not NUL-terminated (they point into the input), so each
+ * sample's labels are copied into one reusable scratch buffer before they are handed to the
+ * store, which interns what it keeps.
+ */
+#include "agent/ingest.h"
+
+#include "util/buf.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INGEST_MAX_LABELS 128
+
+typedef struct sample_labels {
+    buf_t        text;                        /* NUL-separated copies of names and values */
+    tsdb_label_t labels[INGEST_MAX_LABELS + 1];
+    size_t       offsets[2 * (INGEST_MAX_LABELS + 1)];
+    size_t       n;
+} sample_labels_t;
+
+static int put_str(sample_labels_t *sl, const char *p, size_t len, size_t *off)
+{
+    *off = sl->text.len;
+    int rc = buf_append(&sl->text, p, len);
+    return rc ? rc : buf_putc(&sl->text, '\0');
+}
+
+static bool replaced_by_extra(const expfmt_label_t *l, const ingest_options_t *o)
+{
+    for (size_t i = 0; i < o->n_extra; i++)
+        if (strlen(o->extra[i].name) == l->name.len &&
+            memcmp(o->extra[i].name, l->name.ptr, l->name.len) == 0)
+            return true;
+    return false;
+}
+
+/* Builds __name__, the sample's labels (minus those an extra label replaces) and the extras. */
+static int build_labels(sample_labels_t *sl, const expfmt_entry_t *e, const ingest_options_t *o,
+                        vigil_error_t *err)
+{
+    if (e->nlabels + o->n_extra + 1 > INGEST_MAX_LABELS)
+        return vigil_error_set(err, VIGIL_ELIMIT, "line %zu: more than %d labels", e->line,
+                               INGEST_MAX_LABELS);
+    buf_reset(&sl->text);
+    sl->n = 0;
+    int rc = put_str(sl, "__name__", 8, &sl->offsets[0]);
+    rc = rc ? rc : put_str(sl, e->name.ptr, e->name.len, &sl->offsets[1]);
+    sl->n = 1;
+    for (size_t i = 0; rc == 0 && i < e->nlabels; i++) {
+        const expfmt_label_t *l = &e->labels[i];
+        if (replaced_by_extra(l, o))
+            continue;
+        rc = put_str(sl, l->name.ptr, l->name.len, &sl->offsets[2 * sl->n]);
+        rc = rc ? rc : put_str(sl, l->value.ptr, l->value.len, &sl->offsets[2 * sl->n + 1]);
+        sl->n++;
+    }
+    if (rc != 0)
+        return vigil_error_set(err, rc, "line %zu: labels too large", e->line);
+    /* Pointers only now: the buffer may have moved while it grew. */
+    for (size_t i = 0; i < sl->n; i++)
+        sl->labels[i] = (tsdb_label_t){ sl->text.data + sl->offsets[2 * i],
+                                        sl->text.data + sl->offsets[2 * i + 1] };
+    for (size_t i = 0; i < o->n_extra; i++)
+        sl->labels[sl->n++] = o->extra[i];
+    return 0;
+}
+
+static void count_reject(ingest_result_t *res, const vigil_error_t *why)
+{
+    if (res->rejected++ == 0)
+        res->first_reject = *why;
+}
+
+int ingest_exposition(tsdb_t *db, const char *data, size_t len, const ingest_options_t *opts,
+                      ingest_result_t *res, vigil_error_t *err)
+{
+    memset(res, 0, sizeof(*res));
+    int rc = expfmt_validate(data, len, opts->format, opts->mode, NULL, err);
+    if (rc != 0)
+        return rc;
+    expfmt_parser_t p;
+    sample_labels_t *sl = malloc(sizeof(*sl));
+    tsdb_appender_t *app = tsdb_appender_new(db);
+    if (sl == NULL || app == NULL) {
+        free(sl);
+        tsdb_appender_free(app);
+        return vigil_error_set(err, VIGIL_ENOMEM, "out of memory");
+    }
+    buf_init(&sl->text, 1u << 20);
+    rc = expfmt_parser_init(&p, data, len, opts->format, opts->mode);
+    expfmt_entry_t e;
+    while (rc == 0 && (rc = expfmt_next(&p, &e, err)) == 0 && e.kind != EXPFMT_ENTRY_END) {
+        if (e.kind != EXPFMT_ENTRY_SAMPLE)
+            continue;
+        vigil_error_t why;
+        int64_t t = e.has_timestamp ? e.timestamp_ms : opts->default_time_ms;
+        if (build_labels(sl, &e, opts, &why) != 0 ||
+            tsdb_appender_add(app, sl->labels, sl->n, t, e.value, NULL, &why) != 0) {
+            count_reject(res, &why);
+            continue;
+        }
+        res->samples++;
+    }
+    expfmt_parser_destroy(&p);
+    if (rc == 0)
+        rc = tsdb_appender_commit(app, opts->durability, err);
+    tsdb_appender_free(app);
+    buf_free(&sl->text);
+    free(sl);
+    return rc;
+}
+
+void ingest_collect_batch(void *ctx, const collect_batch_t *b)
+{
+    tsdb_t *db = ctx;
+    tsdb_appender_t *app = tsdb_appender_new(db);
+    if (app == NULL)
+        return; /* the store counts nothing it never saw; the next cycle tries again */
+    int64_t t = (int64_t)llround(collect_batch_time(b) * 1000.0);
+    tsdb_label_t labels[INGEST_MAX_LABELS + 1];
+    for (size_t f = 0; f < collect_batch_family_count(b); f++) {
+        size_t first, count;
+        collect_batch_family_samples(b, f, &first, &count);
+        labels[0] = (tsdb_label_t){ "__name__", collect_batch_family_name(b, f) };
+        for (size_t s = first; s < first + count; s++) {
+            const collect_label_t *ls;
+            size_t n = collect_batch_sample_labels(b, s, &ls);
+            if (n > INGEST_MAX_LABELS)
+                continue;
+            for (size_t i = 0; i < n; i++)
+                labels[1 + i] = (tsdb_label_t){ ls[i].name, ls[i].value };
+            vigil_error_t why;
+            tsdb_appender_add(app, labels, n + 1, t, collect_batch_sample_value(b, s), NULL,
+                              &why); /* refusals are counted by the store */
+        }
+    }
+    vigil_error_t err;
+    tsdb_appender_commit(app, TSDB_ASYNC, &err);
+    tsdb_appender_free(app);
+}

@@ -1,0 +1,40 @@
+/*
+ * ingest.h - samples into the store: collector batches, and expositions in Prometheus text or
+ * OpenMetrics (POST /api/v1/import/prometheus, the agent's own metrics, `vigil import`).
+ */
+#ifndef VIGIL_AGENT_INGEST_H
+#define VIGIL_AGENT_INGEST_H
+
+#include "collect/collect.h"
+#include "expfmt/expfmt.h"
+#include "tsdb/tsdb.h"
+
+typedef struct ingest_options {
+    expfmt_format_t     format;
+    expfmt_mode_t       mode;
+    int64_t             default_time_ms;  /* for samples without a timestamp */
+    const tsdb_label_t *extra;            /* added to every sample, replacing same-named ones */
+    size_t              n_extra;
+    tsdb_durability_t   durability;       /* of the final commit */
+} ingest_options_t;
+
+typedef struct ingest_result {
+    size_t        samples;        /* appended */
+    size_t        rejected;       /* refused by the store (out of order, limits, ...) */
+    vigil_error_t first_reject;   /* why the first refused sample was refused */
+} ingest_result_t;
+
+/*
+ * Parses the whole exposition first: a syntax error returns VIGIL_EPARSE with "line:col:
+ * message" in err and stores nothing. Otherwise appends every sample and commits with the
+ * requested durability; samples the store refuses are counted in *res, not errors. Returns 0,
+ * the commit's VIGIL_EIO (nothing is then acknowledged as durable) or VIGIL_ENOMEM.
+ */
+int ingest_exposition(tsdb_t *db, const char *data, size_t len, const ingest_options_t *opts,
+                      ingest_result_t *res, vigil_error_t *err);
+
+/* A collect_on_batch() subscriber (ctx = the tsdb_t): appends the batch with its run's
+ * timestamp, metric name as __name__, durability TSDB_ASYNC. */
+void ingest_collect_batch(void *ctx, const collect_batch_t *b);
+
+#endif /* VIGIL_AGENT_INGEST_H */

@@ -1,0 +1,64 @@
+/*
+ * api.h - the Prometheus HTTP API of the agent (/api/v1/...), answered byte-compatibly so
+ * Grafana's Prometheus data source and Prometheus tooling work against vigil unchanged.
+ *
+ * Data flow: an HTTP handler parses the request's parameters (times, durations, PromQL),
+ * runs the query engine over the store's promql_storage_t and writes Prometheus's JSON
+ * envelope {"status":"success","data":...,"warnings":[...],"infos":[...]} or
+ * {"status":"error","errorType":...,"error":...}. The API owns no data: the engine and the
+ * store are borrowed from the agent.
+ */
+#ifndef VIGIL_API_H
+#define VIGIL_API_H
+
+#include "http/http.h"
+#include "promql/promql.h"
+#include "util/buf.h"
+#include "vigil/error.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct api {
+    promql_engine_t *engine;   /* borrowed */
+    promql_storage_t storage;  /* borrowed */
+    int64_t          start_time_ms;  /* agent start, for runtimeinfo */
+    /* Appends the effective configuration as YAML (status/config); may be NULL. */
+    int            (*config_yaml)(void *ctx, buf_t *out);
+    /* Appends the flags as a JSON object of strings (status/flags); may be NULL. */
+    int            (*flags_json)(void *ctx, buf_t *out);
+    void            *ctx;
+    /* Storage retention for runtimeinfo ("15d"); may be NULL. */
+    const char      *retention;
+    /* Clock in ms; NULL = the real clock. Tests pin it for the default `time`. */
+    int64_t        (*now_ms)(void);
+} api_t;
+
+/* Writes up to `cap` route rows for the API into `out` (ctx = api) and returns how many
+ * rows the API has (call with cap 0 to size the array). `api` must outlive the server. */
+size_t api_routes(api_t *api, http_route_t *out, size_t cap);
+
+/* ---- parsing and formatting, shared with the tests and `vigil query` ---- */
+
+/* Parses a Prometheus API time: Unix seconds with an optional fraction ("1435781451.781") or
+ * RFC 3339 ("2015-07-01T20:10:51.781Z", "...+02:00"). 0 or VIGIL_EINVAL with the reason. */
+int api_parse_time(const char *s, int64_t *ms, vigil_error_t *err);
+
+/* Parses a step or timeout: float seconds ("15", "0.5") or a Prometheus duration ("1m30s").
+ * 0 or VIGIL_EINVAL. */
+int api_parse_duration(const char *s, int64_t *ms, vigil_error_t *err);
+
+/* Appends a sample value as Prometheus's API writes it (Go's FormatFloat(v, 'f', -1, 64): the
+ * shortest digits that round-trip, never an exponent; "NaN", "+Inf", "-Inf"). */
+int api_put_value(buf_t *out, double v);
+
+/* Appends a timestamp in ms as the JSON number of seconds Prometheus writes (1435781451.781). */
+int api_put_time(buf_t *out, int64_t ms);
+
+/* Appends a label set as a JSON object {"name":"value",...} in label order. */
+int api_put_labels(buf_t *out, promql_labels_t labels);
+
+/* Appends the "data" object of a query result ({"resultType":...,"result":...}). */
+int api_put_result(buf_t *out, const promql_result_t *r);
+
+#endif /* VIGIL_API_H */
