@@ -6,6 +6,14 @@
 driver=$1 dir=$2 required=$3 out=$4
 : > "$out"
 status=0
+# Every required file must exist: a missing peers directory must fail, not pass vacuously.
+while read -r name; do
+    case "$name" in ''|'#'*) continue ;; esac
+    if [ ! -f "$dir/$name" ]; then
+        echo "REQUIRED FILE MISSING: $dir/$name"
+        status=1
+    fi
+done < "$required"
 for f in "$dir"/*.test; do
     name=$(basename "$f")
     line=$("$driver" test promql "$f" 2>&1 | tail -n 1)
