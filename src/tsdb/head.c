@@ -23,9 +23,10 @@
  * release store after the slot is filled. A slot can be NULL when creation failed after the
  * id was taken (the index may already name it); readers skip NULL slots.
  *
- * Closed chunks are immutable and freed only by head_free(), so snapshots share them; the open
- * chunk (at most ~1 KiB) is copied. When head truncation arrives (blocks), chunks and series
- * will need reference counts or an epoch before they can be freed under readers.
+ * Closed chunks are immutable; head_truncate() frees those older than the last block. Readers
+ * therefore copy what they read (head_snapshot copies the chunk bytes under the series lock),
+ * so no reader ever holds a pointer into the head after the lock. Series are never freed while
+ * the store is open (series garbage collection would need reference counts; not done yet).
  */
 #include "tsdb/head.h"
 
@@ -53,6 +54,7 @@ struct head {
     _Atomic uint32_t  nseries;   /* ids in use (slots filled or burnt) */
     _Atomic uint32_t  nlive;     /* series actually created */
     _Atomic int64_t   samples, chunks, chunk_bytes, mint, maxt;
+    _Atomic int64_t   min_valid; /* samples older than this are in blocks: rejected / skipped */
     _Atomic uint64_t  rejected[TSDB_REJECT__COUNT];
     stripe_t          stripes[HEAD_STRIPES];
 };
@@ -73,6 +75,7 @@ int head_create(head_t **out, const head_limits_t *lim, vigil_error_t *err)
     h->next_ref = 1;
     atomic_init(&h->mint, INT64_MAX);
     atomic_init(&h->maxt, INT64_MIN);
+    atomic_init(&h->min_valid, INT64_MIN);
     /* One spare page so max_series not a multiple of the page size still fits. */
     h->npages = (lim->max_series >> HEAD_PAGE_BITS) + 1;
     h->pages = calloc(h->npages, sizeof(*h->pages));
@@ -514,6 +517,19 @@ int head_append(head_t *h, head_series_t *s, int64_t t, double v, bool replay, h
 {
     int rc = 0;
     *stored = false;
+    if (t < atomic_load_explicit(&h->min_valid, memory_order_relaxed)) {
+        if (replay)
+            return 0; /* already in a block: a crash came between the block and the checkpoint */
+        char desc[256];
+        pthread_mutex_lock(&s->mu);
+        series_desc(s, desc, sizeof(desc));
+        pthread_mutex_unlock(&s->mu);
+        *reason = TSDB_REJECT_TOO_OLD;
+        return vigil_error_set(err, VIGIL_ERANGE,
+                               "series %s: sample at %lld is older than the head (%lld); that "
+                               "range is already written to a block", desc, (long long)t,
+                               (long long)atomic_load(&h->min_valid));
+    }
     pthread_mutex_lock(&s->mu);
     if (s->has_last && t <= s->last_t) {
         uint64_t old;
@@ -611,53 +627,72 @@ bool head_series_overlaps(head_series_t *s, int64_t mint, int64_t maxt)
     return r;
 }
 
-static int copy_overlapping(const head_chunk_t *cs, size_t n, int64_t mint, int64_t maxt,
-                            size_t extra, head_chunk_t **out, size_t *nout)
+/* Bytes of the chunks in cs[0..n) overlapping [mint, maxt]. */
+static size_t overlapping_bytes(const head_chunk_t *cs, size_t n, int64_t mint, int64_t maxt,
+                                size_t *count)
 {
-    size_t k = 0;
+    size_t b = 0;
     for (size_t i = 0; i < n; i++)
-        k += cs[i].maxt >= mint && cs[i].mint <= maxt;
-    *out = malloc((k + extra ? k + extra : 1) * sizeof(head_chunk_t));
-    if (*out == NULL)
-        return VIGIL_ENOMEM;
-    k = 0;
+        if (cs[i].maxt >= mint && cs[i].mint <= maxt) {
+            b += cs[i].len;
+            (*count)++;
+        }
+    return b;
+}
+
+/* Appends copies of the overlapping chunks to out[*k], their bytes at *data. */
+static void copy_overlapping(const head_chunk_t *cs, size_t n, int64_t mint, int64_t maxt,
+                             head_chunk_t *out, size_t *k, uint8_t **data)
+{
     for (size_t i = 0; i < n; i++)
-        if (cs[i].maxt >= mint && cs[i].mint <= maxt)
-            (*out)[k++] = cs[i];
-    *nout = k;
-    return 0;
+        if (cs[i].maxt >= mint && cs[i].mint <= maxt) {
+            out[*k] = cs[i];
+            out[*k].data = *data;
+            memcpy(*data, cs[i].data, cs[i].len);
+            *data += cs[i].len;
+            (*k)++;
+        }
 }
 
 int head_snapshot(head_series_t *s, int64_t mint, int64_t maxt, head_snap_t *snap)
 {
     memset(snap, 0, sizeof(*snap));
-    int rc;
+    int rc = 0;
     pthread_mutex_lock(&s->mu);
-    rc = copy_overlapping(s->closed, s->nclosed, mint, maxt, 1, &snap->chunks, &snap->nchunks);
-    if (rc == 0 && s->open.count > 0 && s->open_mint <= maxt && s->last_t >= mint) {
-        size_t         len;
-        const uint8_t *b = chunk_appender_bytes(&s->open, &len);
-        snap->open_copy = malloc(len);
-        if (snap->open_copy == NULL) {
-            rc = VIGIL_ENOMEM;
-        } else {
-            memcpy(snap->open_copy, b, len);
-            snap->chunks[snap->nchunks++] = (head_chunk_t){
-                .mint = s->open_mint, .maxt = s->last_t, .data = snap->open_copy,
-                .len = (uint32_t)len, .count = s->open.count};
-        }
+    /* Everything is copied, chunk bytes included: head truncation frees closed chunks, and a
+     * reader must not depend on the series lock after this returns. A copy is about one byte a
+     * sample, cheap next to decoding. */
+    size_t         nc = 0, noc = 0, open_len = 0;
+    size_t         bytes = overlapping_bytes(s->closed, s->nclosed, mint, maxt, &nc) +
+                   overlapping_bytes(s->ooo_chunks, s->nooo_chunks, mint, maxt, &noc);
+    const uint8_t *open = NULL;
+    if (s->open.count > 0 && s->open_mint <= maxt && s->last_t >= mint) {
+        open = chunk_appender_bytes(&s->open, &open_len);
+        bytes += open_len;
     }
-    if (rc == 0)
-        rc = copy_overlapping(s->ooo_chunks, s->nooo_chunks, mint, maxt, 0, &snap->ooo_chunks,
-                              &snap->nooo_chunks);
-    if (rc == 0 && s->nooo > 0) {
+    snap->data = malloc(bytes ? bytes : 1);
+    snap->chunks = malloc((nc + 1) * sizeof(head_chunk_t));
+    snap->ooo_chunks = malloc((noc ? noc : 1) * sizeof(head_chunk_t));
+    if (s->nooo > 0)
         snap->ooo = malloc(s->nooo * sizeof(head_sample_t));
-        if (snap->ooo == NULL)
-            rc = VIGIL_ENOMEM;
-        else {
-            memcpy(snap->ooo, s->ooo, s->nooo * sizeof(head_sample_t));
-            snap->nooo = s->nooo;
+    if (snap->data == NULL || snap->chunks == NULL || snap->ooo_chunks == NULL ||
+        (s->nooo > 0 && snap->ooo == NULL)) {
+        rc = VIGIL_ENOMEM;
+    } else {
+        uint8_t *d = snap->data;
+        copy_overlapping(s->closed, s->nclosed, mint, maxt, snap->chunks, &snap->nchunks, &d);
+        if (open != NULL) {
+            memcpy(d, open, open_len);
+            snap->chunks[snap->nchunks++] = (head_chunk_t){
+                .mint = s->open_mint, .maxt = s->last_t, .data = d, .len = (uint32_t)open_len,
+                .count = s->open.count};
+            d += open_len;
         }
+        copy_overlapping(s->ooo_chunks, s->nooo_chunks, mint, maxt, snap->ooo_chunks,
+                         &snap->nooo_chunks, &d);
+        if (s->nooo > 0)
+            memcpy(snap->ooo, s->ooo, s->nooo * sizeof(head_sample_t));
+        snap->nooo = s->nooo;
     }
     pthread_mutex_unlock(&s->mu);
     if (rc != 0)
@@ -665,13 +700,162 @@ int head_snapshot(head_series_t *s, int64_t mint, int64_t maxt, head_snap_t *sna
     return rc;
 }
 
+typedef struct seq_sample {
+    int64_t t;
+    double  v;
+    size_t  seq; /* source order, so the first copy of a timestamp wins */
+} seq_sample_t;
+
+static int cmp_seq(const void *a, const void *b)
+{
+    const seq_sample_t *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+int head_collect_samples(const head_chunk_t *const *lists, const size_t *nlists, size_t k,
+                         const head_sample_t *extra, size_t nextra, int64_t mint, int64_t maxt,
+                         head_sample_t **out, size_t *nout)
+{
+    size_t total = nextra;
+    for (size_t l = 0; l < k; l++)
+        for (size_t i = 0; i < nlists[l]; i++)
+            total += lists[l][i].count;
+    seq_sample_t *v = malloc((total ? total : 1) * sizeof(*v));
+    if (v == NULL)
+        return VIGIL_ENOMEM;
+    size_t n = 0;
+    for (size_t l = 0; l < k; l++)
+        for (size_t i = 0; i < nlists[l]; i++) {
+            chunk_iter_t it;
+            int64_t      t;
+            double       x;
+            if (chunk_iter_init(&it, lists[l][i].data, lists[l][i].len) != 0)
+                continue;
+            while (n < total && chunk_iter_next(&it, &t, &x))
+                if (t >= mint && t <= maxt) {
+                    v[n] = (seq_sample_t){t, x, n};
+                    n++;
+                }
+        }
+    for (size_t i = 0; i < nextra && n < total; i++)
+        if (extra[i].t >= mint && extra[i].t <= maxt) {
+            v[n] = (seq_sample_t){extra[i].t, extra[i].v, n};
+            n++;
+        }
+    qsort(v, n, sizeof(*v), cmp_seq);
+    head_sample_t *r = malloc((n ? n : 1) * sizeof(*r));
+    if (r == NULL) {
+        free(v);
+        return VIGIL_ENOMEM;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (m == 0 || r[m - 1].t != v[i].t)
+            r[m++] = (head_sample_t){v[i].t, v[i].v};
+    free(v);
+    *out = r;
+    *nout = m;
+    return 0;
+}
+
 void head_snap_free(head_snap_t *snap)
 {
     free(snap->chunks);
-    free(snap->open_copy);
+    free(snap->data);
     free(snap->ooo_chunks);
     free(snap->ooo);
     memset(snap, 0, sizeof(*snap));
+}
+
+int head_labels_cmp(const tsdb_label_t *a, size_t na, const tsdb_label_t *b, size_t nb)
+{
+    for (size_t i = 0; i < na && i < nb; i++) {
+        int c = strcmp(a[i].name, b[i].name);
+        if (c == 0)
+            c = strcmp(a[i].value, b[i].value);
+        if (c != 0)
+            return c;
+    }
+    return (na > nb) - (na < nb);
+}
+
+int64_t head_min_valid(head_t *h)
+{
+    return atomic_load(&h->min_valid);
+}
+
+void head_set_min_valid(head_t *h, int64_t t)
+{
+    int64_t cur = atomic_load(&h->min_valid);
+    while (t > cur && !atomic_compare_exchange_weak(&h->min_valid, &cur, t))
+        ;
+}
+
+/* Drops the chunks of cs[0..*n) that end before t, keeping order. Series lock held. */
+static void drop_chunks(head_chunk_t *cs, uint32_t *n, int64_t t, head_delta_t *d)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < *n; i++) {
+        if (cs[i].maxt < t) {
+            d->samples -= cs[i].count;
+            d->chunks--;
+            d->chunk_bytes -= cs[i].len;
+            free(cs[i].data);
+        } else {
+            cs[k++] = cs[i];
+        }
+    }
+    *n = k;
+}
+
+void head_truncate(head_t *h, int64_t t)
+{
+    head_set_min_valid(h, t);
+    head_delta_t d;
+    head_delta_init(&d);
+    uint32_t n = head_series_count(h);
+    for (uint32_t id = 0; id < n; id++) {
+        head_series_t *s = head_series_by_id(h, id);
+        if (s == NULL)
+            continue;
+        pthread_mutex_lock(&s->mu);
+        /* Chunks never span a block-range boundary and t is one, so whole chunks go. */
+        drop_chunks(s->closed, &s->nclosed, t, &d);
+        drop_chunks(s->ooo_chunks, &s->nooo_chunks, t, &d);
+        if (s->open.count > 0 && s->last_t < t) {
+            size_t len;
+            chunk_appender_bytes(&s->open, &len);
+            d.samples -= s->open.count;
+            d.chunks--;
+            d.chunk_bytes -= (int64_t)len;
+            chunk_appender_free(&s->open); /* last_t stays: order checks still apply */
+        }
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < s->nooo; i++)
+            if (s->ooo[i].t >= t)
+                s->ooo[k++] = s->ooo[i];
+        d.samples -= s->nooo - k;
+        s->nooo = k;
+        s->mint = INT64_MAX;
+        if (s->nclosed > 0)
+            s->mint = s->closed[0].mint;
+        else if (s->open.count > 0)
+            s->mint = s->open_mint;
+        for (uint32_t i = 0; i < s->nooo_chunks; i++)
+            if (s->ooo_chunks[i].mint < s->mint)
+                s->mint = s->ooo_chunks[i].mint;
+        if (s->nooo > 0 && s->ooo[0].t < s->mint)
+            s->mint = s->ooo[0].t;
+        if (s->mint == INT64_MAX)
+            s->maxt = INT64_MIN; /* no data left in the head; has_last/last_t keep ordering */
+        pthread_mutex_unlock(&s->mu);
+    }
+    head_delta_flush(h, &d);
+    int64_t cur = atomic_load(&h->mint);
+    while (cur < t && !atomic_compare_exchange_weak(&h->mint, &cur, t))
+        ;
 }
 
 void head_fill_stats(head_t *h, tsdb_stats_t *st)

@@ -25,7 +25,7 @@ typedef struct head_sample {
     double  v;
 } head_sample_t;
 
-/* A closed chunk: immutable bytes, shared with readers, freed only by head_free(). */
+/* A closed chunk: immutable bytes, freed by head_truncate() or head_free(). */
 typedef struct head_chunk {
     int64_t  mint, maxt;
     uint8_t *data; /* owned by the head */
@@ -128,20 +128,42 @@ uint32_t head_series_count(head_t *h);
 symtab_t *head_symbols(head_t *h);
 index_t *head_index(head_t *h);
 
+/* Orders label sets (sorted by name) as selections and blocks list series. */
+int head_labels_cmp(const tsdb_label_t *a, size_t na, const tsdb_label_t *b, size_t nb);
+
+/* Samples older than the head's minimum valid time are in blocks: live appends of them are
+ * rejected (too old), replayed ones skipped. It only moves forward. */
+int64_t head_min_valid(head_t *h);
+void head_set_min_valid(head_t *h, int64_t t);
+
+/* Frees every chunk and sample older than t (a block-range boundary already written to a
+ * block) and raises the minimum valid time to t. Series stay (empty ones too: their refs and
+ * ordering state are still in use). Readers are safe: snapshots copy what they read. */
+void head_truncate(head_t *h, int64_t t);
+
 /* Overall counters for tsdb_stats(). */
 void head_fill_stats(head_t *h, tsdb_stats_t *st);
 
-/* A reader's private view of one series' samples in [mint, maxt]. */
+/* A reader's private copy of one series' chunks overlapping [mint, maxt]. */
 typedef struct head_snap {
-    head_chunk_t  *chunks;  /* owned array: overlapping closed chunks (data borrowed), then the
-                               open chunk (data owned: open_copy) */
+    head_chunk_t  *chunks;      /* owned array: in-order chunks, ascending, open chunk last */
     size_t         nchunks;
-    uint8_t       *open_copy;  /* owned */
-    head_chunk_t  *ooo_chunks; /* owned array, data borrowed */
+    head_chunk_t  *ooo_chunks;  /* owned array: sealed out-of-order chunks */
     size_t         nooo_chunks;
-    head_sample_t *ooo;        /* owned copy */
+    head_sample_t *ooo;         /* owned copy of the out-of-order buffer */
     size_t         nooo;
+    uint8_t       *data;        /* owned: the bytes every chunk above points into */
 } head_snap_t;
+
+/*
+ * Every sample of the chunk lists lists[0..k) (nlists[i] chunks each) and of extra[0..nextra)
+ * within [mint, maxt], sorted by timestamp, the first copy of a timestamp kept (earlier lists
+ * win). For series with out-of-order data or several sources. *out is the caller's (free()).
+ * 0 or VIGIL_ENOMEM.
+ */
+int head_collect_samples(const head_chunk_t *const *lists, const size_t *nlists, size_t k,
+                         const head_sample_t *extra, size_t nextra, int64_t mint, int64_t maxt,
+                         head_sample_t **out, size_t *nout);
 
 /* Takes a snapshot under the series lock; release with head_snap_free(). 0 or VIGIL_ENOMEM. */
 int head_snapshot(head_series_t *s, int64_t mint, int64_t maxt, head_snap_t *snap);

@@ -131,11 +131,6 @@ int index_add(index_t *ix, uint32_t id, const char *const *pairs, size_t n)
 
 /* ---- set operations on sorted id arrays --------------------------------------------------- */
 
-typedef struct idset {
-    uint32_t *ids; /* owned */
-    size_t    len;
-} idset_t;
-
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -182,11 +177,16 @@ static int union_matching(const index_name_t *nm, const matcher_t *m, bool want,
     }
     /* A series has one value per name, so the lists are disjoint: sorting suffices. */
     if (nlists > 1)
-        qsort(out->ids, out->len, sizeof(uint32_t), cmp_u32);
+        idset_sort(out);
     return 0;
 }
 
-static void intersect(idset_t *acc, const idset_t *b)
+void idset_sort(idset_t *s)
+{
+    qsort(s->ids, s->len, sizeof(uint32_t), cmp_u32);
+}
+
+void idset_intersect(idset_t *acc, const idset_t *b)
 {
     size_t i = 0, j = 0, k = 0;
     while (i < acc->len && j < b->len) {
@@ -203,7 +203,7 @@ static void intersect(idset_t *acc, const idset_t *b)
     acc->len = k;
 }
 
-static void subtract(idset_t *acc, const idset_t *b)
+void idset_subtract(idset_t *acc, const idset_t *b)
 {
     size_t i = 0, j = 0, k = 0;
     while (i < acc->len) {
@@ -235,7 +235,7 @@ int index_select(index_t *ix, const matcher_t *ms, size_t n, uint32_t nall, uint
             acc = s;
             have = true;
         } else {
-            intersect(&acc, &s);
+            idset_intersect(&acc, &s);
             free(s.ids);
         }
         if (acc.len == 0)
@@ -256,7 +256,7 @@ int index_select(index_t *ix, const matcher_t *ms, size_t n, uint32_t nall, uint
         idset_t s;
         rc = union_matching(find_name(ix, ms[i].name), &ms[i], false, &s);
         if (rc == 0)
-            subtract(&acc, &s);
+            idset_subtract(&acc, &s);
         free(s.ids);
     }
     pthread_rwlock_unlock(&ix->lock);

@@ -22,6 +22,17 @@ typedef struct postings {
     uint32_t  cap;
 } postings_t;
 
+/* A set of series ids being computed by a selection (the index's or a block's). */
+typedef struct idset {
+    uint32_t *ids; /* owned (free()) */
+    size_t    len;
+} idset_t;
+
+/* Set operations on ascending, duplicate-free id arrays; results overwrite *acc in place. */
+void idset_intersect(idset_t *acc, const idset_t *b);
+void idset_subtract(idset_t *acc, const idset_t *b);
+void idset_sort(idset_t *s);
+
 typedef struct index {
     pthread_rwlock_t lock;
     hmap_t           names;   /* of index_name_t*, keyed by the interned name pointer */

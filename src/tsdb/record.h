@@ -13,6 +13,7 @@
 
 #define RECORD_SERIES  1
 #define RECORD_SAMPLES 2
+#define RECORD_CHUNK   3 /* checkpoints only: uvarint ref, then one chunk's bytes (chunks.md) */
 
 typedef struct rec_sample {
     uint64_t ref;

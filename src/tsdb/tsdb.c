@@ -9,23 +9,38 @@
  * TSDB_SYNC, waits for the group commit that covers it. Only accepted samples are logged, so
  * replay never resurrects a rejected one.
  *
- * Replay: series records map WAL refs to head series (a temporary hash map, dropped after
- * open); samples go through head_append(replay = true), which files samples that arrive out of
- * order (two appenders to one series can log in either order) in the out-of-order buffer
- * instead of rejecting them, and ignores exact duplicates.
+ * Replay: blocks are mapped first (the head's minimum valid time becomes the newest block's
+ * end, so replayed samples they already hold are skipped). Series records map WAL refs to head
+ * series (a temporary hash map, dropped after open); samples and checkpoint chunks go through
+ * head_append(replay = true), which files samples that arrive out of order (two appenders to
+ * one series can log in either order) in the out-of-order buffer instead of rejecting them,
+ * and ignores exact duplicates.
+ *
+ * Compaction (tsdb_compact, run by the compactor thread): for the oldest complete range R of
+ * the head: raise the head's minimum valid time to R's end first (from then on no append can
+ * add a sample to R: the check runs under the series lock the block writer also takes), write
+ * R to a block, publish it to queries, wait until every series set created before it is freed
+ * (reader epochs), drop R from the head, then checkpoint the WAL. A crash anywhere leaves
+ * either the old state (block .tmp deleted at start) or the block plus a WAL whose samples in R
+ * are skipped at replay. Nothing acknowledged is ever only in memory.
  */
 #include "tsdb/tsdb.h"
 
+#include "tsdb/block.h"
 #include "tsdb/head.h"
 #include "tsdb/match.h"
 #include "tsdb/record.h"
 #include "tsdb/wal.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #define RECORD_MAX_SAMPLES 100000 /* samples per WAL record: 2.8 MB at worst, under the cap */
 #define REPLAY_BLOCK       4096
@@ -53,13 +68,35 @@ typedef struct replay {
 } replay_t;
 
 struct tsdb {
-    char          *dir;   /* owned; NULL without a WAL */
-    log_t         *lg;
-    head_t        *head;
-    wal_t         *wal;   /* NULL without a WAL */
-    replay_t      *replay; /* only during tsdb_open */
+    char              *dir;     /* owned; NULL without a WAL */
+    char              *blocks_dir; /* owned: dir/blocks */
+    log_t             *lg;
+    head_t            *head;
+    wal_t             *wal;     /* NULL without a WAL */
+    replay_t          *replay;  /* only during tsdb_open */
     wal_replay_stats_t rs;
-    uint64_t       replay_skipped;
+    uint64_t           replay_skipped;
+    int64_t            retention_ms;
+    uint32_t           compact_interval_ms;
+
+    pthread_mutex_t    blocks_mu;  /* guards blocks/nblocks and the block counters */
+    block_t          **blocks;     /* each holds one reference; ascending by mint */
+    size_t             nblocks, capblocks;
+    uint64_t           compactions, blocks_deleted;
+
+    /* Reader epochs: a series set belongs to the epoch current at its creation; compaction
+     * bumps the epoch after publishing a block and waits for the previous one to empty. */
+    pthread_mutex_t    epoch_mu;
+    pthread_cond_t     epoch_cv;
+    uint64_t           epoch;
+    uint64_t           live[2];
+
+    pthread_mutex_t    compact_mu; /* one compaction at a time */
+    pthread_mutex_t    stop_mu;
+    pthread_cond_t     stop_cv;
+    bool               stop;
+    bool               compactor_started;
+    pthread_t          compactor;
 };
 
 struct tsdb_appender {
@@ -156,12 +193,42 @@ static int replay_series(void *ctx, uint64_t ref, const tsdb_label_t *ls, size_t
     return replay_map(r, ref, s);
 }
 
+/* A checkpoint's chunk record: uvarint ref, then the chunk's bytes. */
+static int replay_chunk(tsdb_t *db, const uint8_t *p, size_t len)
+{
+    replay_t      *r = db->replay;
+    const uint8_t *end = p + len;
+    uint64_t       ref;
+    chunk_iter_t   it;
+    if (!record_get_uvarint(&p, end, &ref) || chunk_iter_init(&it, p, (size_t)(end - p)) != 0)
+        return VIGIL_EPARSE;
+    replay_ref_t *e = hmap_find(&r->refs, ref_hash(ref), ref_eq, &ref);
+    int64_t       t;
+    double        v;
+    while (chunk_iter_next(&it, &t, &v)) {
+        if (e == NULL) {
+            r->skipped++;
+            continue;
+        }
+        bool                 stored;
+        tsdb_reject_reason_t reason;
+        int rc = head_append(db->head, e->s, t, v, true, &r->delta, &stored, &reason, NULL);
+        if (rc == VIGIL_ENOMEM)
+            return rc;
+        if (rc != 0)
+            r->skipped++;
+    }
+    return chunk_iter_failed(&it) ? VIGIL_EPARSE : 0;
+}
+
 static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t len)
 {
     tsdb_t   *db = ctx;
     replay_t *r = db->replay;
     if (type == RECORD_SERIES)
         return record_decode_series(p, len, replay_series, db);
+    if (type == RECORD_CHUNK)
+        return replay_chunk(db, p, len);
     size_t n;
     int    rc = record_decode_samples(p, len, &r->samples, &r->cap, &n);
     if (rc != 0)
@@ -236,10 +303,108 @@ static int mkdirs(const char *path, vigil_error_t *err)
     }
 }
 
+/* ---- blocks ------------------------------------------------------------------------------- */
+
+static int cmp_block(const void *a, const void *b)
+{
+    int64_t x = block_mint(*(block_t *const *)a), y = block_mint(*(block_t *const *)b);
+    return (x > y) - (x < y);
+}
+
+/* Adds a block (taking over its reference) to the sorted list. blocks_mu held. */
+static int blocks_add(tsdb_t *db, block_t *b)
+{
+    if (db->nblocks == db->capblocks) {
+        size_t    ncap = db->capblocks ? db->capblocks * 2 : 8;
+        block_t **n = realloc(db->blocks, ncap * sizeof(*n));
+        if (n == NULL)
+            return VIGIL_ENOMEM;
+        db->blocks = n;
+        db->capblocks = ncap;
+    }
+    db->blocks[db->nblocks++] = b;
+    qsort(db->blocks, db->nblocks, sizeof(*db->blocks), cmp_block);
+    return 0;
+}
+
+/* Maps every block in dir/blocks: interrupted writes (.tmp) are deleted, blocks failing their
+ * checks are renamed *.corrupt and logged (never deleted: they may hold the only copy). */
+static int load_blocks(tsdb_t *db, vigil_error_t *err)
+{
+    DIR *d = opendir(db->blocks_dir);
+    if (d == NULL)
+        return vigil_error_set(err, VIGIL_EIO, "%s: %s", db->blocks_dir, strerror(errno));
+    int            rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        size_t      l = strlen(n);
+        char        path[4096];
+        snprintf(path, sizeof(path), "%s/%s", db->blocks_dir, n);
+        if (l > 9 && strcmp(n + l - 9, ".vblk.tmp") == 0) {
+            unlink(path);
+            continue;
+        }
+        if (l <= 5 || strcmp(n + l - 5, ".vblk") != 0)
+            continue;
+        block_t      *b;
+        vigil_error_t berr;
+        int           brc = block_open(&b, path, &berr);
+        if (brc == VIGIL_EPARSE) {
+            char aside[4200];
+            snprintf(aside, sizeof(aside), "%s.corrupt", path);
+            log_error(db->lg, "tsdb", "block fails its checks; moved aside",
+                      LF_STR("block", path), LF_STR("error", berr.message),
+                      LF_STR("moved_to", aside));
+            rename(path, aside);
+            continue;
+        }
+        if (brc != 0) {
+            rc = vigil_error_set(err, brc, "%s", berr.message);
+            break;
+        }
+        if ((rc = blocks_add(db, b)) != 0) {
+            block_unref(b);
+            rc = vigil_error_set(err, rc, "blocks: out of memory");
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+static void *compactor_main(void *arg)
+{
+    tsdb_t *db = arg;
+    pthread_mutex_lock(&db->stop_mu);
+    while (!db->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += db->compact_interval_ms / 1000;
+        ts.tv_nsec += (long)(db->compact_interval_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&db->stop_cv, &db->stop_mu, &ts);
+        if (db->stop)
+            break;
+        pthread_mutex_unlock(&db->stop_mu);
+        vigil_error_t err;
+        if (tsdb_compact(db, &err) != 0)
+            log_error(db->lg, "tsdb", "compaction failed; will retry",
+                      LF_STR("error", err.message));
+        pthread_mutex_lock(&db->stop_mu);
+    }
+    pthread_mutex_unlock(&db->stop_mu);
+    return NULL;
+}
+
+/* ---- open / close ------------------------------------------------------------------------- */
+
 int tsdb_open(tsdb_t **out, const tsdb_options_t *opts, log_t *lg, vigil_error_t *err)
 {
-    if (opts->ooo_window_ms < 0)
-        return vigil_error_set(err, VIGIL_EINVAL, "tsdb: negative out-of-order window");
+    if (opts->ooo_window_ms < 0 || opts->retention_ms < 0)
+        return vigil_error_set(err, VIGIL_EINVAL, "tsdb: negative out-of-order window or retention");
     head_limits_t lim = {
         .max_series = opts->max_series ? opts->max_series : 1000000,
         .max_labels = opts->max_labels ? opts->max_labels : 64,
@@ -253,6 +418,14 @@ int tsdb_open(tsdb_t **out, const tsdb_options_t *opts, log_t *lg, vigil_error_t
     if (db == NULL)
         return vigil_error_set(err, VIGIL_ENOMEM, "tsdb: out of memory");
     db->lg = lg;
+    db->retention_ms = opts->retention_ms ? opts->retention_ms : INT64_C(15) * 86400 * 1000;
+    db->compact_interval_ms = opts->compact_interval_ms ? opts->compact_interval_ms : 60000;
+    pthread_mutex_init(&db->blocks_mu, NULL);
+    pthread_mutex_init(&db->epoch_mu, NULL);
+    pthread_cond_init(&db->epoch_cv, NULL);
+    pthread_mutex_init(&db->compact_mu, NULL);
+    pthread_mutex_init(&db->stop_mu, NULL);
+    pthread_cond_init(&db->stop_cv, NULL);
     int rc = head_create(&db->head, &lim, err);
     if (rc != 0)
         goto out_free;
@@ -260,17 +433,21 @@ int tsdb_open(tsdb_t **out, const tsdb_options_t *opts, log_t *lg, vigil_error_t
         *out = db;
         return 0;
     }
-    if ((db->dir = strdup(opts->dir)) == NULL) {
+    char waldir[4096], blkdir[4096];
+    if (snprintf(waldir, sizeof(waldir), "%s/wal", opts->dir) >= (int)sizeof(waldir) ||
+        snprintf(blkdir, sizeof(blkdir), "%s/blocks", opts->dir) >= (int)sizeof(blkdir)) {
+        rc = vigil_error_set(err, VIGIL_EINVAL, "path too long: %s", opts->dir);
+        goto out_head;
+    }
+    if ((db->dir = strdup(opts->dir)) == NULL || (db->blocks_dir = strdup(blkdir)) == NULL) {
         rc = vigil_error_set(err, VIGIL_ENOMEM, "tsdb: out of memory");
         goto out_head;
     }
-    if ((rc = mkdirs(db->dir, err)) != 0)
+    if ((rc = mkdirs(blkdir, err)) != 0 || (rc = load_blocks(db, err)) != 0)
         goto out_head;
-    char waldir[4096];
-    if (snprintf(waldir, sizeof(waldir), "%s/wal", db->dir) >= (int)sizeof(waldir)) {
-        rc = vigil_error_set(err, VIGIL_EINVAL, "path too long: %s", db->dir);
-        goto out_head;
-    }
+    if (db->nblocks > 0) /* replayed samples the blocks hold are skipped */
+        head_set_min_valid(db->head, block_maxt(db->blocks[db->nblocks - 1]));
+
     replay_t r;
     memset(&r, 0, sizeof(r));
     hmap_init(&r.refs);
@@ -286,12 +463,25 @@ int tsdb_open(tsdb_t **out, const tsdb_options_t *opts, log_t *lg, vigil_error_t
     if (rc != 0)
         goto out_head;
     head_set_on_series(db->head, log_series, db);
+    if (db->compact_interval_ms != UINT32_MAX) {
+        if (pthread_create(&db->compactor, NULL, compactor_main, db) != 0) {
+            rc = vigil_error_set(err, VIGIL_ESYS, "tsdb: cannot start the compactor thread");
+            goto out_wal;
+        }
+        db->compactor_started = true;
+    }
     *out = db;
     return 0;
 
+out_wal:
+    wal_close(db->wal);
 out_head:
+    for (size_t i = 0; i < db->nblocks; i++)
+        block_unref(db->blocks[i]);
+    free(db->blocks);
     head_free(db->head);
 out_free:
+    free(db->blocks_dir);
     free(db->dir);
     free(db);
     return rc;
@@ -301,8 +491,25 @@ void tsdb_close(tsdb_t *db)
 {
     if (db == NULL)
         return;
+    if (db->compactor_started) {
+        pthread_mutex_lock(&db->stop_mu);
+        db->stop = true;
+        pthread_cond_signal(&db->stop_cv);
+        pthread_mutex_unlock(&db->stop_mu);
+        pthread_join(db->compactor, NULL);
+    }
     wal_close(db->wal);
+    for (size_t i = 0; i < db->nblocks; i++)
+        block_unref(db->blocks[i]);
+    free(db->blocks);
     head_free(db->head);
+    pthread_mutex_destroy(&db->blocks_mu);
+    pthread_mutex_destroy(&db->epoch_mu);
+    pthread_cond_destroy(&db->epoch_cv);
+    pthread_mutex_destroy(&db->compact_mu);
+    pthread_mutex_destroy(&db->stop_mu);
+    pthread_cond_destroy(&db->stop_cv);
+    free(db->blocks_dir);
     free(db->dir);
     free(db);
 }
@@ -427,80 +634,226 @@ int tsdb_append(tsdb_t *db, const tsdb_label_t *labels, size_t n, int64_t t_ms, 
 
 /* ---- querier ------------------------------------------------------------------------------ */
 
+/* Where one series of a set lives in one block. */
+typedef struct block_src {
+    block_t *b;   /* borrowed: the set holds a reference */
+    uint32_t idx;
+} block_src_t;
+
+typedef struct set_entry {
+    const tsdb_label_t *labels;  /* the head series' (interned) or `owned` */
+    size_t              nlabels;
+    tsdb_label_t       *owned;   /* labels read from a block (strings in its mapping) */
+    head_series_t      *hs;      /* NULL when the head has no such series in range */
+    block_src_t        *bsrc;    /* owned; ascending by block time */
+    size_t              nbsrc;
+} set_entry_t;
+
 struct tsdb_series_set {
-    head_series_t **s;  /* borrowed series, sorted by labels */
-    size_t          n;
-    int64_t         mint, maxt;
+    tsdb_t      *db;
+    set_entry_t *e;       /* owned, sorted by labels */
+    size_t       n;
+    block_t    **blocks;  /* owned array; one reference each */
+    size_t       nblocks;
+    uint64_t     epoch;
+    int64_t      mint, maxt;
 };
 
-static int cmp_series(const void *a, const void *b)
+/* A candidate before grouping: one series in one source. */
+typedef struct cand {
+    const tsdb_label_t *labels;
+    size_t              nlabels;
+    tsdb_label_t       *owned;
+    head_series_t      *hs;
+    block_t            *b;
+    uint32_t            idx;
+    size_t              order; /* source order: blocks by time, the head last */
+} cand_t;
+
+static int cmp_cand(const void *a, const void *b)
 {
-    const head_series_t *x = *(head_series_t *const *)a, *y = *(head_series_t *const *)b;
-    for (uint32_t i = 0; i < x->nlabels && i < y->nlabels; i++) {
-        int c = strcmp(x->labels[i].name, y->labels[i].name);
-        if (c == 0)
-            c = strcmp(x->labels[i].value, y->labels[i].value);
-        if (c != 0)
-            return c;
-    }
-    return (x->nlabels > y->nlabels) - (x->nlabels < y->nlabels);
+    const cand_t *x = a, *y = b;
+    int           c = head_labels_cmp(x->labels, x->nlabels, y->labels, y->nlabels);
+    if (c == 0)
+        c = (x->order > y->order) - (x->order < y->order);
+    return c;
 }
 
-/* Series matching the matchers with samples in range, unsorted. *out is the caller's. */
-static int select_series(tsdb_t *db, const tsdb_matcher_t *m, size_t n, int64_t mint,
-                         int64_t maxt, head_series_t ***out, size_t *nout, vigil_error_t *err)
+static int cand_push(cand_t **v, size_t *n, size_t *cap, cand_t c)
+{
+    if (*n == *cap) {
+        size_t  ncap = *cap ? *cap * 2 : 64;
+        cand_t *nv = realloc(*v, ncap * sizeof(*nv));
+        if (nv == NULL)
+            return VIGIL_ENOMEM;
+        *v = nv;
+        *cap = ncap;
+    }
+    (*v)[(*n)++] = c;
+    return 0;
+}
+
+/* Compiles the matchers into *out (n of them); the caller frees with free_matchers(). */
+static int compile_matchers(const tsdb_matcher_t *m, size_t n, matcher_t **out, vigil_error_t *err)
 {
     matcher_t *ms = calloc(n ? n : 1, sizeof(*ms));
     if (ms == NULL)
         return vigil_error_set(err, VIGIL_ENOMEM, "select: out of memory");
-    int    rc = 0;
-    size_t compiled = 0;
-    for (; compiled < n && rc == 0; compiled++)
-        if ((rc = matcher_compile(&ms[compiled], &m[compiled], err)) != 0)
-            break;
-    uint32_t *ids = NULL;
-    size_t    nids = 0;
-    if (rc == 0) {
-        uint32_t nall = head_series_count(db->head);
-        if ((rc = index_select(head_index(db->head), ms, n, nall, &ids, &nids)) != 0)
-            rc = vigil_error_set(err, rc, "select: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        int rc = matcher_compile(&ms[i], &m[i], err);
+        if (rc != 0) {
+            for (size_t k = 0; k < i; k++)
+                matcher_free(&ms[k]);
+            free(ms);
+            return rc;
+        }
     }
-    for (size_t i = 0; i < compiled; i++)
+    *out = ms;
+    return 0;
+}
+
+static void free_matchers(matcher_t *ms, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
         matcher_free(&ms[i]);
     free(ms);
-    if (rc != 0)
-        return rc;
-    head_series_t **v = malloc((nids ? nids : 1) * sizeof(*v));
-    if (v == NULL) {
+}
+
+/* True when series idx of block b has a chunk overlapping [mint, maxt]. */
+static bool block_series_in_range(block_t *b, uint32_t idx, int64_t mint, int64_t maxt)
+{
+    head_chunk_t *cs;
+    size_t        n = 0;
+    if (block_series_chunks(b, idx, mint, maxt, &cs, &n) != 0)
+        return false;
+    free(cs);
+    return n > 0;
+}
+
+/* Gathers the candidates of every source into *set (blocks referenced, epoch joined). */
+static int gather(tsdb_t *db, const matcher_t *ms, size_t n, int64_t mint, int64_t maxt,
+                  tsdb_series_set_t *set, cand_t **cv, size_t *nc)
+{
+    size_t cap = 0;
+    int    rc = 0;
+    *cv = NULL;
+    *nc = 0;
+    /* Join the current epoch and take the blocks under the same lock order compaction uses
+     * (blocks, then epoch), so a set sees either the block or the head data it replaced. */
+    pthread_mutex_lock(&db->blocks_mu);
+    pthread_mutex_lock(&db->epoch_mu);
+    set->epoch = db->epoch;
+    db->live[set->epoch & 1]++;
+    pthread_mutex_unlock(&db->epoch_mu);
+    set->blocks = malloc((db->nblocks ? db->nblocks : 1) * sizeof(block_t *));
+    if (set->blocks == NULL)
+        rc = VIGIL_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < db->nblocks; i++)
+        if (block_maxt(db->blocks[i]) > mint && block_mint(db->blocks[i]) <= maxt) {
+            block_ref(db->blocks[i]);
+            set->blocks[set->nblocks++] = db->blocks[i];
+        }
+    pthread_mutex_unlock(&db->blocks_mu);
+
+    for (size_t bi = 0; rc == 0 && bi < set->nblocks; bi++) {
+        block_t  *b = set->blocks[bi];
+        uint32_t *ids;
+        size_t    nids;
+        if ((rc = block_select(b, ms, n, &ids, &nids)) != 0)
+            break;
+        for (size_t k = 0; rc == 0 && k < nids; k++) {
+            if (!block_series_in_range(b, ids[k], mint, maxt))
+                continue;
+            cand_t c = {.b = b, .idx = ids[k], .order = bi};
+            if ((rc = block_series_labels(b, ids[k], &c.owned, &c.nlabels)) != 0)
+                break;
+            c.labels = c.owned;
+            if ((rc = cand_push(cv, nc, &cap, c)) != 0)
+                free(c.owned);
+        }
         free(ids);
-        return vigil_error_set(err, VIGIL_ENOMEM, "select: out of memory");
     }
-    size_t k = 0;
-    for (size_t i = 0; i < nids; i++) {
-        head_series_t *s = head_series_by_id(db->head, ids[i]);
-        if (s != NULL && head_series_overlaps(s, mint, maxt))
-            v[k++] = s;
+    if (rc == 0) {
+        uint32_t *ids;
+        size_t    nids;
+        uint32_t  nall = head_series_count(db->head);
+        rc = index_select(head_index(db->head), ms, n, nall, &ids, &nids);
+        for (size_t k = 0; rc == 0 && k < nids; k++) {
+            head_series_t *s = head_series_by_id(db->head, ids[k]);
+            if (s == NULL || !head_series_overlaps(s, mint, maxt))
+                continue;
+            cand_t c = {.labels = s->labels, .nlabels = s->nlabels, .hs = s,
+                        .order = set->nblocks};
+            rc = cand_push(cv, nc, &cap, c);
+        }
+        if (rc == 0)
+            free(ids);
     }
-    free(ids);
-    *out = v;
-    *nout = k;
-    return 0;
+    return rc;
 }
 
 int tsdb_select(tsdb_t *db, const tsdb_matcher_t *m, size_t n, int64_t mint, int64_t maxt,
                 tsdb_series_set_t **out, vigil_error_t *err)
 {
-    tsdb_series_set_t *set = calloc(1, sizeof(*set));
-    if (set == NULL)
-        return vigil_error_set(err, VIGIL_ENOMEM, "select: out of memory");
-    int rc = select_series(db, m, n, mint, maxt, &set->s, &set->n, err);
-    if (rc != 0) {
-        free(set);
+    matcher_t *ms = NULL;
+    int        rc = compile_matchers(m, n, &ms, err);
+    if (rc != 0)
         return rc;
+    tsdb_series_set_t *set = calloc(1, sizeof(*set));
+    if (set == NULL) {
+        free_matchers(ms, n);
+        return vigil_error_set(err, VIGIL_ENOMEM, "select: out of memory");
     }
-    qsort(set->s, set->n, sizeof(*set->s), cmp_series);
+    set->db = db;
     set->mint = mint;
     set->maxt = maxt;
+    cand_t *cv;
+    size_t  nc;
+    rc = gather(db, ms, n, mint, maxt, set, &cv, &nc);
+    free_matchers(ms, n);
+    if (rc == 0) {
+        if (nc > 1) /* cv is NULL when nothing matched */
+            qsort(cv, nc, sizeof(*cv), cmp_cand);
+        set->e = calloc(nc ? nc : 1, sizeof(*set->e));
+        if (set->e == NULL)
+            rc = VIGIL_ENOMEM;
+    }
+    /* Group candidates with equal label sets into one entry. */
+    for (size_t i = 0; rc == 0 && i < nc;) {
+        size_t j = i;
+        while (j < nc && head_labels_cmp(cv[i].labels, cv[i].nlabels, cv[j].labels,
+                                         cv[j].nlabels) == 0)
+            j++;
+        set_entry_t *e = &set->e[set->n++];
+        e->bsrc = malloc((j - i) * sizeof(*e->bsrc));
+        if (e->bsrc == NULL)
+            rc = VIGIL_ENOMEM;
+        for (size_t k = i; k < j; k++) {
+            if (cv[k].hs != NULL) {
+                e->hs = cv[k].hs;
+                e->labels = cv[k].hs->labels; /* interned: outlives any block */
+                e->nlabels = cv[k].hs->nlabels;
+            } else if (e->bsrc != NULL) {
+                e->bsrc[e->nbsrc++] = (block_src_t){cv[k].b, cv[k].idx};
+            }
+            if (e->owned == NULL && cv[k].owned != NULL) {
+                e->owned = cv[k].owned; /* keep one copy; the others go */
+                cv[k].owned = NULL;
+            }
+        }
+        if (e->hs == NULL) {
+            e->labels = e->owned;
+            e->nlabels = cv[i].nlabels;
+        }
+        i = j;
+    }
+    for (size_t k = 0; k < nc; k++)
+        free(cv[k].owned);
+    free(cv);
+    if (rc != 0) {
+        tsdb_series_set_free(set);
+        return vigil_error_set(err, rc, "select: %s", vigil_strerror(rc));
+    }
     *out = set;
     return 0;
 }
@@ -512,16 +865,16 @@ size_t tsdb_series_set_len(const tsdb_series_set_t *set)
 
 const tsdb_label_t *tsdb_series_labels(const tsdb_series_set_t *set, size_t i, size_t *n)
 {
-    *n = set->s[i]->nlabels;
-    return set->s[i]->labels;
+    *n = set->e[i].nlabels;
+    return set->e[i].labels;
 }
 
 const char *tsdb_series_label(const tsdb_series_set_t *set, size_t i, const char *name)
 {
-    const head_series_t *s = set->s[i];
-    for (uint32_t k = 0; k < s->nlabels; k++)
-        if (strcmp(s->labels[k].name, name) == 0)
-            return s->labels[k].value;
+    const set_entry_t *e = &set->e[i];
+    for (size_t k = 0; k < e->nlabels; k++)
+        if (strcmp(e->labels[k].name, name) == 0)
+            return e->labels[k].value;
     return NULL;
 }
 
@@ -529,84 +882,82 @@ void tsdb_series_set_free(tsdb_series_set_t *set)
 {
     if (set == NULL)
         return;
-    free(set->s);
+    for (size_t i = 0; i < set->n; i++) {
+        free(set->e[i].owned);
+        free(set->e[i].bsrc);
+    }
+    free(set->e);
+    for (size_t i = 0; i < set->nblocks; i++)
+        block_unref(set->blocks[i]);
+    free(set->blocks);
+    tsdb_t *db = set->db;
+    pthread_mutex_lock(&db->epoch_mu);
+    if (--db->live[set->epoch & 1] == 0)
+        pthread_cond_broadcast(&db->epoch_cv);
+    pthread_mutex_unlock(&db->epoch_mu);
     free(set);
 }
 
-typedef struct merged_sample {
-    int64_t t;
-    double  v;
-    size_t  seq; /* source order: in-order chunks first, so they win ties */
-} merged_sample_t;
-
 struct tsdb_iter {
-    head_snap_t      snap;
-    int64_t          mint, maxt;
-    size_t           ci;       /* next chunk (stream mode) */
-    chunk_iter_t     it;
-    bool             in_chunk;
-    bool             done;
-    merged_sample_t *merged;   /* merge mode: all samples in range, sorted, unique */
-    size_t           nmerged, pos;
+    head_snap_t    snap;
+    head_chunk_t  *bchunks;  /* owned: chunks of every block source (data in the mappings) */
+    size_t         nbchunks;
+    int64_t        mint, maxt;
+    /* stream mode: one in-order chunk list */
+    const head_chunk_t *stream;
+    size_t         nstream, ci;
+    chunk_iter_t   it;
+    bool           in_chunk, done;
+    /* merge mode: every sample in range, sorted, unique */
+    head_sample_t *merged;
+    size_t         nmerged, pos;
 };
-
-static int cmp_merged(const void *a, const void *b)
-{
-    const merged_sample_t *x = a, *y = b;
-    if (x->t != y->t)
-        return x->t < y->t ? -1 : 1;
-    return (x->seq > y->seq) - (x->seq < y->seq);
-}
-
-/* Out-of-order data exists: materialise the range once, sorted, first copy of a timestamp
- * kept. Rare (OOO window or reordered replay), so simplicity wins over streaming. */
-static int build_merged(tsdb_iter_t *it)
-{
-    size_t total = it->snap.nooo;
-    for (size_t i = 0; i < it->snap.nchunks; i++)
-        total += it->snap.chunks[i].count;
-    for (size_t i = 0; i < it->snap.nooo_chunks; i++)
-        total += it->snap.ooo_chunks[i].count;
-    it->merged = malloc((total ? total : 1) * sizeof(*it->merged));
-    if (it->merged == NULL)
-        return VIGIL_ENOMEM;
-    size_t n = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        const head_chunk_t *cs = pass ? it->snap.ooo_chunks : it->snap.chunks;
-        size_t              nc = pass ? it->snap.nooo_chunks : it->snap.nchunks;
-        for (size_t i = 0; i < nc; i++) {
-            chunk_iter_t ci;
-            int64_t      t;
-            double       v;
-            if (chunk_iter_init(&ci, cs[i].data, cs[i].len) != 0)
-                continue;
-            while (n < total && chunk_iter_next(&ci, &t, &v))
-                if (t >= it->mint && t <= it->maxt)
-                    it->merged[n] = (merged_sample_t){t, v, n}, n++;
-        }
-    }
-    for (size_t i = 0; i < it->snap.nooo && n < total; i++)
-        if (it->snap.ooo[i].t >= it->mint && it->snap.ooo[i].t <= it->maxt)
-            it->merged[n] = (merged_sample_t){it->snap.ooo[i].t, it->snap.ooo[i].v, n}, n++;
-    qsort(it->merged, n, sizeof(*it->merged), cmp_merged);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (k == 0 || it->merged[k - 1].t != it->merged[i].t)
-            it->merged[k++] = it->merged[i];
-    it->nmerged = k;
-    return 0;
-}
 
 int tsdb_iter_open(const tsdb_series_set_t *set, size_t i, tsdb_iter_t **out)
 {
-    tsdb_iter_t *it = calloc(1, sizeof(*it));
+    const set_entry_t *e = &set->e[i];
+    tsdb_iter_t       *it = calloc(1, sizeof(*it));
     if (it == NULL)
         return VIGIL_ENOMEM;
     it->mint = set->mint;
     it->maxt = set->maxt;
-    int rc = head_snapshot(set->s[i], set->mint, set->maxt, &it->snap);
-    if (rc == 0 && (it->snap.nooo > 0 || it->snap.nooo_chunks > 0))
-        rc = build_merged(it);
+    int rc = 0;
+    for (size_t k = 0; rc == 0 && k < e->nbsrc; k++) {
+        head_chunk_t *cs;
+        size_t        nc;
+        if ((rc = block_series_chunks(e->bsrc[k].b, e->bsrc[k].idx, it->mint, it->maxt, &cs,
+                                      &nc)) != 0)
+            break;
+        head_chunk_t *nb = realloc(it->bchunks, (it->nbchunks + nc + 1) * sizeof(*nb));
+        if (nb == NULL) {
+            free(cs);
+            rc = VIGIL_ENOMEM;
+            break;
+        }
+        it->bchunks = nb;
+        memcpy(it->bchunks + it->nbchunks, cs, nc * sizeof(*cs));
+        it->nbchunks += nc;
+        free(cs);
+    }
+    if (rc == 0 && e->hs != NULL)
+        rc = head_snapshot(e->hs, it->mint, it->maxt, &it->snap);
+    if (rc == 0) {
+        bool head_ooo = it->snap.nooo > 0 || it->snap.nooo_chunks > 0;
+        if (!head_ooo && it->nbchunks == 0) {
+            it->stream = it->snap.chunks;
+            it->nstream = it->snap.nchunks;
+        } else if (!head_ooo && it->snap.nchunks == 0 && e->nbsrc == 1) {
+            it->stream = it->bchunks;
+            it->nstream = it->nbchunks;
+        } else {
+            /* Several sources or out-of-order data: materialise once (blocks first, so a
+             * timestamp present twice keeps the block's sample). */
+            const head_chunk_t *lists[3] = {it->bchunks, it->snap.chunks, it->snap.ooo_chunks};
+            size_t              nl[3] = {it->nbchunks, it->snap.nchunks, it->snap.nooo_chunks};
+            rc = head_collect_samples(lists, nl, 3, it->snap.ooo, it->snap.nooo, it->mint,
+                                      it->maxt, &it->merged, &it->nmerged);
+        }
+    }
     if (rc != 0) {
         tsdb_iter_free(it);
         return rc;
@@ -627,11 +978,11 @@ bool tsdb_iter_next(tsdb_iter_t *it, int64_t *t, double *v)
     }
     while (!it->done) {
         if (!it->in_chunk) {
-            if (it->ci >= it->snap.nchunks) {
+            if (it->ci >= it->nstream) {
                 it->done = true;
                 break;
             }
-            const head_chunk_t *c = &it->snap.chunks[it->ci++];
+            const head_chunk_t *c = &it->stream[it->ci++];
             if (chunk_iter_init(&it->it, c->data, c->len) != 0)
                 continue;
             it->in_chunk = true;
@@ -660,6 +1011,7 @@ void tsdb_iter_free(tsdb_iter_t *it)
     if (it == NULL)
         return;
     head_snap_free(&it->snap);
+    free(it->bchunks);
     free(it->merged);
     free(it);
 }
@@ -682,10 +1034,11 @@ static int cmp_cstr(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Sorted unique copies of v[0..n) (interned strings), at most limit. */
+/* Sorted unique copies of v[0..n), at most limit. */
 static int strings_unique(const char **v, size_t n, size_t limit, tsdb_strings_t *out)
 {
-    qsort(v, n, sizeof(*v), cmp_cstr);
+    if (n > 1) /* v may be NULL when empty */
+        qsort(v, n, sizeof(*v), cmp_cstr);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (k == 0 || strcmp(v[k - 1], v[i]) != 0)
@@ -711,40 +1064,76 @@ static int list_from_series(tsdb_t *db, const char *name, const tsdb_matcher_t *
                             int64_t mint, int64_t maxt, size_t limit, tsdb_strings_t *out,
                             vigil_error_t *err)
 {
-    head_series_t **ss;
-    size_t          ns;
-    int             rc = select_series(db, m, n, mint, maxt, &ss, &ns, err);
+    tsdb_series_set_t *set;
+    int                rc = tsdb_select(db, m, n, mint, maxt, &set, err);
     if (rc != 0)
         return rc;
     size_t total = 0;
-    for (size_t i = 0; i < ns; i++)
-        total += name ? 1 : ss[i]->nlabels;
+    for (size_t i = 0; i < set->n; i++)
+        total += set->e[i].nlabels;
     const char **v = malloc((total ? total : 1) * sizeof(*v));
     size_t       k = 0;
     if (v == NULL) {
-        free(ss);
+        tsdb_series_set_free(set);
         return vigil_error_set(err, VIGIL_ENOMEM, "listing: out of memory");
     }
-    for (size_t i = 0; i < ns; i++)
-        for (uint32_t j = 0; j < ss[i]->nlabels; j++) {
+    for (size_t i = 0; i < set->n; i++)
+        for (size_t j = 0; j < set->e[i].nlabels; j++) {
             if (name == NULL)
-                v[k++] = ss[i]->labels[j].name;
-            else if (strcmp(ss[i]->labels[j].name, name) == 0)
-                v[k++] = ss[i]->labels[j].value;
+                v[k++] = set->e[i].labels[j].name;
+            else if (strcmp(set->e[i].labels[j].name, name) == 0)
+                v[k++] = set->e[i].labels[j].value;
         }
-    rc = strings_unique(v, k, limit, out);
+    rc = strings_unique(v, k, limit, out); /* copies before the set (and its blocks) go */
     free(v);
-    free(ss);
+    tsdb_series_set_free(set);
     return rc != 0 ? vigil_error_set(err, rc, "listing: out of memory") : 0;
+}
+
+/* Names or values of `name` from the head's index and the blocks overlapping the range. */
+static int list_all(tsdb_t *db, const char *name, int64_t mint, int64_t maxt, size_t limit,
+                    tsdb_strings_t *out, vigil_error_t *err)
+{
+    tsdb_strings_t head;
+    int rc = name ? index_label_values(head_index(db->head), name, 0, &head)
+                  : index_label_names(head_index(db->head), 0, &head);
+    if (rc != 0)
+        return vigil_error_set(err, rc, "listing: out of memory");
+    const char **v = NULL;
+    size_t       n = 0, cap = 0;
+    for (size_t i = 0; rc == 0 && i < head.n; i++) {
+        if (n == cap) {
+            size_t       nc = cap ? cap * 2 : 64;
+            const char **nv = realloc(v, nc * sizeof(*nv));
+            if (nv == NULL) {
+                rc = VIGIL_ENOMEM;
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        v[n++] = head.v[i];
+    }
+    pthread_mutex_lock(&db->blocks_mu);
+    for (size_t i = 0; rc == 0 && i < db->nblocks; i++) {
+        block_t *b = db->blocks[i];
+        if (block_maxt(b) <= mint || block_mint(b) > maxt)
+            continue;
+        rc = name ? block_label_values(b, name, &v, &n, &cap) : block_label_names(b, &v, &n, &cap);
+    }
+    if (rc == 0) /* copies made while the blocks are still held */
+        rc = strings_unique(v, n, limit, out);
+    pthread_mutex_unlock(&db->blocks_mu);
+    free(v);
+    tsdb_strings_free(&head);
+    return rc != 0 ? vigil_error_set(err, rc, "listing: %s", vigil_strerror(rc)) : 0;
 }
 
 int tsdb_label_names(tsdb_t *db, const tsdb_matcher_t *m, size_t n, int64_t mint, int64_t maxt,
                      size_t limit, tsdb_strings_t *out, vigil_error_t *err)
 {
-    if (n == 0) {
-        int rc = index_label_names(head_index(db->head), limit, out);
-        return rc ? vigil_error_set(err, rc, "listing: out of memory") : 0;
-    }
+    if (n == 0)
+        return list_all(db, NULL, mint, maxt, limit, out, err);
     return list_from_series(db, NULL, m, n, mint, maxt, limit, out, err);
 }
 
@@ -754,11 +1143,169 @@ int tsdb_label_values(tsdb_t *db, const char *name, const tsdb_matcher_t *m, siz
 {
     if (name == NULL)
         return vigil_error_set(err, VIGIL_EINVAL, "label values: NULL name");
-    if (n == 0) {
-        int rc = index_label_values(head_index(db->head), name, limit, out);
-        return rc ? vigil_error_set(err, rc, "listing: out of memory") : 0;
-    }
+    if (n == 0)
+        return list_all(db, name, mint, maxt, limit, out, err);
     return list_from_series(db, name, m, n, mint, maxt, limit, out, err);
+}
+
+/* ---- compaction, checkpoint, retention ---------------------------------------------------- */
+
+/* Floor of t to a multiple of the block range. */
+static int64_t range_start(int64_t t)
+{
+    int64_t q = t / HEAD_BLOCK_RANGE;
+    if (t % HEAD_BLOCK_RANGE < 0)
+        q--;
+    return q * HEAD_BLOCK_RANGE;
+}
+
+/* Writes the head's live series and samples to a checkpoint that replaces the WAL so far. */
+static int checkpoint(tsdb_t *db, vigil_error_t *err)
+{
+    wal_cp_t *cp;
+    int       rc = wal_checkpoint_begin(db->wal, &cp, err);
+    if (rc != 0)
+        return rc;
+    buf_t b;
+    buf_init(&b, WAL_MAX_RECORD);
+    uint32_t n = head_series_count(db->head);
+    for (uint32_t id = 0; rc == 0 && id < n; id++) {
+        head_series_t *s = head_series_by_id(db->head, id);
+        if (s == NULL)
+            continue;
+        /* Every series, empty ones too: later segments may name its ref. */
+        buf_reset(&b);
+        rc = record_encode_series(&b, s->ref, s->labels, s->nlabels);
+        rc = rc ? vigil_error_set(err, rc, "checkpoint: %s", vigil_strerror(rc))
+                : wal_checkpoint_add(cp, RECORD_SERIES, b.data, b.len, err);
+        head_snap_t snap;
+        if (rc == 0 && (rc = head_snapshot(s, INT64_MIN, INT64_MAX, &snap)) != 0)
+            rc = vigil_error_set(err, rc, "checkpoint: out of memory");
+        if (rc != 0)
+            break;
+        for (int l = 0; l < 2 && rc == 0; l++) {
+            const head_chunk_t *cs = l ? snap.ooo_chunks : snap.chunks;
+            size_t              nc = l ? snap.nooo_chunks : snap.nchunks;
+            for (size_t k = 0; k < nc && rc == 0; k++) {
+                buf_reset(&b);
+                rc = record_put_uvarint(&b, s->ref);
+                rc = rc ? rc : buf_append(&b, cs[k].data, cs[k].len);
+                rc = rc ? vigil_error_set(err, rc, "checkpoint: %s", vigil_strerror(rc))
+                        : wal_checkpoint_add(cp, RECORD_CHUNK, b.data, b.len, err);
+            }
+        }
+        if (rc == 0 && snap.nooo > 0) {
+            rec_sample_t *rs = malloc(snap.nooo * sizeof(*rs));
+            if (rs == NULL)
+                rc = vigil_error_set(err, VIGIL_ENOMEM, "checkpoint: out of memory");
+            for (size_t k = 0; rc == 0 && k < snap.nooo; k++)
+                rs[k] = (rec_sample_t){s->ref, snap.ooo[k].t, snap.ooo[k].v};
+            buf_reset(&b);
+            if (rc == 0 && (rc = record_encode_samples(&b, rs, snap.nooo)) != 0)
+                rc = vigil_error_set(err, rc, "checkpoint: %s", vigil_strerror(rc));
+            if (rc == 0)
+                rc = wal_checkpoint_add(cp, RECORD_SAMPLES, b.data, b.len, err);
+            free(rs);
+        }
+        head_snap_free(&snap);
+    }
+    buf_free(&b);
+    if (rc != 0) {
+        wal_checkpoint_abort(cp);
+        return rc;
+    }
+    return wal_checkpoint_commit(db->wal, cp, err);
+}
+
+/* Deletes blocks that ended more than the retention before `newest`. */
+static void apply_retention(tsdb_t *db, int64_t newest)
+{
+    if (newest == INT64_MIN || newest < INT64_MIN + db->retention_ms)
+        return;
+    int64_t cutoff = newest - db->retention_ms;
+    pthread_mutex_lock(&db->blocks_mu);
+    size_t k = 0;
+    for (size_t i = 0; i < db->nblocks; i++) {
+        block_t *b = db->blocks[i];
+        if (block_maxt(b) <= cutoff) {
+            log_info(db->lg, "tsdb", "block past retention deleted", LF_STR("block", block_path(b)));
+            block_delete_on_last_unref(b); /* queries still reading it keep the mapping */
+            block_unref(b);
+            db->blocks_deleted++;
+        } else {
+            db->blocks[k++] = b;
+        }
+    }
+    db->nblocks = k;
+    pthread_mutex_unlock(&db->blocks_mu);
+}
+
+int tsdb_compact(tsdb_t *db, vigil_error_t *err)
+{
+    if (db->dir == NULL)
+        return 0;
+    int rc = 0;
+    pthread_mutex_lock(&db->compact_mu);
+    bool wrote = false;
+    for (;;) {
+        tsdb_stats_t st;
+        head_fill_stats(db->head, &st);
+        if (st.mint == INT64_MAX || st.maxt == INT64_MIN)
+            break;
+        int64_t start = range_start(st.mint < head_min_valid(db->head) ? head_min_valid(db->head)
+                                                                      : st.mint);
+        if (start > INT64_MAX - 2 * HEAD_BLOCK_RANGE ||
+            st.maxt < start + HEAD_BLOCK_RANGE + HEAD_BLOCK_RANGE / 2)
+            break;
+        int64_t end = start + HEAD_BLOCK_RANGE;
+        /* No append may add to [start, end) from here on: see the comment at the top. */
+        head_set_min_valid(db->head, end);
+        uint64_t nseries;
+        if ((rc = block_write(db->blocks_dir, db->head, start, end, &nseries, err)) != 0)
+            break;
+        if (nseries > 0) {
+            char path[4200];
+            snprintf(path, sizeof(path), "%s/%lld-%lld.vblk", db->blocks_dir, (long long)start,
+                     (long long)end);
+            block_t *b;
+            if ((rc = block_open(&b, path, err)) != 0)
+                break;
+            pthread_mutex_lock(&db->blocks_mu);
+            rc = blocks_add(db, b);
+            if (rc == 0)
+                db->compactions++;
+            pthread_mutex_unlock(&db->blocks_mu);
+            if (rc != 0) {
+                block_unref(b);
+                rc = vigil_error_set(err, rc, "compaction: out of memory");
+                break;
+            }
+            log_info(db->lg, "tsdb", "head range written to a block", LF_STR("block", path),
+                     LF_UINT("series", nseries));
+        }
+        /* Sets created before the block was listed may still need the head's copy. */
+        pthread_mutex_lock(&db->epoch_mu);
+        uint64_t old = db->epoch++;
+        while (db->live[old & 1] > 0)
+            pthread_cond_wait(&db->epoch_cv, &db->epoch_mu);
+        pthread_mutex_unlock(&db->epoch_mu);
+        head_truncate(db->head, end);
+        wrote = true;
+    }
+    if (rc == 0 && wrote)
+        rc = checkpoint(db, err);
+    if (rc == 0) {
+        tsdb_stats_t st;
+        head_fill_stats(db->head, &st);
+        int64_t newest = st.maxt;
+        pthread_mutex_lock(&db->blocks_mu);
+        if (db->nblocks > 0 && block_maxt(db->blocks[db->nblocks - 1]) - 1 > newest)
+            newest = block_maxt(db->blocks[db->nblocks - 1]) - 1;
+        pthread_mutex_unlock(&db->blocks_mu);
+        apply_retention(db, newest);
+    }
+    pthread_mutex_unlock(&db->compact_mu);
+    return rc;
 }
 
 /* ---- statistics --------------------------------------------------------------------------- */
@@ -768,7 +1315,20 @@ void tsdb_stats(tsdb_t *db, tsdb_stats_t *out)
     memset(out, 0, sizeof(*out));
     head_fill_stats(db->head, out);
     if (db->wal != NULL)
-        wal_stats(db->wal, &out->wal_bytes, &out->wal_syncs, &out->wal_segments);
+        wal_stats(db->wal, &out->wal_bytes, &out->wal_syncs, &out->wal_segments,
+                  &out->wal_checkpoints);
+    pthread_mutex_lock(&db->blocks_mu);
+    out->blocks = db->nblocks;
+    for (size_t i = 0; i < db->nblocks; i++) {
+        out->block_bytes += block_bytes(db->blocks[i]);
+        out->block_series += block_nseries(db->blocks[i]);
+        if (block_mint(db->blocks[i]) < out->mint)
+            out->mint = block_mint(db->blocks[i]);
+    }
+    out->compactions = db->compactions;
+    out->blocks_deleted = db->blocks_deleted;
+    pthread_mutex_unlock(&db->blocks_mu);
+    out->head_min_valid = head_min_valid(db->head);
     out->wal_replayed_records = db->rs.records;
     out->wal_corruptions = db->rs.corruptions;
     out->wal_replay_skipped = db->replay_skipped;

@@ -6,9 +6,15 @@
  * record.c + wal.c (durability) -> tsdb.c (this API: open/replay, appender, querier, listings,
  * stats). Formats: docs/format/.
  *
- * Life cycle: tsdb_open() replays <dir>/wal into the in-memory head and starts the WAL's
- * flusher thread; tsdb_close() syncs and frees. Everything below is thread-safe on one tsdb_t
+ * Life cycle: tsdb_open() maps the blocks in <dir>/blocks, replays <dir>/wal (checkpoint, then
+ * segments) into the in-memory head and starts the WAL's flusher and the compactor threads;
+ * tsdb_close() syncs and frees. Every compaction interval the compactor writes head ranges
+ * that are complete (2 h, once the head holds 1.5 ranges) to blocks, drops them from the head,
+ * checkpoints and truncates the WAL, and deletes blocks past retention. Everything below is thread-safe on one tsdb_t
  * unless it says otherwise: any number of threads may append and query at once.
+ *
+ * Reading: a query reads the blocks overlapping its range and the head alike, merging a series
+ * found in several (by label set; a timestamp found twice keeps one sample).
  *
  * Labels: a series is identified by its set of (name, value) pairs. Callers may pass labels in
  * any order; the store sorts them by name, drops pairs with an empty value (as Prometheus
@@ -72,6 +78,10 @@ typedef struct tsdb_options {
                                         0: reject every out-of-order sample (the default) */
     uint32_t wal_flush_interval_ms;  /* async durability bound; 0: 1000 */
     size_t   wal_segment_bytes;      /* 0: 128 MiB */
+    int64_t  retention_ms;           /* blocks ending this long before the newest sample are
+                                        deleted; 0: 15 days */
+    uint32_t compact_interval_ms;    /* how often the compactor looks; 0: 60 000; UINT32_MAX:
+                                        no compactor thread (call tsdb_compact yourself) */
 } tsdb_options_t;
 
 /*
@@ -173,16 +183,19 @@ const tsdb_label_t *tsdb_series_labels(const tsdb_series_set_t *set, size_t i, s
 /* The value of label `name` of series i, or NULL. Borrowed as tsdb_series_labels(). */
 const char *tsdb_series_label(const tsdb_series_set_t *set, size_t i, const char *name);
 
-/* Frees the set. NULL is a no-op. */
+/* Frees the set. NULL is a no-op. Free sets promptly: while one is alive, the compactor waits
+ * before dropping from the head a range it has just written to a block (so the set never
+ * misses it). */
 void tsdb_series_set_free(tsdb_series_set_t *set);
 
-/* Iterator over one series' samples in [mint, maxt] of its set, ascending by timestamp. */
+/* Iterator over one series' samples in [mint, maxt] of its set, ascending by timestamp. It may
+ * outlive neither its set nor the store. */
 typedef struct tsdb_iter tsdb_iter_t;
 
 /*
- * Opens an iterator over series i of the set. It works on a snapshot taken now (closed chunks
- * are shared, the open chunk is copied), so appends that land later are not seen and no lock is
- * held while iterating. *out belongs to the caller: tsdb_iter_free(). VIGIL_ENOMEM.
+ * Opens an iterator over series i of the set. Head data is copied now (appends that land later
+ * are not seen; no lock is held while iterating); block data is read from the mapping. *out
+ * belongs to the caller: tsdb_iter_free(). VIGIL_ENOMEM.
  */
 int tsdb_iter_open(const tsdb_series_set_t *set, size_t i, tsdb_iter_t **out);
 
@@ -222,7 +235,8 @@ typedef struct tsdb_stats {
     uint64_t chunk_bytes;     /* bytes of encoded chunks, open ones included */
     uint64_t symbols;         /* distinct label strings */
     uint64_t symbol_bytes;
-    int64_t  mint, maxt;      /* head time range; INT64_MAX / INT64_MIN when empty */
+    int64_t  mint, maxt;      /* oldest time in blocks or head, newest in the head;
+                                 INT64_MAX / INT64_MIN when empty */
     uint64_t rejected[TSDB_REJECT__COUNT];
     uint64_t wal_bytes;       /* bytes logged since open */
     uint64_t wal_syncs;       /* fdatasync calls since open (group commits) */
@@ -230,10 +244,27 @@ typedef struct tsdb_stats {
     uint64_t wal_replayed_records;
     uint64_t wal_replay_skipped;  /* samples dropped at replay (unknown series, limits) */
     uint64_t wal_corruptions;     /* bad records found (and cut) at replay */
+    uint64_t wal_checkpoints;     /* checkpoints written since open */
+    uint64_t blocks;              /* block files in use */
+    uint64_t block_bytes;         /* their size */
+    uint64_t block_series;        /* series summed over blocks (a series in two counts twice) */
+    uint64_t compactions;         /* head ranges written to blocks since open */
+    uint64_t blocks_deleted;      /* by retention, since open */
+    int64_t  head_min_valid;      /* samples older than this are in blocks (INT64_MIN: none) */
 } tsdb_stats_t;
 
 /* Fills *out. Cheap (counters; no scan). */
 void tsdb_stats(tsdb_t *db, tsdb_stats_t *out);
+
+/*
+ * One compaction pass, as the compactor thread runs it: while the head spans 1.5 block ranges
+ * (2 h) past the start of its oldest range, writes that range to a block, drops it from the
+ * head and checkpoints the WAL; then deletes blocks past retention. Serialised with the
+ * compactor. 0, or VIGIL_EIO / VIGIL_ENOMEM with detail (the head keeps the data and the WAL
+ * its segments: nothing is lost, the next pass retries). Stores without a directory only apply
+ * nothing and return 0.
+ */
+int tsdb_compact(tsdb_t *db, vigil_error_t *err);
 
 /* One row of a top-N list of /api/v1/status/tsdb. */
 typedef struct tsdb_stat_entry {

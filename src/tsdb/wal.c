@@ -1,7 +1,9 @@
 /*
  * wal.c - write-ahead log (full specification: docs/format/wal.md; summary here).
  *
- * Files: <data>/wal/NNNNNNNN, 8-digit decimal sequence numbers from 1. Each process start
+ * Files: <data>/wal/NNNNNNNN, 8-digit decimal sequence numbers from 1, and at most one
+ * checkpoint.NNNNNNNN replacing every segment up to NNNNNNNN (replayed first; same header and
+ * record framing, plus record type 3 = one chunk). Each process start
  * replays them all, then writes a new segment after the highest; a segment is closed (synced)
  * before a record would take it past segment_bytes, so records never span segments.
  *
@@ -69,6 +71,7 @@ struct wal {
     uint64_t        seg_size;    /* bytes assigned to it: written + pending */
     uint64_t        syncs;
     uint64_t        nsegments;
+    uint64_t        checkpoints; /* written since open */
     bool            failing;     /* the last flush failed; logged once per streak */
 };
 
@@ -112,8 +115,11 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Segment numbers found in the directory, ascending. *out is the caller's (free()). */
-static int list_segments(const char *dir, uint32_t **out, size_t *n, vigil_error_t *err)
+/* Segment numbers found in the directory, ascending, and the highest checkpoint number
+ * (*cp, 0 when none). Leftover checkpoint .tmp files (an interrupted checkpoint) are deleted.
+ * *out is the caller's (free()). */
+static int list_segments(const char *dir, uint32_t **out, size_t *n, uint32_t *cp,
+                         vigil_error_t *err)
 {
     DIR *d = opendir(dir);
     if (d == NULL)
@@ -121,9 +127,22 @@ static int list_segments(const char *dir, uint32_t **out, size_t *n, vigil_error
     size_t    cap = 16;
     uint32_t *v = malloc(cap * sizeof(*v));
     *n = 0;
+    *cp = 0;
     struct dirent *e;
     while (v != NULL && (e = readdir(d)) != NULL) {
         const char *s = e->d_name;
+        if (strncmp(s, "checkpoint.", 11) == 0 && strspn(s + 11, "0123456789") == 8) {
+            if (s[19] == '\0') {
+                uint32_t k = (uint32_t)strtoul(s + 11, NULL, 10);
+                if (k > *cp)
+                    *cp = k;
+            } else if (strcmp(s + 19, ".tmp") == 0) {
+                char p[4096];
+                snprintf(p, sizeof(p), "%s/%s", dir, s);
+                unlink(p);
+            }
+            continue;
+        }
         if (strlen(s) != 8 || strspn(s, "0123456789") != 8)
             continue;
         if (*n == cap) {
@@ -144,6 +163,31 @@ static int list_segments(const char *dir, uint32_t **out, size_t *n, vigil_error
     qsort(v, *n, sizeof(*v), cmp_u32);
     *out = v;
     return 0;
+}
+
+/* Deletes checkpoints older than `keep` and segments numbered <= keep: everything they held is
+ * in checkpoint `keep`. */
+static void remove_covered(wal_t *w, uint32_t keep)
+{
+    DIR *d = opendir(w->dir);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *s = e->d_name;
+        char        p[4096];
+        bool        cp = strncmp(s, "checkpoint.", 11) == 0 && strspn(s + 11, "0123456789") == 8 &&
+                  s[19] == '\0';
+        bool        seg = strlen(s) == 8 && strspn(s, "0123456789") == 8;
+        uint32_t    k = (uint32_t)strtoul(cp ? s + 11 : s, NULL, 10);
+        if ((cp && k < keep) || (seg && k <= keep)) {
+            snprintf(p, sizeof(p), "%s/%s", w->dir, s);
+            if (unlink(p) == 0 && seg && w->nsegments > 0)
+                w->nsegments--;
+        }
+    }
+    closedir(d);
+    fsync(w->dirfd);
 }
 
 static bool all_zero(const unsigned char *p, size_t n)
@@ -201,11 +245,9 @@ static int truncate_at(const char *path, size_t off, vigil_error_t *err)
     return 0;
 }
 
-static int replay_segment(wal_t *w, uint32_t seq, wal_replay_fn fn, void *ctx,
+static int replay_segment(wal_t *w, const char *path, uint32_t seq, wal_replay_fn fn, void *ctx,
                           wal_replay_stats_t *rs, vigil_error_t *err)
 {
-    char path[4096];
-    seg_path(w, seq, path, sizeof(path));
     unsigned char *d = NULL;
     size_t         n = 0;
     int            rc = read_file(path, &d, &n, err);
@@ -240,7 +282,7 @@ static int replay_segment(wal_t *w, uint32_t seq, wal_replay_fn fn, void *ctx,
         }
         uint8_t  type = d[off];
         uint32_t len = get_le32(d + off + 1), crc = get_le32(d + off + 5);
-        if (type == 0 || type > 2) {
+        if (type == 0 || type > WAL_MAX_TYPE) {
             why = "invalid record type";
             break;
         }
@@ -530,15 +572,33 @@ int wal_open(wal_t **out, const wal_options_t *opts, log_t *lg, wal_replay_fn fn
     }
     uint32_t *segs = NULL;
     size_t    nsegs = 0;
-    if ((rc = list_segments(w->dir, &segs, &nsegs, err)) != 0)
+    uint32_t  cp = 0;
+    if ((rc = list_segments(w->dir, &segs, &nsegs, &cp, err)) != 0)
         goto out_close_dir;
-    for (size_t i = 0; i < nsegs && rc == 0; i++)
-        rc = replay_segment(w, segs[i], fn, ctx, rs, err);
-    uint32_t next = nsegs ? segs[nsegs - 1] + 1 : 1;
+    /* The newest checkpoint holds everything of the segments up to its number (a crash may have
+     * left some of them, and older checkpoints, behind: they go). Then the later segments. */
+    uint32_t next = cp + 1;
+    if (cp > 0) {
+        remove_covered(w, cp);
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/checkpoint.%08u", w->dir, cp);
+        rc = replay_segment(w, path, cp, fn, ctx, rs, err);
+        rs->checkpoint = cp;
+    }
+    for (size_t i = 0; i < nsegs && rc == 0; i++) {
+        if (segs[i] <= cp)
+            continue;
+        char path[4096];
+        seg_path(w, segs[i], path, sizeof(path));
+        rc = replay_segment(w, path, segs[i], fn, ctx, rs, err);
+        next = segs[i] + 1;
+    }
+    if (nsegs > 0 && segs[nsegs - 1] + 1 > next)
+        next = segs[nsegs - 1] + 1;
     free(segs);
     if (rc != 0)
         goto out_close_dir;
-    w->nsegments = nsegs; /* removed bad ones are counted; close enough for a gauge */
+    w->nsegments = rs->segments - (cp > 0); /* segments replayed and kept */
     if ((rc = open_segment(w, next, err)) != 0)
         goto out_close_dir;
     if (pthread_create(&w->flusher, NULL, flusher_main, w) != 0) {
@@ -591,9 +651,130 @@ void wal_close(wal_t *w)
     free(w);
 }
 
-void wal_stats(wal_t *w, uint64_t *bytes, uint64_t *syncs, uint64_t *segments)
+/* ---- checkpoints ------------------------------------------------------------------------ */
+
+struct wal_cp {
+    int      fd;
+    uint32_t upto;       /* the checkpoint replaces segments <= upto */
+    char     tmp[4200];  /* checkpoint.NNNNNNNN.tmp */
+    char     path[4096]; /* checkpoint.NNNNNNNN */
+    buf_t    out;
+    int      err;        /* first errno */
+};
+
+static void cp_flush(wal_cp_t *cp)
+{
+    size_t done;
+    if (cp->err == 0 && cp->out.len > 0) {
+        int e = write_all(cp->fd, cp->out.data, cp->out.len, &done);
+        if (e != 0)
+            cp->err = -e;
+    }
+    buf_reset(&cp->out);
+}
+
+int wal_checkpoint_begin(wal_t *w, wal_cp_t **out, vigil_error_t *err)
+{
+    wal_cp_t *cp = calloc(1, sizeof(*cp));
+    if (cp == NULL)
+        return vigil_error_set(err, VIGIL_ENOMEM, "checkpoint: out of memory");
+    pthread_mutex_lock(&w->mu);
+    while (w->leader)
+        pthread_cond_wait(&w->synced, &w->mu);
+    int rc = w->fd < 0 ? vigil_error_set(err, VIGIL_ESTATE, "WAL is closed") : rotate(w, err);
+    cp->upto = w->seq - 1;
+    pthread_mutex_unlock(&w->mu);
+    if (rc != 0) {
+        free(cp);
+        return rc;
+    }
+    snprintf(cp->path, sizeof(cp->path), "%s/checkpoint.%08u", w->dir, cp->upto);
+    snprintf(cp->tmp, sizeof(cp->tmp), "%s.tmp", cp->path);
+    cp->fd = open(cp->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (cp->fd < 0) {
+        rc = vigil_error_set(err, VIGIL_EIO, "cannot create %s: %s", cp->tmp, strerror(errno));
+        free(cp);
+        return rc;
+    }
+    buf_init(&cp->out, (size_t)4 << 20);
+    unsigned char h[WAL_HEADER_BYTES] = {'V', 'G', 'W', 'L', WAL_VERSION, 0, 0, 0};
+    put_le32(h + 8, cp->upto);
+    put_le32(h + 12, crc32c(h, 12));
+    if (buf_append(&cp->out, h, sizeof(h)) != 0)
+        cp->err = ENOMEM;
+    *out = cp;
+    return 0;
+}
+
+int wal_checkpoint_add(wal_cp_t *cp, uint8_t type, const void *payload, size_t len,
+                       vigil_error_t *err)
+{
+    if (len > WAL_MAX_RECORD || type == 0 || type > WAL_MAX_TYPE)
+        return vigil_error_set(err, VIGIL_ELIMIT, "checkpoint record of %zu bytes", len);
+    unsigned char h[WAL_RECORD_HEADER];
+    h[0] = type;
+    put_le32(h + 1, (uint32_t)len);
+    put_le32(h + 5, crc32c_update(crc32c(h, 5), payload, len));
+    if (cp->out.len + sizeof(h) + len > cp->out.max)
+        cp_flush(cp);
+    if (sizeof(h) + len > cp->out.max) {
+        size_t done;
+        cp_flush(cp);
+        int e = write_all(cp->fd, h, sizeof(h), &done);
+        if (e == 0)
+            e = write_all(cp->fd, payload, len, &done);
+        if (e != 0 && cp->err == 0)
+            cp->err = -e;
+    } else if (buf_append(&cp->out, h, sizeof(h)) != 0 ||
+               buf_append(&cp->out, payload, len) != 0) {
+        cp->err = ENOMEM;
+    }
+    if (cp->err != 0)
+        return vigil_error_set(err, VIGIL_EIO, "cannot write %s: %s", cp->tmp, strerror(cp->err));
+    return 0;
+}
+
+void wal_checkpoint_abort(wal_cp_t *cp)
+{
+    if (cp == NULL)
+        return;
+    close(cp->fd);
+    unlink(cp->tmp);
+    buf_free(&cp->out);
+    free(cp);
+}
+
+int wal_checkpoint_commit(wal_t *w, wal_cp_t *cp, vigil_error_t *err)
+{
+    cp_flush(cp);
+    if (cp->err == 0 && fsync(cp->fd) != 0)
+        cp->err = errno;
+    if (cp->err == 0 && rename(cp->tmp, cp->path) != 0)
+        cp->err = errno;
+    if (cp->err == 0 && fsync(w->dirfd) != 0)
+        cp->err = errno;
+    if (cp->err != 0) {
+        int rc = vigil_error_set(err, VIGIL_EIO, "checkpoint %s: %s", cp->path, strerror(cp->err));
+        wal_checkpoint_abort(cp);
+        return rc;
+    }
+    /* Only now, with the checkpoint durable, do the segments it replaces go. */
+    pthread_mutex_lock(&w->mu);
+    remove_covered(w, cp->upto);
+    w->checkpoints++;
+    pthread_mutex_unlock(&w->mu);
+    log_info(w->lg, "tsdb", "WAL checkpoint written", LF_STR("checkpoint", cp->path));
+    close(cp->fd);
+    buf_free(&cp->out);
+    free(cp);
+    return 0;
+}
+
+void wal_stats(wal_t *w, uint64_t *bytes, uint64_t *syncs, uint64_t *segments,
+               uint64_t *checkpoints)
 {
     pthread_mutex_lock(&w->mu);
+    *checkpoints = w->checkpoints;
     *bytes = w->lsn_logged;
     *syncs = w->syncs;
     *segments = w->nsegments;

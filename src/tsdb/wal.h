@@ -15,6 +15,7 @@
 #define WAL_HEADER_BYTES  16
 #define WAL_RECORD_HEADER 9
 #define WAL_MAX_RECORD    (16u << 20) /* payload bytes */
+#define WAL_MAX_TYPE      3           /* record types 1..3 (record.h) */
 
 typedef struct wal wal_t;
 
@@ -34,6 +35,7 @@ typedef struct wal_replay_stats {
     uint64_t segments;    /* segment files read */
     uint64_t records;     /* good records replayed */
     uint64_t corruptions; /* bad records / segment headers found (each logged and cut) */
+    uint32_t checkpoint;  /* number of the checkpoint replayed first, 0 if none */
 } wal_replay_stats_t;
 
 /*
@@ -61,7 +63,25 @@ int wal_sync(wal_t *w, uint64_t lsn, vigil_error_t *err);
 /* Syncs what is buffered (errors are logged), stops the flusher, closes. NULL: no-op. */
 void wal_close(wal_t *w);
 
-/* Counters since open: bytes logged, fdatasync calls, and the number of segment files. */
-void wal_stats(wal_t *w, uint64_t *bytes, uint64_t *syncs, uint64_t *segments);
+/*
+ * Checkpoints: a compact copy of what the head still needs, replacing every segment before it.
+ * wal_checkpoint_begin() closes the current segment and starts a new one (later records go
+ * there), and opens checkpoint.<last closed segment>.tmp; the caller adds records (the live
+ * series and their samples, as of after the rotation: anything logged before it is in the head
+ * by then); wal_checkpoint_commit() syncs and renames it, then deletes the segments it covers
+ * and older checkpoints. On any failure nothing is deleted. *cp is owned by the WAL module:
+ * commit or abort it exactly once.
+ */
+typedef struct wal_cp wal_cp_t;
+int  wal_checkpoint_begin(wal_t *w, wal_cp_t **cp, vigil_error_t *err);
+int  wal_checkpoint_add(wal_cp_t *cp, uint8_t type, const void *payload, size_t len,
+                        vigil_error_t *err);
+int  wal_checkpoint_commit(wal_t *w, wal_cp_t *cp, vigil_error_t *err);
+void wal_checkpoint_abort(wal_cp_t *cp);
+
+/* Counters since open: bytes logged, fdatasync calls, the number of segment files, and
+ * checkpoints written. */
+void wal_stats(wal_t *w, uint64_t *bytes, uint64_t *syncs, uint64_t *segments,
+               uint64_t *checkpoints);
 
 #endif /* VIGIL_TSDB_WAL_H */
