@@ -18,6 +18,11 @@
  *                        samples in Prometheus's XOR chunk encoding (re-implemented below
  *                        from its format: 120-sample chunks, chunk bytes only)
  *
+ *   tsdb.block_bytes_per_sample_synthetic
+ *                        block file bytes (chunks + symbols + series + postings + tables) /
+ *                        samples, for 500 series × 2 h compacted from the head, vs the same
+ *                        samples as Prometheus XOR chunks (chunk bytes only: its index and
+ *                        meta files would come on top)
  *   tsdb.memory_per_series
  *                        RSS growth per series for 100 000 series × 120 samples (labels like
  *                        node_exporter's, 4 pairs), vs the raw bytes of their label strings
@@ -456,6 +461,58 @@ static void bench_bytes_per_sample(void)
     free(s);
 }
 
+static void bench_block_bytes(void)
+{
+    if (!wanted("tsdb.block_bytes_per_sample_synthetic"))
+        return;
+    const size_t steps = 3 * 3600 + 1; /* 3 h: the compactor writes [0, 2 h) */
+    sample_t    *s = make_samples(BPS_SERIES, steps, 5);
+    const char  *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char         dir[4096];
+    snprintf(dir, sizeof(dir), "%s/vigil-bench-tsdb-XXXXXX", base);
+    if (mkdtemp(dir) == NULL)
+        return;
+    tsdb_options_t o = {.dir = dir, .compact_interval_ms = UINT32_MAX};
+    tsdb_t        *db;
+    if (tsdb_open(&db, &o, NULL, NULL) != 0)
+        return;
+    tsdb_appender_t *a = tsdb_appender_new(db);
+    size_t           prom_bytes = 0, in_block = 0;
+    for (size_t i = 0; i < BPS_SERIES; i++) {
+        series_labels_t sl;
+        make_labels(&sl, i);
+        promxor_t c = {0};
+        for (size_t k = 0; k < steps; k++) {
+            const sample_t *x = &s[i * steps + k];
+            tsdb_appender_add(a, sl.ls, 4, x->t, x->v, NULL, NULL);
+            if (x->t < 2 * 3600 * 1000) {
+                in_block++;
+                promxor_add(&c, x->t, x->v);
+                if (c.n == 120) {
+                    prom_bytes += (c.bits + 7) / 8;
+                    memset(&c, 0, sizeof(c));
+                }
+            }
+        }
+        if (c.n > 0)
+            prom_bytes += (c.bits + 7) / 8;
+        tsdb_appender_commit(a, TSDB_ASYNC, NULL);
+    }
+    tsdb_appender_free(a);
+    tsdb_compact(db, NULL);
+    tsdb_stats_t st;
+    tsdb_stats(db, &st);
+    /* One block for [0, 2 h), plus a tiny one for the few samples jitter put before 0. */
+    if (st.blocks >= 1)
+        report("tsdb.block_bytes_per_sample_synthetic", (double)st.block_bytes / (double)in_block,
+               "bytes", "prometheus_xor_chunks_same_samples", (double)prom_bytes / (double)in_block);
+    else
+        fprintf(stderr, "bench_tsdb: compaction wrote no block\n");
+    tsdb_close(db);
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free(s);
+}
+
 /* ---- tsdb.memory_per_series and tsdb.wal_replay ------------------------------------------ */
 
 #define MEM_SERIES 100000
@@ -567,6 +624,7 @@ int main(void)
     bench_append(true);
     bench_select();
     bench_bytes_per_sample();
+    bench_block_bytes();
     bench_memory_and_replay();
     return 0;
 }
