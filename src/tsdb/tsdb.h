@@ -3,15 +3,22 @@
  *
  * Reading order of the implementation: chunk.c (sample encoding) -> symbols.c (interning) ->
  * index.c + match.c (postings and matchers) -> head.c (series, chunks, limits, locking) ->
- * record.c + wal.c (durability) -> tsdb.c (this API: open/replay, appender, querier, listings,
- * stats). Formats: docs/format/.
+ * record.c + wal.c (durability, checkpoints) -> block.c (immutable range files) -> tsdb.c
+ * (this API: open/replay, appender, querier, listings, compaction, stats). Formats:
+ * docs/format/.
  *
  * Life cycle: tsdb_open() maps the blocks in <dir>/blocks, replays <dir>/wal (checkpoint, then
  * segments) into the in-memory head and starts the WAL's flusher and the compactor threads;
  * tsdb_close() syncs and frees. Every compaction interval the compactor writes head ranges
  * that are complete (2 h, once the head holds 1.5 ranges) to blocks, drops them from the head,
- * checkpoints and truncates the WAL, and deletes blocks past retention. Everything below is thread-safe on one tsdb_t
- * unless it says otherwise: any number of threads may append and query at once.
+ * checkpoints and truncates the WAL, and deletes blocks past retention. Everything below is
+ * thread-safe on one tsdb_t unless it says otherwise: any number of threads may append and
+ * query at once.
+ *
+ * For a query engine: tsdb_select() is the whole read interface. It returns an immutable,
+ * sorted list of series (labels by index) and opens a sample iterator per series on demand;
+ * wrap it as the engine's "Querier.Select(matchers, mint, maxt) -> SeriesSet" with
+ * set/labels/iterator adapters, and free the set when the query ends.
  *
  * Reading: a query reads the blocks overlapping its range and the head alike, merging a series
  * found in several (by label set; a timestamp found twice keeps one sample).
@@ -164,9 +171,10 @@ typedef struct tsdb_matcher {
 typedef struct tsdb_series_set tsdb_series_set_t;
 
 /*
- * Selects every series matching all n matchers (n >= 1; at least one must not match the
- * empty string, as in Prometheus) with at least one sample in [mint, maxt] (milliseconds,
- * inclusive). On success *out belongs to the caller, who frees it with tsdb_series_set_free()
+ * Selects every series matching all n matchers with at least one sample in [mint, maxt]
+ * (milliseconds, inclusive). Matchers that all match the empty string (or n == 0) select
+ * every series: PromQL's rule that a selector needs one non-empty matcher is the engine's to
+ * enforce. On success *out belongs to the caller, who frees it with tsdb_series_set_free()
  * before tsdb_close(). VIGIL_EINVAL / VIGIL_EPARSE / VIGIL_ENOTSUP (bad matcher or regex, with
  * detail), VIGIL_ENOMEM.
  */
