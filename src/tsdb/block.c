@@ -156,7 +156,8 @@ static int cmp_triple(const void *a, const void *b)
 
 /* Writes one series' chunks for [mint, maxt) and its series-section entry. */
 static int write_series(bw_t *w, buf_t *series, head_series_t *s, int64_t mint, int64_t maxt,
-                        const char **syms, size_t nsyms, uint64_t *nchunks_out)
+                        const char **syms, size_t nsyms, uint64_t *nchunks_out,
+                        int64_t *data_mint)
 {
     head_snap_t snap;
     int         rc = head_snapshot(s, mint, maxt - 1, &snap);
@@ -216,6 +217,9 @@ static int write_series(bw_t *w, buf_t *series, head_series_t *s, int64_t mint, 
             free(v);
     }
     head_snap_free(&snap);
+    for (size_t i = 0; i < n; i++)
+        if (out[i].mint < *data_mint)
+            *data_mint = out[i].mint;
     if (rc == 0 && n > 0) {
         rc = record_put_uvarint(series, s->nlabels);
         for (uint32_t k = 0; rc == 0 && k < s->nlabels; k++) {
@@ -237,11 +241,13 @@ static int write_series(bw_t *w, buf_t *series, head_series_t *s, int64_t mint, 
     return rc;
 }
 
-int block_write(const char *dir, head_t *h, int64_t mint, int64_t maxt, uint64_t *nseries,
-                vigil_error_t *err)
+int block_write(const char *dir, head_t *h, int64_t mint, int64_t maxt, char *path_out,
+                size_t path_size, uint64_t *nseries, vigil_error_t *err)
 {
     if (nseries != NULL)
         *nseries = 0;
+    if (path_size > 0)
+        path_out[0] = '\0';
     /* The series with data in range, in label order. */
     uint32_t        total = head_series_count(h);
     head_series_t **ss = malloc((total ? total : 1) * sizeof(*ss));
@@ -250,7 +256,7 @@ int block_write(const char *dir, head_t *h, int64_t mint, int64_t maxt, uint64_t
         return vigil_error_set(err, VIGIL_ENOMEM, "block: out of memory");
     for (uint32_t id = 0; id < total; id++) {
         head_series_t *s = head_series_by_id(h, id);
-        if (s != NULL && head_series_overlaps(s, mint, maxt - 1))
+        if (s != NULL && head_series_overlaps(s, INT64_MIN, maxt - 1))
             ss[ns++] = s;
     }
     if (ns == 0) {
@@ -281,9 +287,10 @@ int block_write(const char *dir, head_t *h, int64_t mint, int64_t maxt, uint64_t
             syms[u++] = syms[i];
     nsyms = u;
 
-    char path[4096], tmp[4200];
-    snprintf(path, sizeof(path), "%s/%lld-%lld.vblk", dir, (long long)mint, (long long)maxt);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    /* The file is named after its final range; until the data is written it is only .tmp. */
+    char tmp[4200], path[4200];
+    snprintf(tmp, sizeof(tmp), "%s/%lld.vblk.tmp", dir, (long long)maxt);
+    int64_t data_mint = INT64_MAX;
     int rc = 0;
     bw_t w = {.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
     buf_init(&w.out, (size_t)2 << 20);
@@ -310,7 +317,8 @@ int block_write(const char *dir, head_t *h, int64_t mint, int64_t maxt, uint64_t
     for (size_t i = 0; i < ns && rc == 0 && w.err == 0; i++) {
         size_t   before = series.len;
         uint64_t nch;
-        if ((rc = write_series(&w, &series, ss[i], mint, maxt, syms, nsyms, &nch)) != 0)
+        if ((rc = write_series(&w, &series, ss[i], INT64_MIN, maxt, syms, nsyms, &nch,
+                               &data_mint)) != 0)
             break;
         if (nch == 0)
             continue; /* only out-of-range out-of-order data */
@@ -397,6 +405,8 @@ int block_write(const char *dir, head_t *h, int64_t mint, int64_t maxt, uint64_t
         put_le(toc + 20 * k + 8, len[k], 8);
         put_le(toc + 20 * k + 16, crc[k], 4);
     }
+    if (data_mint < mint)
+        mint = data_mint;
     memcpy(hdr, "VGBK", 4);
     hdr[4] = BLOCK_VERSION;
     put_le(hdr + 8, (uint64_t)mint, 8);
@@ -419,6 +429,7 @@ int block_write(const char *dir, head_t *h, int64_t mint, int64_t maxt, uint64_t
         unlink(tmp);
         goto out_close;
     }
+    snprintf(path, sizeof(path), "%s/%lld-%lld.vblk", dir, (long long)mint, (long long)maxt);
     if (rename(tmp, path) != 0) {
         rc = vigil_error_set(err, VIGIL_EIO, "cannot rename %s: %s", tmp, strerror(errno));
         goto out_close;
@@ -430,6 +441,8 @@ int block_write(const char *dir, head_t *h, int64_t mint, int64_t maxt, uint64_t
         close(dfd);
     if (rc == 0 && nseries != NULL)
         *nseries = nwritten;
+    if (rc == 0)
+        snprintf(path_out, path_size, "%s", path);
 
 out_close:
     close(w.fd);

@@ -15,13 +15,15 @@
 typedef struct block block_t;
 
 /*
- * Writes every sample of the head in [mint, maxt) to dir/<mint>-<maxt>.vblk (through a .tmp
- * file, fsynced, renamed, directory fsynced). Series with no sample in the range are left out.
- * *nseries (may be NULL) gets the count written; with none, no file is written and 0 is
- * returned. 0, VIGIL_EIO (with path), VIGIL_ENOMEM, VIGIL_ELIMIT (over 2^32 series or symbols).
+ * Writes every sample of the head older than maxt to dir/<mint>-<maxt>.vblk (through a .tmp
+ * file, fsynced, renamed, directory fsynced), `mint` being the range's nominal start, lowered
+ * to the oldest sample when the head holds older ones (it should not; but the head is about
+ * to drop everything older than maxt, so the block must take it all). Series with no such
+ * sample are left out. The file's path goes to path (size bytes) and the count of series to
+ * *nseries; with none, no file is written. 0, VIGIL_EIO (with path), VIGIL_ENOMEM.
  */
-int block_write(const char *dir, head_t *h, int64_t mint, int64_t maxt, uint64_t *nseries,
-                vigil_error_t *err);
+int block_write(const char *dir, head_t *h, int64_t mint, int64_t maxt, char *path, size_t size,
+                uint64_t *nseries, vigil_error_t *err);
 
 /*
  * Maps and verifies a block file (header, table of contents, every section's CRC32C). On

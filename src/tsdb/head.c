@@ -517,20 +517,21 @@ int head_append(head_t *h, head_series_t *s, int64_t t, double v, bool replay, h
 {
     int rc = 0;
     *stored = false;
-    if (t < atomic_load_explicit(&h->min_valid, memory_order_relaxed)) {
-        if (replay)
-            return 0; /* already in a block: a crash came between the block and the checkpoint */
-        char desc[256];
-        pthread_mutex_lock(&s->mu);
-        series_desc(s, desc, sizeof(desc));
-        pthread_mutex_unlock(&s->mu);
-        *reason = TSDB_REJECT_TOO_OLD;
-        return vigil_error_set(err, VIGIL_ERANGE,
-                               "series %s: sample at %lld is older than the head (%lld); that "
-                               "range is already written to a block", desc, (long long)t,
-                               (long long)atomic_load(&h->min_valid));
-    }
     pthread_mutex_lock(&s->mu);
+    /* Checked under the series lock, which the block writer's snapshot also takes: once the
+     * compactor has raised min_valid, no sample below it can slip into a range being written. */
+    if (t < atomic_load(&h->min_valid)) {
+        if (!replay) { /* replayed: already in a block (crash between block and checkpoint) */
+            char desc[256];
+            *reason = TSDB_REJECT_TOO_OLD;
+            rc = vigil_error_set(err, VIGIL_ERANGE,
+                                 "series %s: sample at %lld is older than the head (%lld); that "
+                                 "range is already written to a block",
+                                 series_desc(s, desc, sizeof(desc)), (long long)t,
+                                 (long long)atomic_load(&h->min_valid));
+        }
+        goto out_unlock;
+    }
     if (s->has_last && t <= s->last_t) {
         uint64_t old;
         if (t == s->last_t || find_stored(s, t, &old)) {
@@ -815,6 +816,7 @@ void head_truncate(head_t *h, int64_t t)
     head_set_min_valid(h, t);
     head_delta_t d;
     head_delta_init(&d);
+    int64_t oldest = INT64_MAX; /* oldest sample left */
     uint32_t n = head_series_count(h);
     for (uint32_t id = 0; id < n; id++) {
         head_series_t *s = head_series_by_id(h, id);
@@ -850,11 +852,18 @@ void head_truncate(head_t *h, int64_t t)
             s->mint = s->ooo[0].t;
         if (s->mint == INT64_MAX)
             s->maxt = INT64_MIN; /* no data left in the head; has_last/last_t keep ordering */
+        if (s->mint < oldest)
+            oldest = s->mint;
         pthread_mutex_unlock(&s->mu);
     }
     head_delta_flush(h, &d);
+    /* The head's start moves to its oldest sample, so the compactor does not walk empty ranges
+     * one by one after a stray old sample. An append racing with this scan can leave it a
+     * little high; harmless, as blocks take everything older than their end (block_write). */
+    if (oldest == INT64_MAX || oldest < t)
+        oldest = t;
     int64_t cur = atomic_load(&h->mint);
-    while (cur < t && !atomic_compare_exchange_weak(&h->mint, &cur, t))
+    while (cur < oldest && !atomic_compare_exchange_weak(&h->mint, &cur, oldest))
         ;
 }
 

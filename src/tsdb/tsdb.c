@@ -1310,12 +1310,11 @@ int tsdb_compact(tsdb_t *db, vigil_error_t *err)
         /* No append may add to [start, end) from here on: see the comment at the top. */
         head_set_min_valid(db->head, end);
         uint64_t nseries;
-        if ((rc = block_write(db->blocks_dir, db->head, start, end, &nseries, err)) != 0)
+        char     path[4300];
+        if ((rc = block_write(db->blocks_dir, db->head, start, end, path, sizeof(path), &nseries,
+                              err)) != 0)
             break;
         if (nseries > 0) {
-            char path[4200];
-            snprintf(path, sizeof(path), "%s/%lld-%lld.vblk", db->blocks_dir, (long long)start,
-                     (long long)end);
             block_t *b;
             if ((rc = block_open(&b, path, err)) != 0)
                 break;

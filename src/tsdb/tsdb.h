@@ -270,7 +270,8 @@ void tsdb_stats(tsdb_t *db, tsdb_stats_t *out);
  * head and checkpoints the WAL; then deletes blocks past retention. Serialised with the
  * compactor. 0, or VIGIL_EIO / VIGIL_ENOMEM with detail (the head keeps the data and the WAL
  * its segments: nothing is lost, the next pass retries). Stores without a directory only apply
- * nothing and return 0.
+ * nothing and return 0. Waits for series sets created before a new block to be freed: never
+ * call it while the calling thread holds a set.
  */
 int tsdb_compact(tsdb_t *db, vigil_error_t *err);
 

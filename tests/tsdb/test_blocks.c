@@ -410,6 +410,49 @@ static void test_append_during_compaction(void **state)
     tsdb_close(db);
 }
 
+/* One stray sample decades old: compaction writes it to its own block and jumps straight to
+ * the real data instead of walking every empty range in between. */
+static void test_stray_old_sample(void **state)
+{
+    const char *dir = *state;
+    tsdb_t     *db = open_db(dir, INT64_C(100) * 365 * 24 * H); /* keep the stray block */
+    const int64_t base = 1700000000000LL - 1700000000000LL % (2 * H);
+    tsdb_label_t  ls[1] = {L("__name__", "stray")};
+    assert_int_equal(tsdb_append(db, ls, 1, 5, 1, NULL), 0);
+    tsdb_label_t ls2[1] = {L("__name__", "real")};
+    for (int64_t t = base; t <= base + 3 * H; t += 60000)
+        assert_int_equal(tsdb_append(db, ls2, 1, t, (double)t, NULL), 0);
+    assert_int_equal(tsdb_compact(db, NULL), 0);
+    tsdb_stats_t st;
+    tsdb_stats(db, &st);
+    assert_int_equal(st.blocks, 2); /* [0, 2h) with the stray sample, [base, base + 2h) */
+    assert_int_equal(st.head_min_valid, base + 2 * H);
+    tsdb_matcher_t     m = {TSDB_MATCH_RE, "__name__", "stray|real"};
+    tsdb_series_set_t *set;
+    assert_int_equal(tsdb_select(db, &m, 1, INT64_MIN, INT64_MAX, &set, NULL), 0);
+    assert_int_equal(tsdb_series_set_len(set), 2);
+    long n = 0;
+    for (size_t i = 0; i < 2; i++) {
+        tsdb_iter_t *it;
+        assert_int_equal(tsdb_iter_open(set, i, &it), 0);
+        int64_t t;
+        double  v;
+        while (tsdb_iter_next(it, &t, &v))
+            n++;
+        tsdb_iter_free(it);
+    }
+    assert_int_equal(n, 1 + 3 * 60 + 1);
+    tsdb_series_set_free(set);
+    tsdb_close(db);
+    /* With the default retention (15 d) the stray block is deleted at the next pass. */
+    db = open_db(dir, 0);
+    assert_int_equal(tsdb_compact(db, NULL), 0);
+    tsdb_stats(db, &st);
+    assert_int_equal(st.blocks, 1);
+    assert_int_equal(st.blocks_deleted, 1);
+    tsdb_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +463,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_crash_between_block_and_checkpoint, setup_dir,
                                         teardown_dir),
         cmocka_unit_test_setup_teardown(test_append_during_compaction, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_stray_old_sample, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
