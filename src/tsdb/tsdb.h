@@ -4,7 +4,8 @@
  * Reading order of the implementation: chunk.c (sample encoding) -> symbols.c (interning) ->
  * index.c + match.c (postings and matchers) -> head.c (series, chunks, limits, locking) ->
  * record.c + wal.c (durability, checkpoints) -> block.c (immutable range files) -> tsdb.c
- * (this API: open/replay, appender, querier, listings, compaction, stats). Formats:
+ * (this API: open/replay, appender, stats) -> query.c (select, iterators, listings) ->
+ * compact.c (blocks from the head, truncation, checkpoints, retention). Formats:
  * docs/format/.
  *
  * Life cycle: tsdb_open() maps the blocks in <dir>/blocks, replays <dir>/wal (checkpoint, then
@@ -269,7 +270,7 @@ void tsdb_stats(tsdb_t *db, tsdb_stats_t *out);
  * (2 h) past the start of its oldest range, writes that range to a block, drops it from the
  * head and checkpoints the WAL; then deletes blocks past retention. Serialised with the
  * compactor. 0, or VIGIL_EIO / VIGIL_ENOMEM with detail (the head keeps the data and the WAL
- * its segments: nothing is lost, the next pass retries). Stores without a directory only apply
+ * its segments: nothing is lost, the next pass retries). Stores without a directory do
  * nothing and return 0. Waits for series sets created before a new block to be freed: never
  * call it while the calling thread holds a set.
  */

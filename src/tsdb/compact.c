@@ -1,0 +1,182 @@
+/*
+ * compact.c - moving completed head ranges to blocks, then truncating the head and the WAL,
+ * and deleting blocks past retention (tsdb_compact; the compactor thread in tsdb.c calls it).
+ *
+ * Order of one pass, for the oldest complete range R = [start, end):
+ *   1. raise the head's minimum valid time to `end` (appends below it are refused from now on;
+ *      the check runs under the series lock that the block writer's snapshots take);
+ *   2. write everything older than `end` to a block (.tmp, fsync, rename, dir fsync);
+ *   3. publish the block to queries;
+ *   4. bump the reader epoch and wait until sets of the old epoch are freed;
+ *   5. drop everything older than `end` from the head;
+ * and after the last range, 6. checkpoint the WAL (which deletes the segments it replaces).
+ * A crash before 2 completes leaves a .tmp (deleted at start) and the full WAL; between 2 and
+ * 6, the block and the full WAL (replay skips samples older than the newest block's end).
+ */
+#include "tsdb/tsdb_int.h"
+
+#include "tsdb/record.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- compaction, checkpoint, retention ---------------------------------------------------- */
+
+/* Floor of t to a multiple of the block range. */
+static int64_t range_start(int64_t t)
+{
+    int64_t q = t / HEAD_BLOCK_RANGE;
+    if (t % HEAD_BLOCK_RANGE < 0)
+        q--;
+    return q * HEAD_BLOCK_RANGE;
+}
+
+/* Writes the head's live series and samples to a checkpoint that replaces the WAL so far. */
+static int checkpoint(tsdb_t *db, vigil_error_t *err)
+{
+    wal_cp_t *cp;
+    int       rc = wal_checkpoint_begin(db->wal, &cp, err);
+    if (rc != 0)
+        return rc;
+    buf_t b;
+    buf_init(&b, WAL_MAX_RECORD);
+    uint32_t n = head_series_count(db->head);
+    for (uint32_t id = 0; rc == 0 && id < n; id++) {
+        head_series_t *s = head_series_by_id(db->head, id);
+        if (s == NULL)
+            continue;
+        /* Every series, empty ones too: later segments may name its ref. */
+        buf_reset(&b);
+        rc = record_encode_series(&b, s->ref, s->labels, s->nlabels);
+        rc = rc ? vigil_error_set(err, rc, "checkpoint: %s", vigil_strerror(rc))
+                : wal_checkpoint_add(cp, RECORD_SERIES, b.data, b.len, err);
+        head_snap_t snap;
+        if (rc == 0 && (rc = head_snapshot(s, INT64_MIN, INT64_MAX, &snap)) != 0)
+            rc = vigil_error_set(err, rc, "checkpoint: out of memory");
+        if (rc != 0)
+            break;
+        for (int l = 0; l < 2 && rc == 0; l++) {
+            const head_chunk_t *cs = l ? snap.ooo_chunks : snap.chunks;
+            size_t              nc = l ? snap.nooo_chunks : snap.nchunks;
+            for (size_t k = 0; k < nc && rc == 0; k++) {
+                buf_reset(&b);
+                rc = record_put_uvarint(&b, s->ref);
+                rc = rc ? rc : buf_append(&b, cs[k].data, cs[k].len);
+                rc = rc ? vigil_error_set(err, rc, "checkpoint: %s", vigil_strerror(rc))
+                        : wal_checkpoint_add(cp, RECORD_CHUNK, b.data, b.len, err);
+            }
+        }
+        if (rc == 0 && snap.nooo > 0) {
+            rec_sample_t *rs = malloc(snap.nooo * sizeof(*rs));
+            if (rs == NULL)
+                rc = vigil_error_set(err, VIGIL_ENOMEM, "checkpoint: out of memory");
+            for (size_t k = 0; rc == 0 && k < snap.nooo; k++)
+                rs[k] = (rec_sample_t){s->ref, snap.ooo[k].t, snap.ooo[k].v};
+            buf_reset(&b);
+            if (rc == 0 && (rc = record_encode_samples(&b, rs, snap.nooo)) != 0)
+                rc = vigil_error_set(err, rc, "checkpoint: %s", vigil_strerror(rc));
+            if (rc == 0)
+                rc = wal_checkpoint_add(cp, RECORD_SAMPLES, b.data, b.len, err);
+            free(rs);
+        }
+        head_snap_free(&snap);
+    }
+    buf_free(&b);
+    if (rc != 0) {
+        wal_checkpoint_abort(cp);
+        return rc;
+    }
+    return wal_checkpoint_commit(db->wal, cp, err);
+}
+
+/* Deletes blocks that ended more than the retention before `newest`. */
+static void apply_retention(tsdb_t *db, int64_t newest)
+{
+    if (newest == INT64_MIN || newest < INT64_MIN + db->retention_ms)
+        return;
+    int64_t cutoff = newest - db->retention_ms;
+    pthread_mutex_lock(&db->blocks_mu);
+    size_t k = 0;
+    for (size_t i = 0; i < db->nblocks; i++) {
+        block_t *b = db->blocks[i];
+        if (block_maxt(b) <= cutoff) {
+            log_info(db->lg, "tsdb", "block past retention deleted", LF_STR("block", block_path(b)));
+            block_delete_on_last_unref(b); /* queries still reading it keep the mapping */
+            block_unref(b);
+            db->blocks_deleted++;
+        } else {
+            db->blocks[k++] = b;
+        }
+    }
+    db->nblocks = k;
+    pthread_mutex_unlock(&db->blocks_mu);
+}
+
+int tsdb_compact(tsdb_t *db, vigil_error_t *err)
+{
+    if (db->dir == NULL)
+        return 0;
+    int rc = 0;
+    pthread_mutex_lock(&db->compact_mu);
+    bool wrote = false;
+    for (;;) {
+        tsdb_stats_t st;
+        head_fill_stats(db->head, &st);
+        if (st.mint == INT64_MAX || st.maxt == INT64_MIN)
+            break;
+        int64_t start = range_start(st.mint < head_min_valid(db->head) ? head_min_valid(db->head)
+                                                                      : st.mint);
+        if (start > INT64_MAX - 2 * HEAD_BLOCK_RANGE ||
+            st.maxt < start + HEAD_BLOCK_RANGE + HEAD_BLOCK_RANGE / 2)
+            break;
+        int64_t end = start + HEAD_BLOCK_RANGE;
+        /* No append may add to [start, end) from here on: see the comment at the top. */
+        head_set_min_valid(db->head, end);
+        uint64_t nseries;
+        char     path[4300];
+        if ((rc = block_write(db->blocks_dir, db->head, start, end, path, sizeof(path), &nseries,
+                              err)) != 0)
+            break;
+        if (nseries > 0) {
+            block_t *b;
+            if ((rc = block_open(&b, path, err)) != 0)
+                break;
+            pthread_mutex_lock(&db->blocks_mu);
+            rc = tsdb_blocks_add(db, b);
+            if (rc == 0)
+                db->compactions++;
+            pthread_mutex_unlock(&db->blocks_mu);
+            if (rc != 0) {
+                block_unref(b);
+                rc = vigil_error_set(err, rc, "compaction: out of memory");
+                break;
+            }
+            log_info(db->lg, "tsdb", "head range written to a block", LF_STR("block", path),
+                     LF_UINT("series", nseries));
+        }
+        /* Sets created before the block was listed may still need the head's copy. */
+        pthread_mutex_lock(&db->epoch_mu);
+        uint64_t old = db->epoch++;
+        while (db->live[old & 1] > 0)
+            pthread_cond_wait(&db->epoch_cv, &db->epoch_mu);
+        pthread_mutex_unlock(&db->epoch_mu);
+        head_truncate(db->head, end);
+        wrote = true;
+    }
+    if (rc == 0 && wrote)
+        rc = checkpoint(db, err);
+    if (rc == 0) {
+        tsdb_stats_t st;
+        head_fill_stats(db->head, &st);
+        int64_t newest = st.maxt;
+        pthread_mutex_lock(&db->blocks_mu);
+        if (db->nblocks > 0 && block_maxt(db->blocks[db->nblocks - 1]) - 1 > newest)
+            newest = block_maxt(db->blocks[db->nblocks - 1]) - 1;
+        pthread_mutex_unlock(&db->blocks_mu);
+        apply_retention(db, newest);
+    }
+    pthread_mutex_unlock(&db->compact_mu);
+    return rc;
+}
+
