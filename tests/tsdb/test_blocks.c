@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tsdb/block.h"
 #include "tsdb/tsdb.h"
 
 #include <dirent.h>
@@ -453,6 +454,45 @@ static void test_stray_old_sample(void **state)
     tsdb_close(db);
 }
 
+/* Every single-byte change anywhere in a block file is refused at open (all of it is under a
+ * CRC), and every truncation too: a block never reaches queries half-checked. */
+static void test_block_damage_always_detected(void **state)
+{
+    const char *dir = *state;
+    tsdb_t     *db = open_db(dir, 0);
+    fill(db);
+    assert_int_equal(tsdb_compact(db, NULL), 0);
+    tsdb_close(db);
+    char path[4200], copy[4300];
+    snprintf(path, sizeof(path), "%s/blocks/0-%lld.vblk", dir, 2 * H);
+    snprintf(copy, sizeof(copy), "%s/damaged", dir);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    rewind(f);
+    unsigned char *orig = malloc((size_t)size);
+    assert_int_equal(fread(orig, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    /* Positions spread over the whole file, every section and the table of contents. */
+    for (long pos = 0; pos < size; pos += size / 97 + 1) {
+        for (int pass = 0; pass < 2; pass++) {
+            FILE *o = fopen(copy, "wb");
+            orig[pos] ^= 0x5a;
+            fwrite(orig, 1, pass ? (size_t)pos : (size_t)size, o); /* flip, or truncate */
+            orig[pos] ^= 0x5a;
+            fclose(o);
+            block_t *b = NULL;
+            int      rc = block_open(&b, copy, NULL);
+            if (rc == 0)
+                fail_msg("damage at byte %ld of %ld (%s) went unnoticed", pos, size,
+                         pass ? "truncated" : "flipped");
+            assert_int_equal(rc, VIGIL_EPARSE);
+        }
+    }
+    free(orig);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +504,8 @@ int main(void)
                                         teardown_dir),
         cmocka_unit_test_setup_teardown(test_append_during_compaction, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_stray_old_sample, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_block_damage_always_detected, setup_dir,
+                                        teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
