@@ -506,7 +506,8 @@ int block_open(block_t **out, const char *path, vigil_error_t *err)
     const uint8_t *p = b->map;
     if (why == NULL && (memcmp(p, "VGBK", 4) != 0 || p[4] != BLOCK_VERSION))
         why = "bad magic or version";
-    const uint8_t *toc = p + b->size - BLOCK_TOC;
+    /* Short files were refused above and have no mapping: no pointer arithmetic on NULL. */
+    const uint8_t *toc = why == NULL ? p + b->size - BLOCK_TOC : NULL;
     if (why == NULL && get_le(toc + BLOCK_TOC - 4, 4) !=
                            crc32c_update(crc32c(p, BLOCK_HEADER), toc, BLOCK_TOC - 4))
         why = "header or table of contents checksum mismatch";
