@@ -1,0 +1,208 @@
+/*
+ * rules_int.h - private to src/rules: YAML helpers, owned label sets, the label hash, and the
+ * runtime structures of groups, rules and alerts shared by group.c, manager.c and api.c.
+ */
+#ifndef VIGIL_RULES_INT_H
+#define VIGIL_RULES_INT_H
+
+#include "rules/rules.h"
+
+#include <yaml.h>
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest rule or unit-test file read (promtool's rules_large.yml is 1.1 MB). */
+#define RULES_FILE_MAX (64u * 1024 * 1024)
+
+/* ---- ryaml.c: libyaml documents with positions ----------------------------------------- */
+
+/* One key/value of a mapping after merge keys ("<<: *anchor") are resolved. */
+typedef struct ry_pair {
+    const char  *key;     /* the key's text (borrowed from the document) */
+    yaml_node_t *knode;
+    yaml_node_t *value;
+} ry_pair_t;
+
+/* Reads a whole file (at most RULES_FILE_MAX bytes) into a NUL-terminated buffer the caller
+ * frees with free(). VIGIL_EIO / VIGIL_ELIMIT / VIGIL_ENOMEM with "PATH: why" in err. */
+int ry_read_file(const char *path, char **data, size_t *len, vigil_error_t *err);
+
+/* Loads the first YAML document of data (later ones are ignored, as Go's decoder does). On
+ * success the caller deletes *doc with yaml_document_delete(). Syntax errors: VIGIL_EPARSE,
+ * "FILE:LINE:COL: yaml: MESSAGE". */
+int ry_load(const char *file, const char *data, size_t len, yaml_document_t *doc,
+            vigil_error_t *err);
+
+/* The effective pairs of a mapping node: merge keys resolved (explicit keys win), explicit
+ * duplicates reported in err as "FILE:L:C: mapping key "k" already defined at line N". *out is
+ * the caller's (free()). VIGIL_EPARSE when `map` is not a mapping or has duplicates. */
+int ry_pairs(yaml_document_t *d, const char *file, yaml_node_t *map, ry_pair_t **out,
+             size_t *n, vigil_error_t *err);
+
+/* The items of a sequence node; NULL-safe count in *n. Borrowed. */
+yaml_node_item_t *ry_items(yaml_node_t *seq, size_t *n);
+
+/* True for YAML's null: an empty plain scalar, "~" or "null". */
+bool ry_is_null(const yaml_node_t *n);
+
+/* A scalar's text ("" for null), or NULL when the node is not a scalar (or holds NUL). */
+const char *ry_str(const yaml_node_t *n);
+
+/* 1-based line and column of a node. */
+static inline unsigned ry_line(const yaml_node_t *n) { return (unsigned)n->start_mark.line + 1; }
+static inline unsigned ry_col(const yaml_node_t *n) { return (unsigned)n->start_mark.column + 1; }
+
+/* "a mapping" / "a list" / "a scalar", for messages; and Go's "!!map"-style tag. */
+const char *ry_kind(const yaml_node_t *n);
+const char *ry_go_tag(const yaml_node_t *n);
+
+/* ---- labels.c ---------------------------------------------------------------------------- */
+
+/* An owned label set: array and strings malloc'd, sorted by name, no empty values. */
+typedef struct rlabels {
+    promql_label_t *v;
+    size_t n;
+} rlabels_t;
+
+static inline promql_labels_t rl_view(const rlabels_t *l) { return (promql_labels_t){ l->v, l->n }; }
+
+/* Deep copy of `src` (dropping empty values, sorting). 0 or VIGIL_ENOMEM (*dst empty). */
+int rl_copy(rlabels_t *dst, promql_labels_t src);
+/* Sets name=value (copied; empty value deletes). 0 or VIGIL_ENOMEM. */
+int rl_set(rlabels_t *l, const char *name, const char *value);
+/* Removes a label when present. */
+void rl_del(rlabels_t *l, const char *name);
+const char *rl_get(promql_labels_t l, const char *name);
+void rl_free(rlabels_t *l);
+int rl_cmp(promql_labels_t a, promql_labels_t b);
+bool rl_equal(promql_labels_t a, promql_labels_t b);
+/* Prometheus' labels.Hash: xxhash64 of name 0xff value 0xff ... */
+uint64_t rl_hash(promql_labels_t l);
+/* Appends {a="b", c="d"} as Go's Labels.String(). */
+int rl_format(buf_t *b, promql_labels_t l);
+/* XXH64 with seed 0 (what Go's cespare/xxhash computes). */
+uint64_t rules_xxh64(const void *p, size_t len);
+
+/* Valid label / metric names under the chosen validation scheme. */
+bool rules_label_name_valid(const char *s, bool legacy);
+bool rules_metric_name_valid(const char *s, bool legacy);
+bool rules_utf8_valid(const char *s);
+
+/* ---- tmpl.c --------------------------------------------------------------------------- */
+
+/* Expands one label or annotation: its template when compiled, its text otherwise. On a run
+ * time error appends "<error expanding template: MSG>" as Prometheus does. */
+int rules_kv_expand(const rules_tmpl_ops_t *t, const rules_kv_t *kv, const rules_tmpl_data_t *d,
+                    buf_t *out);
+
+/* ---- runtime (alerting.c, group.c, manager.c) ------------------------------------------ */
+
+typedef enum alert_state { ALERT_INACTIVE = 0, ALERT_PENDING, ALERT_FIRING } alert_state_t;
+
+const char *rules_alert_state_name(alert_state_t s);  /* "inactive", "pending", "firing" */
+
+typedef struct ralert {
+    uint64_t hash;            /* rl_hash(labels) */
+    rlabels_t labels;
+    rlabels_t annotations;
+    alert_state_t state;
+    double value;
+    int64_t active_at, fired_at, resolved_at, last_sent_at, valid_until, keep_firing_since;
+    /* 0 means "zero time" for the *_at fields: Prometheus' time.Time{} */
+} ralert_t;
+
+typedef enum rule_health { HEALTH_UNKNOWN = 0, HEALTH_GOOD, HEALTH_BAD } rule_health_t;
+
+/* A rule while it runs: its definition plus state. */
+typedef struct rrule {
+    const rules_rule_t *def;     /* borrowed from the group's file */
+    rule_health_t health;
+    char *last_error;            /* malloc'd; NULL when the last evaluation succeeded */
+    int64_t last_eval_ms;        /* wall time of the last evaluation (0: never) */
+    double eval_seconds;
+    /* alerting */
+    ralert_t **active;           /* hash-ordered array of owned alerts */
+    size_t n_active, cap_active;
+    bool restored;
+    /* recording and alerting: label sets written at the previous evaluation (for staleness) */
+    rlabels_t *prev;
+    size_t n_prev;
+} rrule_t;
+
+typedef struct rgroup rgroup_t;
+
+struct rgroup {
+    const rules_group_t *def;    /* borrowed from a rules_file_t the manager holds */
+    int64_t interval_ms, query_offset_ms;
+    rrule_t *rules;
+    size_t n_rules;
+    bool should_restore;
+    int64_t last_eval_ms;        /* wall time the last iteration started */
+    int64_t last_eval_ts;        /* its slot timestamp */
+    double last_duration_s;
+    double last_rule_duration_sum_s;
+    size_t last_samples;
+    /* metrics children (NULL without a registry) */
+    vigil_counter_t *m_evals, *m_failures, *m_iterations, *m_missed;
+    vigil_gauge_t *m_interval, *m_last_ts, *m_last_duration, *m_rules, *m_samples,
+                  *m_rule_sum;
+    /* thread */
+    pthread_t thread;
+    bool running;
+    rules_manager_t *mgr;
+};
+
+/* Evaluation context a group needs from its manager. */
+typedef struct rules_eval_env {
+    promql_engine_t *engine;
+    const rules_store_t *store;
+    const rules_tmpl_ops_t *tmpl;
+    promql_labels_t external_labels;
+    const char *external_url;
+    int64_t resend_delay_ms;
+    rules_alert_sink_fn sink;
+    void *sink_ctx;
+    log_t *log;
+    vigil_summary_t *m_rule_duration;   /* NULL without a registry */
+    int64_t (*now_ms)(void *);
+    void *now_ctx;
+} rules_eval_env_t;
+
+/* Sets up the runtime of group `def` (rules zeroed, interval resolved). 0 or VIGIL_ENOMEM. */
+int rgroup_init(rgroup_t *g, const rules_group_t *def, int64_t default_interval_ms,
+                int64_t default_query_offset_ms);
+/* Frees the rules' state (not def). */
+void rgroup_destroy(rgroup_t *g);
+/* Moves alert state and previous series of rules with the same name+expr+labels from `old`
+ * (Prometheus' CopyState). */
+void rgroup_copy_state(rgroup_t *g, rgroup_t *old);
+/* One evaluation at slot `ts_ms` (Prometheus' Group.Eval). The caller holds the group's lock
+ * (the manager's mutex) only around state reads by the API, see manager.c. */
+void rgroup_eval(rgroup_t *g, const rules_eval_env_t *env, int64_t ts_ms);
+/* Restores `for` state from ALERTS_FOR_STATE (Group.RestoreForState). */
+void rgroup_restore(rgroup_t *g, const rules_eval_env_t *env, int64_t ts_ms, int64_t grace_ms,
+                    int64_t outage_ms);
+/* Writes stale markers for every series this group wrote at its last evaluation. */
+void rgroup_mark_all_stale(rgroup_t *g, const rules_eval_env_t *env, int64_t ts_ms);
+
+/* Alerting rule evaluation (alerting.c): updates r's alerts from the query result `res` at
+ * `ts_ms`; appends the ALERTS and ALERTS_FOR_STATE samples to *out (owned label sets the
+ * caller frees) when restored. 0, or an error with err filled (limit exceeded, duplicates). */
+int ralert_eval(rrule_t *r, const rules_eval_env_t *env, const promql_result_t *res,
+                int64_t ts_ms, int64_t query_offset_ms, int limit, rlabels_t **out,
+                double **vals, size_t *n_out, vigil_error_t *err);
+/* Hands the alerts that need sending to the sink (Prometheus' sendAlerts). */
+void ralert_send(rrule_t *r, const rules_eval_env_t *env, int64_t ts_ms, int64_t interval_ms);
+/* Frees one rule's alerts. */
+void ralert_clear(rrule_t *r);
+
+/* The manager's lock guards every group's state against the API readers. */
+void rules_manager_lock(rules_manager_t *m);
+void rules_manager_unlock(rules_manager_t *m);
+/* The groups in load order (borrowed, under the lock). */
+rgroup_t *rules_manager_groups(rules_manager_t *m, size_t *n);
+
+#endif /* VIGIL_RULES_INT_H */
