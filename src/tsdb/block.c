@@ -154,38 +154,33 @@ static int cmp_triple(const void *a, const void *b)
     return (x->series > y->series) - (x->series < y->series);
 }
 
-/* Writes one series' chunks for [mint, maxt) and its series-section entry. */
-static int write_series(bw_t *w, buf_t *series, head_series_t *s, int64_t mint, int64_t maxt,
-                        const char **syms, size_t nsyms, uint64_t *nchunks_out,
-                        int64_t *data_mint)
+/* Writes one series' chunks (everything of `in` older than maxt) and its series entry. */
+static int write_series(bw_t *w, buf_t *series, const tsdb_label_t *labels, size_t nlabels,
+                        const block_input_t *in, int64_t maxt, const char **syms, size_t nsyms,
+                        uint64_t *nchunks_out, int64_t *data_mint)
 {
-    head_snap_t snap;
-    int         rc = head_snapshot(s, mint, maxt - 1, &snap);
-    if (rc != 0)
-        return rc;
-    bool copy = snap.nooo == 0 && snap.nooo_chunks == 0;
-    for (size_t i = 0; copy && i < snap.nchunks; i++)
-        copy = snap.chunks[i].mint >= mint && snap.chunks[i].maxt < maxt;
+    int    rc = 0;
+    size_t total = 1;
+    for (size_t l = 0; l < in->k; l++)
+        total += in->nlists[l];
     /* Metadata of the chunks written: (mint, maxt, offset, len). */
-    size_t        cap = snap.nchunks + 1, n = 0;
+    size_t        cap = total, n = 0;
     head_chunk_t *out = malloc(cap * sizeof(*out));
-    if (out == NULL) {
-        head_snap_free(&snap);
+    if (out == NULL)
         return VIGIL_ENOMEM;
-    }
-    if (copy) {
-        for (size_t i = 0; i < snap.nchunks; i++) {
-            out[n] = snap.chunks[i];
-            out[n].data = (uint8_t *)(uintptr_t)(w->pos - BLOCK_HEADER); /* offset, not data */
-            bw_put(w, snap.chunks[i].data, snap.chunks[i].len);
-            n++;
-        }
+    if (in->copy) {
+        for (size_t l = 0; l < in->k; l++)
+            for (size_t i = 0; i < in->nlists[l]; i++) {
+                out[n] = in->lists[l][i];
+                out[n].data = (uint8_t *)(uintptr_t)(w->pos - BLOCK_HEADER); /* an offset */
+                bw_put(w, in->lists[l][i].data, in->lists[l][i].len);
+                n++;
+            }
     } else {
-        const head_chunk_t *lists[2] = {snap.chunks, snap.ooo_chunks};
-        size_t              nl[2] = {snap.nchunks, snap.nooo_chunks};
-        head_sample_t      *v;
-        size_t              nv;
-        rc = head_collect_samples(lists, nl, 2, snap.ooo, snap.nooo, mint, maxt - 1, &v, &nv);
+        head_sample_t *v;
+        size_t         nv;
+        rc = head_collect_samples(in->lists, in->nlists, in->k, in->extra, in->nextra, INT64_MIN,
+                                  maxt - 1, &v, &nv);
         for (size_t i = 0; rc == 0 && i < nv;) {
             chunk_appender_t a;
             chunk_appender_init(&a);
@@ -216,15 +211,14 @@ static int write_series(bw_t *w, buf_t *series, head_series_t *s, int64_t mint, 
         if (rc == 0)
             free(v);
     }
-    head_snap_free(&snap);
     for (size_t i = 0; i < n; i++)
         if (out[i].mint < *data_mint)
             *data_mint = out[i].mint;
     if (rc == 0 && n > 0) {
-        rc = record_put_uvarint(series, s->nlabels);
-        for (uint32_t k = 0; rc == 0 && k < s->nlabels; k++) {
-            rc = record_put_uvarint(series, sym_index(syms, nsyms, s->labels[k].name));
-            rc = rc ? rc : record_put_uvarint(series, sym_index(syms, nsyms, s->labels[k].value));
+        rc = record_put_uvarint(series, nlabels);
+        for (size_t k = 0; rc == 0 && k < nlabels; k++) {
+            rc = record_put_uvarint(series, sym_index(syms, nsyms, labels[k].name));
+            rc = rc ? rc : record_put_uvarint(series, sym_index(syms, nsyms, labels[k].value));
         }
         rc = rc ? rc : record_put_uvarint(series, n);
         for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -241,45 +235,38 @@ static int write_series(bw_t *w, buf_t *series, head_series_t *s, int64_t mint, 
     return rc;
 }
 
-int block_write(const char *dir, head_t *h, int64_t mint, int64_t maxt, char *path_out,
-                size_t path_size, uint64_t *nseries, vigil_error_t *err)
+/* Writes a block from `src` (series in label order): everything older than maxt; mint is
+ * the nominal start, lowered to the oldest sample written. */
+static int write_block(const char *dir, int64_t mint, int64_t maxt, const block_source_t *src,
+                       char *path_out, size_t path_size, uint64_t *nseries, vigil_error_t *err)
 {
     if (nseries != NULL)
         *nseries = 0;
     if (path_size > 0)
         path_out[0] = '\0';
-    /* The series with data in range, in label order. */
-    uint32_t        total = head_series_count(h);
-    head_series_t **ss = malloc((total ? total : 1) * sizeof(*ss));
-    size_t          ns = 0;
-    if (ss == NULL)
-        return vigil_error_set(err, VIGIL_ENOMEM, "block: out of memory");
-    for (uint32_t id = 0; id < total; id++) {
-        head_series_t *s = head_series_by_id(h, id);
-        if (s != NULL && head_series_overlaps(s, INT64_MIN, maxt - 1))
-            ss[ns++] = s;
-    }
-    if (ns == 0) {
-        free(ss);
+    size_t ns = src->n;
+    if (ns == 0)
         return 0;
-    }
-    qsort(ss, ns, sizeof(*ss), cmp_series_ptr);
 
     /* Symbols: every label string, sorted and unique. */
     size_t nstr = 0;
-    for (size_t i = 0; i < ns; i++)
-        nstr += 2 * ss[i]->nlabels;
-    const char **syms = malloc(nstr * sizeof(*syms));
-    if (syms == NULL) {
-        free(ss);
-        return vigil_error_set(err, VIGIL_ENOMEM, "block: out of memory");
+    for (size_t i = 0; i < ns; i++) {
+        size_t nl;
+        src->labels(src->ctx, i, &nl);
+        nstr += 2 * nl;
     }
+    const char **syms = malloc((nstr ? nstr : 1) * sizeof(*syms));
+    if (syms == NULL)
+        return vigil_error_set(err, VIGIL_ENOMEM, "block: out of memory");
     size_t nsyms = 0;
-    for (size_t i = 0; i < ns; i++)
-        for (uint32_t k = 0; k < ss[i]->nlabels; k++) {
-            syms[nsyms++] = ss[i]->labels[k].name;
-            syms[nsyms++] = ss[i]->labels[k].value;
+    for (size_t i = 0; i < ns; i++) {
+        size_t              nl;
+        const tsdb_label_t *ls = src->labels(src->ctx, i, &nl);
+        for (size_t k = 0; k < nl; k++) {
+            syms[nsyms++] = ls[k].name;
+            syms[nsyms++] = ls[k].value;
         }
+    }
     qsort(syms, nsyms, sizeof(*syms), cmp_str_ptr);
     size_t u = 0;
     for (size_t i = 0; i < nsyms; i++)
@@ -315,10 +302,16 @@ int block_write(const char *dir, head_t *h, int64_t mint, int64_t maxt, char *pa
     size_t ntr = 0, trcap = 0;
     uint32_t nwritten = 0;
     for (size_t i = 0; i < ns && rc == 0 && w.err == 0; i++) {
-        size_t   before = series.len;
-        uint64_t nch;
-        if ((rc = write_series(&w, &series, ss[i], INT64_MIN, maxt, syms, nsyms, &nch,
-                               &data_mint)) != 0)
+        size_t              before = series.len, nl;
+        uint64_t            nch;
+        const tsdb_label_t *ls = src->labels(src->ctx, i, &nl);
+        block_input_t       in;
+        memset(&in, 0, sizeof(in));
+        rc = src->open(src->ctx, i, &in);
+        if (rc == 0)
+            rc = write_series(&w, &series, ls, nl, &in, maxt, syms, nsyms, &nch, &data_mint);
+        src->close(src->ctx, i, &in);
+        if (rc != 0)
             break;
         if (nch == 0)
             continue; /* only out-of-range out-of-order data */
@@ -326,8 +319,8 @@ int block_write(const char *dir, head_t *h, int64_t mint, int64_t maxt, char *pa
         put_le(le, before, 8);
         if ((rc = buf_append(&soffs, le, 8)) != 0)
             break;
-        if (ntr + ss[i]->nlabels > trcap) {
-            size_t    ncap = (trcap ? trcap * 2 : 1024) + ss[i]->nlabels;
+        if (ntr + nl > trcap) {
+            size_t    ncap = (trcap ? trcap * 2 : 1024) + nl;
             triple_t *n = realloc(tr, ncap * sizeof(*n));
             if (n == NULL) {
                 rc = VIGIL_ENOMEM;
@@ -336,9 +329,9 @@ int block_write(const char *dir, head_t *h, int64_t mint, int64_t maxt, char *pa
             tr = n;
             trcap = ncap;
         }
-        for (uint32_t k = 0; k < ss[i]->nlabels; k++)
-            tr[ntr++] = (triple_t){sym_index(syms, nsyms, ss[i]->labels[k].name),
-                                   sym_index(syms, nsyms, ss[i]->labels[k].value), nwritten};
+        for (size_t k = 0; k < nl; k++)
+            tr[ntr++] = (triple_t){sym_index(syms, nsyms, ls[k].name),
+                                   sym_index(syms, nsyms, ls[k].value), nwritten};
         nwritten++;
     }
     len[SEC_CHUNKS] = w.pos - off[SEC_CHUNKS];
@@ -429,7 +422,11 @@ int block_write(const char *dir, head_t *h, int64_t mint, int64_t maxt, char *pa
         unlink(tmp);
         goto out_close;
     }
+    /* A unique name: a merged block may cover the same range as one it replaces. */
     snprintf(path, sizeof(path), "%s/%lld-%lld.vblk", dir, (long long)mint, (long long)maxt);
+    for (int k = 1; access(path, F_OK) == 0 && k < 1000; k++)
+        snprintf(path, sizeof(path), "%s/%lld-%lld.%d.vblk", dir, (long long)mint,
+                 (long long)maxt, k);
     if (rename(tmp, path) != 0) {
         rc = vigil_error_set(err, VIGIL_EIO, "cannot rename %s: %s", tmp, strerror(errno));
         goto out_close;
@@ -456,7 +453,201 @@ out_free:
     buf_free(&post);
     buf_free(&poffs);
     free(syms);
-    free(ss);
+    return rc;
+}
+
+
+/* ---- sources: the head, and blocks being merged ------------------------------------------- */
+
+typedef struct head_src {
+    head_series_t **ss;   /* series with data older than maxt, in label order */
+    int64_t         maxt;
+    head_snap_t     snap; /* of the series being written */
+} head_src_t;
+
+static const tsdb_label_t *head_src_labels(void *ctx, size_t i, size_t *n)
+{
+    head_src_t *h = ctx;
+    *n = h->ss[i]->nlabels;
+    return h->ss[i]->labels;
+}
+
+static int head_src_open(void *ctx, size_t i, block_input_t *in)
+{
+    head_src_t *h = ctx;
+    int         rc = head_snapshot(h->ss[i], INT64_MIN, h->maxt - 1, &h->snap);
+    if (rc != 0)
+        return rc;
+    in->lists = in->lbuf;
+    in->nlists = in->nbuf;
+    in->lbuf[0] = h->snap.chunks;
+    in->nbuf[0] = h->snap.nchunks;
+    in->lbuf[1] = h->snap.ooo_chunks;
+    in->nbuf[1] = h->snap.nooo_chunks;
+    in->k = 2;
+    in->extra = h->snap.ooo;
+    in->nextra = h->snap.nooo;
+    /* In-order head chunks never span a block-range boundary: copy them unless out-of-order
+     * data must be merged in, or a chunk reaches past maxt. */
+    in->copy = h->snap.nooo == 0 && h->snap.nooo_chunks == 0;
+    for (size_t k = 0; in->copy && k < h->snap.nchunks; k++)
+        in->copy = h->snap.chunks[k].maxt < h->maxt;
+    return 0;
+}
+
+static void head_src_close(void *ctx, size_t i, block_input_t *in)
+{
+    (void)i;
+    (void)in;
+    head_snap_free(&((head_src_t *)ctx)->snap);
+}
+
+int block_write(const char *dir, head_t *h, int64_t mint, int64_t maxt, char *path_out,
+                size_t path_size, uint64_t *nseries, vigil_error_t *err)
+{
+    uint32_t   total = head_series_count(h);
+    head_src_t hs = {.maxt = maxt};
+    hs.ss = malloc((total ? total : 1) * sizeof(*hs.ss));
+    if (hs.ss == NULL)
+        return vigil_error_set(err, VIGIL_ENOMEM, "block: out of memory");
+    size_t ns = 0;
+    for (uint32_t id = 0; id < total; id++) {
+        head_series_t *s = head_series_by_id(h, id);
+        if (s != NULL && head_series_overlaps(s, INT64_MIN, maxt - 1))
+            hs.ss[ns++] = s;
+    }
+    if (ns > 1)
+        qsort(hs.ss, ns, sizeof(*hs.ss), cmp_series_ptr);
+    block_source_t src = {ns, head_src_labels, head_src_open, head_src_close, &hs};
+    int            rc = write_block(dir, mint, maxt, &src, path_out, path_size, nseries, err);
+    free(hs.ss);
+    return rc;
+}
+
+typedef struct merge_item {
+    tsdb_label_t *labels; /* owned; strings in a source block's mapping */
+    size_t        nlabels;
+    size_t        first, count; /* its (block, idx) pairs in merge_src_t.refs */
+} merge_item_t;
+
+typedef struct merge_ref {
+    const tsdb_label_t *labels; /* borrowed from the item being sorted */
+    size_t              nlabels;
+    size_t              block;  /* position in the sources, ascending in time */
+    uint32_t            idx;
+    tsdb_label_t       *owned;
+} merge_ref_t;
+
+typedef struct merge_src {
+    block_t      **blocks;
+    size_t         nblocks;
+    merge_ref_t   *refs;
+    merge_item_t  *items;
+    size_t         nitems;
+    head_chunk_t **chunks; /* per source of the item being written */
+} merge_src_t;
+
+static int cmp_merge_ref(const void *a, const void *b)
+{
+    const merge_ref_t *x = a, *y = b;
+    int                c = head_labels_cmp(x->labels, x->nlabels, y->labels, y->nlabels);
+    return c ? c : (x->block > y->block) - (x->block < y->block);
+}
+
+static const tsdb_label_t *merge_src_labels(void *ctx, size_t i, size_t *n)
+{
+    merge_src_t *m = ctx;
+    *n = m->items[i].nlabels;
+    return m->items[i].labels;
+}
+
+static int merge_src_open(void *ctx, size_t i, block_input_t *in)
+{
+    merge_src_t        *m = ctx;
+    const merge_item_t *it = &m->items[i];
+    in->lists = calloc(it->count, sizeof(*in->lists));
+    in->nlists = calloc(it->count, sizeof(*in->nlists));
+    if (in->lists == NULL || in->nlists == NULL)
+        return VIGIL_ENOMEM;
+    in->copy = true;
+    int64_t last = INT64_MIN;
+    for (size_t k = 0; k < it->count; k++) {
+        const merge_ref_t *r = &m->refs[it->first + k];
+        head_chunk_t      *cs;
+        size_t             nc;
+        int rc = block_series_chunks(m->blocks[r->block], r->idx, INT64_MIN, INT64_MAX, &cs, &nc);
+        if (rc != 0)
+            return rc;
+        in->lists[k] = cs;
+        in->nlists[k] = nc;
+        in->k = k + 1;
+        /* Blocks of one window normally follow each other in time: chunks are then copied.
+         * Overlaps (a crash between a merge and the deletion of its sources) are merged. */
+        for (size_t c = 0; c < nc; c++) {
+            if (cs[c].mint <= last)
+                in->copy = false;
+            last = cs[c].maxt;
+        }
+    }
+    return 0;
+}
+
+static void merge_src_close(void *ctx, size_t i, block_input_t *in)
+{
+    (void)ctx;
+    (void)i;
+    for (size_t k = 0; k < in->k; k++)
+        free((void *)(uintptr_t)in->lists[k]);
+    free(in->lists);
+    free(in->nlists);
+}
+
+int block_merge(const char *dir, block_t *const *blocks, size_t n, char *path_out,
+                size_t path_size, uint64_t *nseries, vigil_error_t *err)
+{
+    merge_src_t m = {.blocks = (block_t **)(uintptr_t)blocks, .nblocks = n};
+    size_t      total = 0, nr = 0;
+    int64_t     mint = INT64_MAX, maxt = INT64_MIN;
+    for (size_t b = 0; b < n; b++) {
+        total += block_nseries(blocks[b]);
+        if (block_mint(blocks[b]) < mint)
+            mint = block_mint(blocks[b]);
+        if (block_maxt(blocks[b]) > maxt)
+            maxt = block_maxt(blocks[b]);
+    }
+    m.refs = calloc(total ? total : 1, sizeof(*m.refs));
+    m.items = calloc(total ? total : 1, sizeof(*m.items));
+    int rc = m.refs == NULL || m.items == NULL ? VIGIL_ENOMEM : 0;
+    for (size_t b = 0; rc == 0 && b < n; b++)
+        for (uint32_t i = 0; rc == 0 && i < block_nseries(blocks[b]); i++) {
+            merge_ref_t *r = &m.refs[nr];
+            r->block = b;
+            r->idx = i;
+            if ((rc = block_series_labels(blocks[b], i, &r->owned, &r->nlabels)) == 0) {
+                r->labels = r->owned;
+                nr++;
+            }
+        }
+    if (rc == 0 && nr > 1)
+        qsort(m.refs, nr, sizeof(*m.refs), cmp_merge_ref);
+    for (size_t i = 0; rc == 0 && i < nr;) {
+        size_t j = i + 1;
+        while (j < nr && head_labels_cmp(m.refs[i].labels, m.refs[i].nlabels, m.refs[j].labels,
+                                         m.refs[j].nlabels) == 0)
+            j++;
+        m.items[m.nitems++] = (merge_item_t){m.refs[i].owned, m.refs[i].nlabels, i, j - i};
+        i = j;
+    }
+    if (rc == 0) {
+        block_source_t src = {m.nitems, merge_src_labels, merge_src_open, merge_src_close, &m};
+        rc = write_block(dir, mint, maxt, &src, path_out, path_size, nseries, err);
+    } else {
+        rc = vigil_error_set(err, rc, "block merge: %s", vigil_strerror(rc));
+    }
+    for (size_t i = 0; i < nr; i++)
+        free(m.refs[i].owned);
+    free(m.refs);
+    free(m.items);
     return rc;
 }
 

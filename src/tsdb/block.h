@@ -14,6 +14,29 @@
 
 typedef struct block block_t;
 
+/* What the writer needs of one series: chunk lists (and out-of-order samples) to write. */
+typedef struct block_input {
+    const head_chunk_t **lists;   /* k lists of chunks, data readable until close */
+    size_t              *nlists;
+    size_t               k;
+    const head_sample_t *extra;   /* samples not in any chunk */
+    size_t               nextra;
+    bool                 copy;    /* the lists are in time order, disjoint, with no extra:
+                                     their bytes are copied as they are; otherwise every
+                                     sample is merged (duplicates dropped) and re-encoded */
+    const head_chunk_t  *lbuf[2]; /* storage a source may point lists/nlists at */
+    size_t               nbuf[2];
+} block_input_t;
+
+/* A producer of series, in label order, for the block writer. */
+typedef struct block_source {
+    size_t n;
+    const tsdb_label_t *(*labels)(void *ctx, size_t i, size_t *n);
+    int  (*open)(void *ctx, size_t i, block_input_t *in);  /* 0 or VIGIL_* */
+    void (*close)(void *ctx, size_t i, block_input_t *in); /* also after a failed open */
+    void *ctx;
+} block_source_t;
+
 /*
  * Writes every sample of the head older than maxt to dir/<mint>-<maxt>.vblk (through a .tmp
  * file, fsynced, renamed, directory fsynced), `mint` being the range's nominal start, lowered
@@ -23,6 +46,15 @@ typedef struct block block_t;
  * *nseries; with none, no file is written. 0, VIGIL_EIO (with path), VIGIL_ENOMEM.
  */
 int block_write(const char *dir, head_t *h, int64_t mint, int64_t maxt, char *path, size_t size,
+                uint64_t *nseries, vigil_error_t *err);
+
+/*
+ * Writes one block holding every series and sample of blocks[0..n) (ascending in time): the
+ * longer ranges of compaction. Chunks are copied when the blocks follow each other in time,
+ * merged otherwise. Path and counts as block_write(); the sources are left as they are (the
+ * caller retires them once the new block is in use).
+ */
+int block_merge(const char *dir, block_t *const *blocks, size_t n, char *path, size_t size,
                 uint64_t *nseries, vigil_error_t *err);
 
 /*

@@ -90,6 +90,94 @@ static int checkpoint(tsdb_t *db, vigil_error_t *err)
     return wal_checkpoint_commit(db->wal, cp, err);
 }
 
+/* Finds the oldest window of `range` (aligned) holding two or more blocks that lie inside it,
+ * complete (the head has moved past its end). Takes a reference on each; 0 when none. */
+static size_t find_group(tsdb_t *db, int64_t range, block_t ***out)
+{
+    int64_t limit = head_min_valid(db->head);
+    size_t  found = 0;
+    pthread_mutex_lock(&db->blocks_mu);
+    for (size_t i = 0; i < db->nblocks && found == 0;) {
+        /* The window [w, w + range) holding this block's start, aligned to `range`. */
+        int64_t m = block_mint(db->blocks[i]);
+        int64_t w = m - ((m % range) + range) % range;
+        size_t j = i;
+        while (j < db->nblocks && block_mint(db->blocks[j]) >= w &&
+               block_maxt(db->blocks[j]) <= w + range)
+            j++;
+        if (j - i >= 2 && w + range <= limit) {
+            *out = malloc((j - i) * sizeof(block_t *));
+            if (*out != NULL) {
+                for (size_t k = i; k < j; k++) {
+                    block_ref(db->blocks[k]);
+                    (*out)[k - i] = db->blocks[k];
+                }
+                found = j - i;
+            }
+        }
+        i = j > i ? j : i + 1;
+    }
+    pthread_mutex_unlock(&db->blocks_mu);
+    return found;
+}
+
+/*
+ * Merges blocks into longer ranges: 3 × the block range, then 3 × that, up to a tenth of the
+ * retention (Prometheus's rule), so a long retention is a few dozen files, not hundreds. The
+ * new block is published and its sources retired in one step under the blocks lock; queries
+ * holding a source keep it mapped until they finish, and a crash between writing the new block
+ * and deleting the sources leaves overlapping blocks, which reads merge and the next pass
+ * merges again.
+ */
+static int merge_blocks(tsdb_t *db, vigil_error_t *err)
+{
+    int rc = 0;
+    for (int64_t range = 3 * HEAD_BLOCK_RANGE;
+         rc == 0 && range <= db->retention_ms / 10 && range <= INT64_MAX / 3; range *= 3) {
+        block_t **group;
+        size_t    n;
+        while (rc == 0 && (n = find_group(db, range, &group)) > 0) {
+            char     path[4300];
+            uint64_t nseries;
+            block_t *nb = NULL;
+            rc = block_merge(db->blocks_dir, group, n, path, sizeof(path), &nseries, err);
+            if (rc == 0 && nseries > 0)
+                rc = block_open(&nb, path, err);
+            if (rc == 0) {
+                pthread_mutex_lock(&db->blocks_mu);
+                if (nb != NULL && (rc = tsdb_blocks_add(db, nb)) != 0) {
+                    block_unref(nb);
+                    rc = vigil_error_set(err, rc, "compaction: out of memory");
+                }
+                size_t k = 0;
+                for (size_t i = 0; rc == 0 && i < db->nblocks; i++) {
+                    bool retire = false;
+                    for (size_t g = 0; g < n; g++)
+                        retire |= db->blocks[i] == group[g];
+                    if (retire) {
+                        block_delete_on_last_unref(db->blocks[i]);
+                        block_unref(db->blocks[i]);
+                    } else {
+                        db->blocks[k++] = db->blocks[i];
+                    }
+                }
+                if (rc == 0) {
+                    db->nblocks = k;
+                    db->merges++;
+                }
+                pthread_mutex_unlock(&db->blocks_mu);
+                if (rc == 0)
+                    log_info(db->lg, "tsdb", "blocks merged", LF_STR("block", path),
+                             LF_UINT("sources", n), LF_UINT("series", nseries));
+            }
+            for (size_t g = 0; g < n; g++)
+                block_unref(group[g]);
+            free(group);
+        }
+    }
+    return rc;
+}
+
 /* Deletes blocks that ended more than the retention before `newest`. */
 static void apply_retention(tsdb_t *db, int64_t newest)
 {
@@ -166,6 +254,8 @@ int tsdb_compact(tsdb_t *db, vigil_error_t *err)
     }
     if (rc == 0 && wrote)
         rc = checkpoint(db, err);
+    if (rc == 0)
+        rc = merge_blocks(db, err);
     if (rc == 0) {
         tsdb_stats_t st;
         head_fill_stats(db->head, &st);

@@ -663,6 +663,7 @@ void tsdb_stats(tsdb_t *db, tsdb_stats_t *out)
     }
     out->compactions = db->compactions;
     out->blocks_deleted = db->blocks_deleted;
+    out->block_merges = db->merges;
     pthread_mutex_unlock(&db->blocks_mu);
     out->head_min_valid = head_min_valid(db->head);
     out->wal_replayed_records = db->rs.records;

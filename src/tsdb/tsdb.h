@@ -259,6 +259,7 @@ typedef struct tsdb_stats {
     uint64_t block_series;        /* series summed over blocks (a series in two counts twice) */
     uint64_t compactions;         /* head ranges written to blocks since open */
     uint64_t blocks_deleted;      /* by retention, since open */
+    uint64_t block_merges;        /* blocks merged into longer ranges, since open */
     int64_t  head_min_valid;      /* samples older than this are in blocks (INT64_MIN: none) */
 } tsdb_stats_t;
 
@@ -268,7 +269,8 @@ void tsdb_stats(tsdb_t *db, tsdb_stats_t *out);
 /*
  * One compaction pass, as the compactor thread runs it: while the head spans 1.5 block ranges
  * (2 h) past the start of its oldest range, writes that range to a block, drops it from the
- * head and checkpoints the WAL; then deletes blocks past retention. Serialised with the
+ * head and checkpoints the WAL; merges complete windows of blocks into longer ranges (6 h,
+ * 18 h, ... up to a tenth of retention); then deletes blocks past retention. Serialised with the
  * compactor. 0, or VIGIL_EIO / VIGIL_ENOMEM with detail (the head keeps the data and the WAL
  * its segments: nothing is lost, the next pass retries). Stores without a directory do
  * nothing and return 0. Waits for series sets created before a new block to be freed: never

@@ -30,7 +30,7 @@ struct tsdb {
     pthread_mutex_t    blocks_mu;  /* guards blocks/nblocks and the block counters */
     block_t          **blocks;     /* each holds one reference; ascending by mint */
     size_t             nblocks, capblocks;
-    uint64_t           compactions, blocks_deleted;
+    uint64_t           compactions, blocks_deleted, merges;
 
     /* Reader epochs: a series set belongs to the epoch current at its creation; compaction
      * bumps the epoch after publishing a block and waits for the previous one to empty. */
