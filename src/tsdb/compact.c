@@ -178,18 +178,26 @@ static int merge_blocks(tsdb_t *db, vigil_error_t *err)
     return rc;
 }
 
-/* Deletes blocks that ended more than the retention before `newest`. */
+/* Deletes blocks that ended more than the retention before `newest`, then, with a size limit,
+ * the oldest blocks while all blocks together are over it. */
 static void apply_retention(tsdb_t *db, int64_t newest)
 {
-    if (newest == INT64_MIN || newest < INT64_MIN + db->retention_ms)
-        return;
-    int64_t cutoff = newest - db->retention_ms;
+    int64_t cutoff = INT64_MIN;
+    if (newest != INT64_MIN && newest >= INT64_MIN + db->retention_ms)
+        cutoff = newest - db->retention_ms;
     pthread_mutex_lock(&db->blocks_mu);
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < db->nblocks; i++)
+        bytes += block_bytes(db->blocks[i]);
     size_t k = 0;
     for (size_t i = 0; i < db->nblocks; i++) {
         block_t *b = db->blocks[i];
-        if (block_maxt(b) <= cutoff) {
-            log_info(db->lg, "tsdb", "block past retention deleted", LF_STR("block", block_path(b)));
+        bool     by_time = block_maxt(b) <= cutoff;
+        bool     by_size = db->retention_bytes > 0 && bytes > db->retention_bytes;
+        if (by_time || by_size) { /* blocks are ascending in time: the oldest go first */
+            log_info(db->lg, "tsdb", "block deleted by retention", LF_STR("block", block_path(b)),
+                     LF_STR("reason", by_time ? "time" : "size"));
+            bytes -= block_bytes(b);
             block_delete_on_last_unref(b); /* queries still reading it keep the mapping */
             block_unref(b);
             db->blocks_deleted++;

@@ -432,6 +432,7 @@ int tsdb_open(tsdb_t **out, const tsdb_options_t *opts, log_t *lg, vigil_error_t
     db->lg = lg;
     db->retention_ms = opts->retention_ms ? opts->retention_ms : INT64_C(15) * 86400 * 1000;
     db->compact_interval_ms = opts->compact_interval_ms ? opts->compact_interval_ms : 60000;
+    db->retention_bytes = opts->retention_bytes;
     pthread_mutex_init(&db->blocks_mu, NULL);
     pthread_mutex_init(&db->epoch_mu, NULL);
     pthread_cond_init(&db->epoch_cv, NULL);

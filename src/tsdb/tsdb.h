@@ -88,6 +88,8 @@ typedef struct tsdb_options {
     size_t   wal_segment_bytes;      /* 0: 128 MiB */
     int64_t  retention_ms;           /* blocks ending this long before the newest sample are
                                         deleted; 0: 15 days */
+    uint64_t retention_bytes;        /* while blocks take more than this, the oldest goes;
+                                        0: no size limit (the WAL and head are not counted) */
     uint32_t compact_interval_ms;    /* how often the compactor looks; 0: 60 000; UINT32_MAX:
                                         no compactor thread (call tsdb_compact yourself) */
 } tsdb_options_t;

@@ -25,6 +25,7 @@ struct tsdb {
     wal_replay_stats_t rs;
     uint64_t           replay_skipped;
     int64_t            retention_ms;
+    uint64_t           retention_bytes; /* 0: none */
     uint32_t           compact_interval_ms;
 
     pthread_mutex_t    blocks_mu;  /* guards blocks/nblocks and the block counters */

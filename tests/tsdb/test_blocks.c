@@ -269,6 +269,22 @@ static void test_retention(void **state)
     tsdb_close(db);
 }
 
+static void test_retention_by_size(void **state)
+{
+    const char    *dir = *state;
+    tsdb_options_t o = {.dir = dir, .compact_interval_ms = UINT32_MAX, .retention_bytes = 1,
+                        .ooo_window_ms = 60000};
+    tsdb_t        *db;
+    assert_int_equal(tsdb_open(&db, &o, NULL, NULL), 0);
+    fill(db);
+    assert_int_equal(tsdb_compact(db, NULL), 0);
+    tsdb_stats_t st;
+    tsdb_stats(db, &st);
+    assert_int_equal(st.blocks, 0); /* any block is over one byte */
+    assert_int_equal(st.blocks_deleted, 1);
+    tsdb_close(db);
+}
+
 /* A set created before compaction keeps seeing the head's copy until it is freed. */
 static void *compact_main(void *arg)
 {
@@ -574,6 +590,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_compact_and_reopen, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_corrupt_block_moved_aside, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_retention, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_retention_by_size, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_reader_during_compaction, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_crash_between_block_and_checkpoint, setup_dir,
                                         teardown_dir),
