@@ -10,6 +10,7 @@
 #include "util/buf.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +76,133 @@ static void count_reject(ingest_result_t *res, const vigil_error_t *why)
         res->first_reject = *why;
 }
 
+/* ---- metadata ---- */
+
+/* Families are few (hundreds), read rarely and written once per exposition line of metadata:
+ * a sorted array with binary search is enough. */
+typedef struct meta_entry {
+    char *metric, *type, *help, *unit;   /* malloc'd, owned by the map */
+} meta_entry_t;
+
+struct ingest_metadata {
+    pthread_mutex_t lock;
+    meta_entry_t   *v;
+    size_t          n, cap;
+};
+
+ingest_metadata_t *ingest_metadata_new(void)
+{
+    ingest_metadata_t *m = calloc(1, sizeof(*m));
+    if (m != NULL)
+        pthread_mutex_init(&m->lock, NULL);
+    return m;
+}
+
+static void meta_entry_free(meta_entry_t *e)
+{
+    free(e->metric);
+    free(e->type);
+    free(e->help);
+    free(e->unit);
+}
+
+void ingest_metadata_free(ingest_metadata_t *m)
+{
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i < m->n; i++)
+        meta_entry_free(&m->v[i]);
+    free(m->v);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+size_t ingest_metadata_count(ingest_metadata_t *m)
+{
+    pthread_mutex_lock(&m->lock);
+    size_t n = m->n;
+    pthread_mutex_unlock(&m->lock);
+    return n;
+}
+
+int ingest_metadata_walk(void *ctx, api_metadata_fn each, void *arg)
+{
+    ingest_metadata_t *m = ctx;
+    int rc = 0;
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; rc == 0 && i < m->n; i++) {
+        const meta_entry_t *e = &m->v[i];
+        api_metadata_t md = { e->metric, e->type, e->help, e->unit };
+        rc = each(arg, &md);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+/* Compares a stored name with a non-terminated one. */
+static int cmp_name(const char *stored, expfmt_str_t name)
+{
+    int c = strncmp(stored, name.ptr, name.len);
+    return c != 0 ? c : (stored[name.len] != '\0' ? 1 : 0);
+}
+
+/* The entry of family `name`, created (type "unknown", empty help and unit) when new. Called
+ * with the lock held; NULL when out of memory. */
+static meta_entry_t *meta_find_or_add(ingest_metadata_t *m, expfmt_str_t name)
+{
+    size_t lo = 0, hi = m->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = cmp_name(m->v[mid].metric, name);
+        if (c == 0)
+            return &m->v[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        meta_entry_t *v = realloc(m->v, cap * sizeof(*v));
+        if (v == NULL)
+            return NULL;
+        m->v = v;
+        m->cap = cap;
+    }
+    meta_entry_t e = { strndup(name.ptr, name.len), strdup("unknown"), strdup(""), strdup("") };
+    if (e.metric == NULL || e.type == NULL || e.help == NULL || e.unit == NULL) {
+        meta_entry_free(&e);
+        return NULL;
+    }
+    memmove(&m->v[lo + 1], &m->v[lo], (m->n - lo) * sizeof(*m->v));
+    m->v[lo] = e;
+    m->n++;
+    return &m->v[lo];
+}
+
+/* Records one TYPE, HELP or UNIT line. Out of memory only loses metadata, never samples. */
+static void meta_record(ingest_metadata_t *m, const expfmt_entry_t *e, expfmt_format_t format)
+{
+    pthread_mutex_lock(&m->lock);
+    meta_entry_t *me = meta_find_or_add(m, e->name);
+    char *s = NULL, **slot = NULL;
+    if (me != NULL && e->kind == EXPFMT_ENTRY_TYPE) {
+        /* Prometheus names the text format's "untyped" "unknown" in its metadata. */
+        const char *t = e->type == EXPFMT_TYPE_UNKNOWN ? "unknown"
+                                                        : expfmt_type_name(e->type, format);
+        s = strdup(t);
+        slot = &me->type;
+    } else if (me != NULL) {
+        s = strndup(e->text.ptr, e->text.len);
+        slot = e->kind == EXPFMT_ENTRY_HELP ? &me->help : &me->unit;
+    }
+    if (s != NULL) {
+        free(*slot);
+        *slot = s;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
 int ingest_exposition(tsdb_t *db, const char *data, size_t len, const ingest_options_t *opts,
                       ingest_result_t *res, vigil_error_t *err)
 {
@@ -94,8 +222,11 @@ int ingest_exposition(tsdb_t *db, const char *data, size_t len, const ingest_opt
     rc = expfmt_parser_init(&p, data, len, opts->format, opts->mode);
     expfmt_entry_t e;
     while (rc == 0 && (rc = expfmt_next(&p, &e, err)) == 0 && e.kind != EXPFMT_ENTRY_END) {
-        if (e.kind != EXPFMT_ENTRY_SAMPLE)
+        if (e.kind != EXPFMT_ENTRY_SAMPLE) {
+            if (opts->metadata != NULL)
+                meta_record(opts->metadata, &e, opts->format);
             continue;
+        }
         vigil_error_t why;
         int64_t t = e.has_timestamp ? e.timestamp_ms : opts->default_time_ms;
         if (build_labels(sl, &e, opts, &why) != 0 ||

@@ -5,9 +5,28 @@
 #ifndef VIGIL_AGENT_INGEST_H
 #define VIGIL_AGENT_INGEST_H
 
+#include "api/api.h"
 #include "collect/collect.h"
 #include "expfmt/expfmt.h"
 #include "tsdb/tsdb.h"
+
+/*
+ * The HELP/TYPE/UNIT of the metric families ingested so far, for /api/v1/metadata: one entry
+ * per family name, the latest lines win. In memory only (Prometheus too keeps metadata from
+ * scrapes, not in blocks). Thread-safe: ingests and the API may use it at once.
+ */
+typedef struct ingest_metadata ingest_metadata_t;
+
+/* A new empty map; the caller frees it with ingest_metadata_free(). NULL when out of memory. */
+ingest_metadata_t *ingest_metadata_new(void);
+void ingest_metadata_free(ingest_metadata_t *m);
+
+/* An api_t.metadata walker (ctx = the ingest_metadata_t): calls `each` per family in name
+ * order under the map's lock; returns the first non-zero value `each` returned, or 0. */
+int ingest_metadata_walk(void *ctx, api_metadata_fn each, void *arg);
+
+/* Number of families recorded. */
+size_t ingest_metadata_count(ingest_metadata_t *m);
 
 typedef struct ingest_options {
     expfmt_format_t     format;
@@ -16,6 +35,7 @@ typedef struct ingest_options {
     const tsdb_label_t *extra;            /* added to every sample, replacing same-named ones */
     size_t              n_extra;
     tsdb_durability_t   durability;       /* of the final commit */
+    ingest_metadata_t  *metadata;         /* records HELP/TYPE/UNIT here; NULL: not kept */
 } ingest_options_t;
 
 typedef struct ingest_result {

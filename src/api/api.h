@@ -19,6 +19,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* One metric family's metadata, as /api/v1/metadata lists it. Strings are borrowed for the
+ * duration of the callback that hands the entry out. */
+typedef struct api_metadata {
+    const char *metric;  /* family name */
+    const char *type;    /* "counter", "gauge", "histogram", "summary", "unknown", ... */
+    const char *help;
+    const char *unit;
+} api_metadata_t;
+
+/* Called once per family, in metric-name order; a non-zero return stops the walk and is
+ * returned by the walker. */
+typedef int (*api_metadata_fn)(void *arg, const api_metadata_t *m);
+
 typedef struct api {
     promql_engine_t *engine;   /* borrowed */
     promql_storage_t storage;  /* borrowed */
@@ -32,6 +45,10 @@ typedef struct api {
     const char      *retention;
     /* Clock in ms; NULL = the real clock. Tests pin it for the default `time`. */
     int64_t        (*now_ms)(void);
+    /* Walks the metadata of what was ingested (/api/v1/metadata), calling `each` per family
+     * in name order; NULL: the endpoint answers an empty object. */
+    int            (*metadata)(void *metadata_ctx, api_metadata_fn each, void *arg);
+    void            *metadata_ctx;
 } api_t;
 
 /* Writes up to `cap` route rows for the API into `out` (ctx = api) and returns how many
@@ -60,5 +77,15 @@ int api_put_labels(buf_t *out, promql_labels_t labels);
 
 /* Appends the "data" object of a query result ({"resultType":...,"result":...}). */
 int api_put_result(buf_t *out, const promql_result_t *r);
+
+/* Parses a `limit` parameter as Prometheus does: absent or "" is 0 (no limit), otherwise a
+ * non-negative decimal integer. 0 or VIGIL_EINVAL ("limit must be non-negative", or Go's
+ * strconv.Atoi text for non-numbers). */
+int api_parse_limit(const char *s, size_t *limit, vigil_error_t *err);
+
+/* Parses `query` and appends its syntax tree as the JSON /api/v1/parse_query answers in
+ * "data" (Prometheus's translateAST: keys sorted, name matcher last). VIGIL_EPARSE with
+ * "line:col: parse error: ..." in err, or a buffer error. */
+int api_parse_query_json(const char *query, buf_t *out, vigil_error_t *err);
 
 #endif /* VIGIL_API_H */

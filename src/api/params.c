@@ -119,3 +119,24 @@ int api_parse_duration(const char *s, int64_t *ms, vigil_error_t *err)
         return 0;
     return vigil_error_set(err, VIGIL_EINVAL, "cannot parse \"%s\" to a valid duration", s);
 }
+
+int api_parse_limit(const char *s, size_t *limit, vigil_error_t *err)
+{
+    *limit = 0;
+    if (s == NULL || s[0] == '\0')
+        return 0;
+    /* Go's strconv.Atoi: an optional sign, then decimal digits only. */
+    const char *p = s + (s[0] == '+' || s[0] == '-');
+    if (*p == '\0' || strspn(p, "0123456789") != strlen(p))
+        return vigil_error_set(err, VIGIL_EINVAL, "strconv.Atoi: parsing \"%s\": invalid syntax",
+                               s);
+    errno = 0;
+    long long v = strtoll(s, NULL, 10);
+    if (errno == ERANGE)
+        return vigil_error_set(err, VIGIL_EINVAL,
+                               "strconv.Atoi: parsing \"%s\": value out of range", s);
+    if (v < 0)
+        return vigil_error_set(err, VIGIL_EINVAL, "limit must be non-negative");
+    *limit = (size_t)v;
+    return 0;
+}
