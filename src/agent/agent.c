@@ -195,7 +195,15 @@ static int start_health(agent_t *agent, vigil_error_t *err)
 
 static int start_store(agent_t *agent, vigil_error_t *err)
 {
-    tsdb_options_t opts = { .dir = agent->datadir.path };
+    const config_t *cfg = &agent->cfg;
+    tsdb_options_t opts = {
+        .dir = agent->datadir.path,
+        /* The config's 0 means "no time limit"; the store's 0 means its 15-day default. */
+        .retention_ms = cfg->storage.retention_time > 0
+                            ? (int64_t)(cfg->storage.retention_time * 1000)
+                            : INT64_MAX,
+        .retention_bytes = cfg->storage.retention_size,
+    };
     int rc = tsdb_open(&agent->db, &opts, agent->log, err);
     if (rc != 0)
         return rc;

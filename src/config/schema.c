@@ -106,9 +106,11 @@ static const config_key_t schema[] = {
       CONFIG_F_NONEMPTY | CONFIG_F_RESTART, NULL,
       "data directory; created if missing and locked by the running agent" },
     { "storage.retention_time", CONFIG_DURATION, OFF(storage.retention_time), "15d", 0, 0,
-      CONFIG_F_NO_MAX, NULL, "how long stored samples are kept; 0 = no time limit" },
+      CONFIG_F_NO_MAX | CONFIG_F_RESTART, NULL,
+      "how long stored samples are kept (whole 2h blocks are deleted); 0 = no time limit" },
     { "storage.retention_size", CONFIG_SIZE, OFF(storage.retention_size), "0", 0, 0,
-      CONFIG_F_NO_MAX, NULL, "most bytes of stored samples; 0 = unlimited" },
+      CONFIG_F_NO_MAX | CONFIG_F_RESTART, NULL,
+      "most bytes of stored blocks, oldest deleted first (WAL and head not counted); 0 = unlimited" },
 
     { "log.level", CONFIG_ENUM, OFF(log.level), "info", 0, 0, 0, level_choices,
       "lowest level written" },
