@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,60 @@ static double health_interval_s(agent_t *agent)
     return s;
 }
 
+/* The store's own figures on /metrics: read at exposition time from tsdb_stats(). */
+static double store_stat(void *arg, size_t offset)
+{
+    tsdb_stats_t st;
+    tsdb_stats(((agent_t *)arg)->db, &st);
+    return (double)*(const uint64_t *)((const char *)&st + offset);
+}
+static double store_series(void *arg) { return store_stat(arg, offsetof(tsdb_stats_t, series)); }
+static double store_samples(void *arg) { return store_stat(arg, offsetof(tsdb_stats_t, samples)); }
+static double store_chunk_bytes(void *arg)
+{
+    return store_stat(arg, offsetof(tsdb_stats_t, chunk_bytes));
+}
+static double store_wal_syncs(void *arg)
+{
+    return store_stat(arg, offsetof(tsdb_stats_t, wal_syncs));
+}
+
+static int register_store_metrics(agent_t *agent, vigil_error_t *err)
+{
+    vigil_registry_t *r = agent->registry;
+    int rc = vigil_gauge_func_new(r, "vigil_tsdb_head_series", "Series in the store's head.",
+                                  store_series, agent, err);
+    rc = rc ? rc : vigil_gauge_func_new(r, "vigil_tsdb_head_samples",
+                                        "Samples in the store's head.", store_samples, agent, err);
+    rc = rc ? rc : vigil_gauge_func_new(r, "vigil_tsdb_head_chunk_bytes",
+                                        "Bytes of encoded chunks in the store's head.",
+                                        store_chunk_bytes, agent, err);
+    rc = rc ? rc : vigil_counter_func_new(r, "vigil_tsdb_wal_fsyncs_total",
+                                          "fdatasync calls of the write-ahead log (group commits).",
+                                          store_wal_syncs, agent, err);
+    static const char *const reason[] = { "reason", NULL };
+    rc = rc ? rc : vigil_counter_new(r, "vigil_tsdb_rejected_samples_total",
+                                     "Samples the store refused, by reason.", reason,
+                                     &agent->rejected, err);
+    return rc;
+}
+
+/* Moves the store's per-reason refusal counts into vigil_tsdb_rejected_samples_total. */
+static void sync_rejected(agent_t *agent)
+{
+    tsdb_stats_t st;
+    tsdb_stats(agent->db, &st);
+    for (size_t r = 0; r < TSDB_REJECT__COUNT; r++) {
+        uint64_t delta = st.rejected[r] - agent->rejected_seen[r];
+        if (delta == 0)
+            continue;
+        vigil_counter_t *c = vigil_counter_with(agent->rejected, tsdb_reject_reason_name(r));
+        if (c != NULL)
+            vigil_counter_add_u64(c, delta);
+        agent->rejected_seen[r] = st.rejected[r];
+    }
+}
+
 /* Sleeps `seconds` unless the agent stops first; true when it is time to work, false when the
  * thread should exit. */
 static bool sleep_unless_stopping(agent_t *agent, double seconds)
@@ -146,6 +201,7 @@ static void *self_thread_main(void *arg)
     buf_t text;
     buf_init(&text, 64u << 20);
     do {
+        sync_rejected(agent);
         buf_reset(&text);
         vigil_error_t err;
         char *reg;
@@ -205,6 +261,9 @@ static int start_store(agent_t *agent, vigil_error_t *err)
         .retention_bytes = cfg->storage.retention_size,
     };
     int rc = tsdb_open(&agent->db, &opts, agent->log, err);
+    if (rc != 0)
+        return rc;
+    rc = register_store_metrics(agent, err);
     if (rc != 0)
         return rc;
     agent->engine = promql_engine_create(NULL);

@@ -36,6 +36,8 @@ typedef struct agent {
     vigil_http_metrics_t  http_metrics;
     collect_t            *collect;      /* host, process, cgroup and GPU collectors */
     tsdb_t               *db;           /* the store: collectors and imports write, queries read */
+    vigil_family_t       *rejected;     /* vigil_tsdb_rejected_samples_total{reason} */
+    uint64_t              rejected_seen[TSDB_REJECT__COUNT]; /* counts already moved into it */
     promql_engine_t      *engine;
     api_t                 api;          /* the Prometheus HTTP API over engine and store */
     http_server_t        *http;
