@@ -27,6 +27,7 @@
 #include "log/log.h"
 #include "promql/promql.h"
 #include "promql/storage.h"
+#include "tsdb/tsdb.h"
 #include "util/buf.h"
 #include "vigil/error.h"
 #include "vigil/metrics.h"
@@ -156,8 +157,13 @@ typedef struct rules_store {
     void *ctx;
 } rules_store_t;
 
-/* A store over an in-memory promql_memstore_t (tests and `vigil test rules`); borrowed. */
+/* A store over an in-memory promql_memstore_t (tests and `vigil test rules`); borrowed.
+ * Single-threaded: evaluate with rules_manager_eval_all(), not with started threads. */
 rules_store_t rules_store_memstore(promql_memstore_t *m);
+
+/* The agent's store: samples through tsdb appenders (committed TSDB_ASYNC), queries through
+ * `query` (the agent's tsdb_storage(db)). Both borrowed. */
+rules_store_t rules_store_tsdb(tsdb_t *db, promql_storage_t query);
 
 /* ---- alerts handed out ----------------------------------------------------------------- */
 

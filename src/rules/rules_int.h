@@ -109,10 +109,17 @@ typedef struct ralert {
     rlabels_t labels;
     rlabels_t annotations;
     alert_state_t state;
+    bool in_result;           /* in the current evaluation's result (alerting.c scratch) */
     double value;
+    /* ms since the epoch; RULES_T_ZERO stands for Go's zero time.Time{} ("never") */
     int64_t active_at, fired_at, resolved_at, last_sent_at, valid_until, keep_firing_since;
-    /* 0 means "zero time" for the *_at fields: Prometheus' time.Time{} */
 } ralert_t;
+
+#define RULES_T_ZERO INT64_MIN
+
+/* How long a resolved alert is kept so the notifier hears of the resolve (Prometheus'
+ * resolvedRetention). */
+#define RULES_RESOLVED_RETENTION_MS (15 * 60 * 1000LL)
 
 typedef enum rule_health { HEALTH_UNKNOWN = 0, HEALTH_GOOD, HEALTH_BAD } rule_health_t;
 
@@ -149,6 +156,8 @@ struct rgroup {
     vigil_counter_t *m_evals, *m_failures, *m_iterations, *m_missed;
     vigil_gauge_t *m_interval, *m_last_ts, *m_last_duration, *m_rules, *m_samples,
                   *m_rule_sum;
+    /* guards the rules' state against API readers while the group's thread evaluates */
+    pthread_mutex_t mu;
     /* thread */
     pthread_t thread;
     bool running;
@@ -191,9 +200,18 @@ void rgroup_mark_all_stale(rgroup_t *g, const rules_eval_env_t *env, int64_t ts_
 /* Alerting rule evaluation (alerting.c): updates r's alerts from the query result `res` at
  * `ts_ms`; appends the ALERTS and ALERTS_FOR_STATE samples to *out (owned label sets the
  * caller frees) when restored. 0, or an error with err filled (limit exceeded, duplicates). */
+typedef struct rsamples {
+    rlabels_t *l;     /* owned label sets */
+    double *v;
+    size_t n, cap;
+} rsamples_t;
+
+int rsamples_push(rsamples_t *s, rlabels_t *l, double v);   /* takes l; 0 or VIGIL_ENOMEM */
+void rsamples_free(rsamples_t *s);
+
 int ralert_eval(rrule_t *r, const rules_eval_env_t *env, const promql_result_t *res,
-                int64_t ts_ms, int64_t query_offset_ms, int limit, rlabels_t **out,
-                double **vals, size_t *n_out, vigil_error_t *err);
+                int64_t ts_ms, int64_t query_offset_ms, int limit, rsamples_t *out,
+                vigil_error_t *err);
 /* Hands the alerts that need sending to the sink (Prometheus' sendAlerts). */
 void ralert_send(rrule_t *r, const rules_eval_env_t *env, int64_t ts_ms, int64_t interval_ms);
 /* Frees one rule's alerts. */
@@ -203,6 +221,6 @@ void ralert_clear(rrule_t *r);
 void rules_manager_lock(rules_manager_t *m);
 void rules_manager_unlock(rules_manager_t *m);
 /* The groups in load order (borrowed, under the lock). */
-rgroup_t *rules_manager_groups(rules_manager_t *m, size_t *n);
+rgroup_t **rules_manager_groups(rules_manager_t *m, size_t *n);
 
 #endif /* VIGIL_RULES_INT_H */
