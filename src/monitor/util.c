@@ -87,8 +87,10 @@ double monitor_percentile_sorted(const double *v, size_t n, double p)
 {
     if (n == 0)
         return NAN;
-    /* Nearest rank: the smallest value with at least p% of the values at or below it. */
-    double rank = ceil(p / 100.0 * (double)n);
+    /* Nearest rank: the smallest value with at least p% of the values at or below it. p*n is
+     * divided last and nudged down by 1e-9 so that a rank that is whole in decimal (99.9 % of
+     * 5000 = 4995) is not pushed to the next one by binary rounding. */
+    double rank = ceil(p * (double)n / 100.0 - 1e-9);
     size_t idx = rank < 1 ? 0 : (size_t)rank - 1;
     return v[idx < n ? idx : n - 1];
 }
