@@ -373,6 +373,8 @@ static pipe_t *parse_pipe(parser_t *p, bool in_parens)
             skip_space(p);
             if (p->pos >= p->len) {
                 perr(p, "unclosed action");
+                for (size_t j = 0; j < cmd.n; j++)
+                    opnd_free(&cmd.args[j]);
                 free(cmd.args);
                 goto out_fail;
             }

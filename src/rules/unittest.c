@@ -457,8 +457,10 @@ static void check_alerts(group_run_t *g, yaml_node_t *tests, int64_t ts)
             rl_set(&owned[2 * x], "alertname", alertname);
             want[nw++] = (la_t){ rl_view(&owned[2 * x]), rl_view(&owned[2 * x + 1]) };
         }
-        qsort(got, ng, sizeof(*got), la_cmp);
-        qsort(want, nw, sizeof(*want), la_cmp);
+        if (ng > 1)
+            qsort(got, ng, sizeof(*got), la_cmp);
+        if (nw > 1)
+            qsort(want, nw, sizeof(*want), la_cmp);
         bool equal = ng == nw;
         for (size_t x = 0; equal && x < ng; x++)
             equal = la_cmp(&got[x], &want[x]) == 0;
