@@ -27,6 +27,13 @@ static const cli_command_t check_commands[] = {
       "what promtool check metrics rejects; without it, what Prometheus's scraper accepts.\n"
       "Exit 0 when valid, 1 when not, 2 on a usage error.\n",
       cmd_check_metrics, NULL },
+    { "rules",
+      "[--lint=duplicate-rules|all|none] [--lint-fatal] [--ignore-unknown-fields] "
+      "[--validation-scheme=utf8|legacy] FILE...",
+      "validate Prometheus rule files",
+      "Loads each FILE as the agent would and reports every problem as file:line:col. Duplicate rules\n"
+      "are a lint error. Exit 0 valid, 1 invalid, 3 lint problems with --lint-fatal, 2 usage.\n",
+      cmd_check_rules, NULL },
     { NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -36,6 +43,10 @@ static const cli_command_t test_commands[] = {
       "FILE:LINE, each skip with its rule, then \"N passed, N failed, N skipped\". -v prints passes.\n"
       "Exit 0 when nothing failed, 1 when an eval failed, 2 on usage errors or unreadable files.\n",
       cmd_test_promql, NULL },
+    { "rules", "[--run REGEX] [--ignore-unknown-fields] FILE...", "run promtool rule unit tests",
+      "Runs promtool test rules files (input_series, alert_rule_test, promql_expr_test).\n"
+      "Exit 0 when all pass, 1 when a test fails or a file is unusable, 2 usage.\n",
+      cmd_test_rules, NULL },
     { NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -42,5 +42,7 @@ int cmd_check_config(int argc, char **argv);
 int cmd_check_metrics(int argc, char **argv);
 int cmd_test_promql(int argc, char **argv);
 int cmd_promql_format(int argc, char **argv);
+int cmd_check_rules(int argc, char **argv);
+int cmd_test_rules(int argc, char **argv);
 
 #endif /* VIGIL_CLI_H */

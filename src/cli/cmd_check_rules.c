@@ -8,6 +8,7 @@
  * with --lint-fatal. Exit 0 good, 1 a file is bad, 3 lint problems with --lint-fatal,
  * 2 usage.
  */
+#include "cli/cli.h"
 #include "rules/rules.h"
 #include "vigil/error.h"
 
@@ -17,7 +18,6 @@
 #include <string.h>
 
 /* Also declared in cli/cli.h once the command table has its row. */
-int cmd_check_rules(int argc, char **argv);
 
 typedef struct dup_key {
     const char *metric;

@@ -5,6 +5,7 @@
  * failure. Exit 0 when every test passed, 1 when one failed or a file was unusable (as
  * promtool), 2 on usage errors.
  */
+#include "cli/cli.h"
 #include "rules/rules.h"
 
 #include <stdbool.h>
@@ -12,7 +13,6 @@
 #include <string.h>
 
 /* Also declared in cli/cli.h once the command table has its row. */
-int cmd_test_rules(int argc, char **argv);
 
 int cmd_test_rules(int argc, char **argv)
 {

@@ -1,5 +1,5 @@
 #!/bin/sh
-# check_rules.sh CLI PEERS SEEDS - `vigil check rules` against the expected outcomes of
+# check_rules.sh VIGIL PEERS SEEDS - `vigil check rules` against the expected outcomes of
 # Prometheus' rule-format cases (../shared/peers/SOURCES.md), promtool's check-rules files,
 # and the seed rule files, whose verdict must equal the real `promtool check rules` when it
 # is installed. Prints one line per failed expectation; exit 1 when any failed.
@@ -12,7 +12,7 @@ trap 'rm -f "$out"' EXIT
 expect() {
     want_rc=$1 want_text=$2
     shift 2
-    "$cli" check "$@" >"$out" 2>&1
+    "$cli" check rules "$@" >"$out" 2>&1
     rc=$?
     if [ "$rc" != "$want_rc" ]; then
         echo "FAIL: check $*: exit $rc, want $want_rc"; cat "$out"; fails=$((fails + 1))
@@ -52,7 +52,7 @@ expect 1 'could not parse expression: 1:7: parse error' "$p/bad-rules-syntax.yml
 for s in "$seeds"/*rules*.yml; do
     expect 0 'SUCCESS' "$s"
     if command -v promtool >/dev/null 2>&1; then
-        "$cli" check "$s" >/dev/null 2>&1; mine=$?
+        "$cli" check rules "$s" >/dev/null 2>&1; mine=$?
         promtool check rules "$s" >/dev/null 2>&1; theirs=$?
         if [ "$mine" != "$theirs" ]; then
             echo "FAIL: $s: vigil exit $mine, promtool exit $theirs"; fails=$((fails + 1))

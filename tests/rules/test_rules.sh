@@ -10,7 +10,7 @@ trap 'rm -f "$out"' EXIT
 expect() {
     want_rc=$1 want_text=$2
     shift 2
-    "$cli" test "$@" >"$out" 2>&1
+    "$cli" test rules "$@" >"$out" 2>&1
     rc=$?
     if [ "$rc" != "$want_rc" ]; then
         echo "FAIL: test $*: exit $rc, want $want_rc"; cat "$out"; fails=$((fails + 1))
