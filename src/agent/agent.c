@@ -3,7 +3,7 @@
  *
  * Reading order of start-up (agent_main): configuration (defaults < file < flags) -> log ->
  * signals blocked in every thread -> data directory lock -> health checker -> self-metrics
- * registry -> store (WAL replay) and query engine -> collectors (writing into the store) ->
+ * registry -> store (WAL replay) and query engine -> rules -> collectors (writing into the store) ->
  * HTTP server -> health and self-scrape threads -> ready. The main thread then sleeps in
  * sigwait(): SIGHUP reloads, SIGINT/SIGTERM stop in reverse order. Nothing in the agent
  * installs signal handlers, so no code runs in signal context.
@@ -11,6 +11,7 @@
 #include "agent/agent_int.h"
 #include "agent/collect_config.h"
 #include "agent/ingest.h"
+#include "agent/rule_files.h"
 #include "agent/tsdb_storage.h"
 
 #include "util/version.h"
@@ -60,11 +61,29 @@ static void apply_live(agent_t *agent, const config_t *old, const config_t *cur)
                      LF_STR("key", keys[i].key));
 }
 
+/* Loads the rule files `cfg` names into the running manager (all or nothing). */
+static int load_rules(agent_t *agent, const config_t *cfg, vigil_error_t *err)
+{
+    rule_paths_t paths;
+    int rc = rule_paths_expand(cfg, agent->args->config_path, agent->args->rule_files,
+                               agent->args->rule_file_count, &paths, err);
+    if (rc != 0)
+        return rc;
+    rc = rules_manager_load(agent->rules, (const char *const *)paths.v, paths.n, err);
+    if (rc == 0)
+        log_info(agent->log, "rules", "rule files loaded", LF_UINT("files", paths.n));
+    rule_paths_free(&paths);
+    return rc;
+}
+
 int agent_reload(agent_t *agent, vigil_error_t *err)
 {
     pthread_mutex_lock(&agent->reload_lock);
     config_t fresh, old;
     int rc = agent_load_config(&fresh, agent->args, err);
+    /* Rule files are part of the configuration: a bad one rejects the whole reload. */
+    if (rc == 0)
+        rc = load_rules(agent, &fresh, err);
     if (rc != 0) {
         config_free(&fresh);
         log_error(agent->log, "agent", "config reload failed", LF_STR("error", err->message));
@@ -279,6 +298,22 @@ static int start_store(agent_t *agent, vigil_error_t *err)
     return 0;
 }
 
+static int start_rules(agent_t *agent, vigil_error_t *err)
+{
+    rules_manager_opts_t o = {
+        .engine = agent->engine,
+        .store = rules_store_tsdb(agent->db, tsdb_storage(agent->db)),
+        .default_interval_ms = (int64_t)(agent->cfg.rules.evaluation_interval * 1000),
+        .registry = agent->registry,
+        .log = agent->log,
+    };
+    int rc = rules_manager_create(&o, &agent->rules, err);
+    rc = rc ? rc : load_rules(agent, &agent->cfg, err);
+    if (rc == 0 && rules_manager_start(agent->rules) != 0)
+        rc = vigil_error_set(err, VIGIL_ESYS, "cannot start the rule evaluation threads");
+    return rc;
+}
+
 static int start_collectors(agent_t *agent, vigil_error_t *err)
 {
     agent_collect_config_t cc; /* points into agent->cfg; collect_create copies what it keeps */
@@ -398,7 +433,8 @@ int agent_main(const agent_args_t *args)
 
     if (datadir_open(&agent.datadir, agent.cfg.storage.path, &err) != 0 ||
         start_health(&agent, &err) != 0 || start_metrics(&agent, &err) != 0 ||
-        start_store(&agent, &err) != 0 || start_collectors(&agent, &err) != 0 ||
+        start_store(&agent, &err) != 0 || start_rules(&agent, &err) != 0 ||
+        start_collectors(&agent, &err) != 0 ||
         start_http(&agent, &routes, &err) != 0 || start_threads(&agent, &err) != 0)
         goto out_fail;
 
@@ -417,6 +453,7 @@ out_stop:
     http_server_stop(agent.http);
     stop_threads(&agent);
     collect_free(agent.collect);  /* its subscriber writes to the store: stop it first */
+    rules_manager_free(agent.rules);
     promql_engine_free(agent.engine);
     tsdb_close(agent.db);
     vigil_registry_free(agent.registry);

@@ -25,6 +25,8 @@ typedef struct agent_args {
     const char         *config_path;  /* NULL: no config file */
     const agent_flag_t *flags;        /* applied over the file, in order; borrowed */
     size_t              flag_count;
+    const char *const  *rule_files;   /* --rules FILE, added to the config's rule_files */
+    size_t              rule_file_count;
 } agent_args_t;
 
 /*

@@ -12,6 +12,7 @@
 #include "http/http.h"
 #include "log/log.h"
 #include "promql/promql.h"
+#include "rules/rules.h"
 #include "tsdb/tsdb.h"
 #include "vigil/health.h"
 #include "vigil/metrics.h"
@@ -40,6 +41,7 @@ typedef struct agent {
     uint64_t              rejected_seen[TSDB_REJECT__COUNT]; /* counts already moved into it */
     promql_engine_t      *engine;
     api_t                 api;          /* the Prometheus HTTP API over engine and store */
+    rules_manager_t      *rules;        /* recording and alerting rules from rule_files */
     http_server_t        *http;
 
     atomic_bool           ready;        /* /-/ready: start-up finished, not shutting down */

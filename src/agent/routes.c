@@ -233,6 +233,28 @@ static int handle_reload(http_request_t *req, http_response_t *resp, void *ctx)
     return http_response_json(resp, 200, "{\"status\":\"success\"}");
 }
 
+/* GET /api/v1/rules (?type=alert|record) and /api/v1/alerts: the rule manager's state in
+ * Prometheus's JSON. */
+static int handle_rules(http_request_t *req, http_response_t *resp, void *ctx)
+{
+    agent_t *agent = ctx;
+    const char *type = http_request_param(req, "type");
+    if (type != NULL && strcmp(type, "alert") != 0 && strcmp(type, "record") != 0)
+        return http_response_error(resp, 400, "bad_data",
+                                   "invalid parameter \"type\": want alert or record, got \"%s\"",
+                                   type);
+    http_response_set_content_type(resp, "application/json");
+    return rules_api_rules_json(agent->rules, type, &resp->body);
+}
+
+static int handle_alerts(http_request_t *req, http_response_t *resp, void *ctx)
+{
+    (void)req;
+    agent_t *agent = ctx;
+    http_response_set_content_type(resp, "application/json");
+    return rules_api_alerts_json(agent->rules, &resp->body);
+}
+
 static const http_route_t agent_table[] = {
     { HTTP_GET, "/metrics", "metrics", handle_metrics, NULL },
     { HTTP_GET, "/-/healthy", "healthy", handle_healthy, NULL },
@@ -242,6 +264,8 @@ static const http_route_t agent_table[] = {
     { HTTP_GET, "/health/{component}", "health_component", handle_health_component, NULL },
     { HTTP_POST, "/api/v1/import/prometheus", "import", handle_import, NULL },
     { HTTP_GET, "/api/v1/status/tsdb", "tsdb_status", handle_tsdb_status, NULL },
+    { HTTP_GET, "/api/v1/rules", "rules", handle_rules, NULL },
+    { HTTP_GET, "/api/v1/alerts", "alerts", handle_alerts, NULL },
 };
 
 size_t agent_routes(agent_t *agent, http_route_t *out, size_t cap)

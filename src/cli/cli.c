@@ -67,6 +67,7 @@ static const cli_command_t commands[] = {
       "  --data DIR            data directory, created and locked (default ./vigil-data)\n"
       "  --log-level LEVEL     error, warn, info, debug or trace (default info)\n"
       "  --log-format FORMAT   json or text (default json)\n"
+      "  --rules FILE          a Prometheus rule file or glob (repeatable; adds to rule_files)\n"
       "  --KEY=VALUE           any config key by its dotted name, e.g. --http.max_connections=64\n"
       "Signals: SIGINT/SIGTERM shut down cleanly; SIGHUP reloads the config file.\n",
       cmd_run, NULL },

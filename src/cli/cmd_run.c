@@ -18,9 +18,14 @@ int cmd_run(int argc, char **argv)
 {
     const cli_command_t *self = cli_find("run");
     agent_flag_t *flags = calloc((size_t)argc, sizeof(*flags));
-    if (flags == NULL)
+    const char **rule_files = calloc((size_t)argc, sizeof(*rule_files));
+    if (flags == NULL || rule_files == NULL) {
+        free(flags);
+        free(rule_files);
         return 1;
-    agent_args_t args = { .config_path = NULL, .flags = flags, .flag_count = 0 };
+    }
+    agent_args_t args = { .config_path = NULL, .flags = flags, .flag_count = 0,
+                          .rule_files = rule_files, .rule_file_count = 0 };
     config_t scratch;
     config_init(&scratch);
     int status = 0;
@@ -53,6 +58,10 @@ int cmd_run(int argc, char **argv)
             args.config_path = value;
             continue;
         }
+        if (strcmp(name, "rules") == 0) { /* repeatable: each adds a rule file or glob */
+            rule_files[args.rule_file_count++] = value;
+            continue;
+        }
         /* The flag list outlives this loop (reloads re-apply it): keep a copy of the key. */
         const char *alias = config_flag_alias(name);
         char *key = strdup(alias != NULL ? alias : name);
@@ -80,5 +89,6 @@ out:
     for (size_t i = 0; i < args.flag_count; i++)
         free((char *)flags[i].key);
     free(flags);
+    free(rule_files);
     return status;
 }

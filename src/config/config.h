@@ -142,6 +142,7 @@ typedef struct config_origin {
 
 typedef struct config {
     char *listen;                        /* HTTP listen address, "127.0.0.1:9470" */
+    config_string_list_t rule_files;     /* Prometheus rule-file globs */
 
     struct {
         char    *path;                   /* data directory */
@@ -219,6 +220,10 @@ typedef struct config {
         vigil_health_thresholds_t disk;
         vigil_health_thresholds_t gpu_memory;
     } health;
+
+    struct {
+        double evaluation_interval;      /* seconds; groups without their own interval */
+    } rules;
 
     struct {
         bool                 enabled;

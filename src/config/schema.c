@@ -101,6 +101,9 @@ _Static_assert(sizeof(log_level_t) == sizeof(int) && sizeof(log_format_t) == siz
 static const config_key_t schema[] = {
     { "listen", CONFIG_ADDRESS, OFF(listen), "127.0.0.1:9470", 0, 0, CONFIG_F_RESTART, NULL,
       "HTTP listen address: host:port, [ipv6]:port, or :port for all interfaces" },
+    { "rule_files", CONFIG_STRING_LIST, OFF(rule_files), "[]", 0, 0, 0, NULL,
+      "Prometheus rule files (globs, relative to the config file's directory); the --rules "
+      "FILE flag adds one; reloaded on SIGHUP" },
 
     { "storage.path", CONFIG_STRING, OFF(storage.path), "./vigil-data", 0, 0,
       CONFIG_F_NONEMPTY | CONFIG_F_RESTART, NULL,
@@ -179,6 +182,11 @@ static const config_key_t schema[] = {
     HEALTH_ROWS(cpu, "85", "95", "CPU"),
     HEALTH_ROWS(disk, "85", "95", "disk space"),
     HEALTH_ROWS(gpu_memory, "85", "95", "GPU memory"),
+
+    { "rules.evaluation_interval", CONFIG_DURATION, OFF(rules.evaluation_interval), "1m", 1,
+      DAY, 0, NULL,
+      "how often rule groups without their own interval are evaluated (Prometheus: "
+      "global.evaluation_interval)" },
 
     { "alerting.enabled", CONFIG_BOOL, OFF(alerting.enabled), "true", 0, 0, 0, NULL,
       "evaluate alert thresholds and record violations (seed: enable_alerting)" },
