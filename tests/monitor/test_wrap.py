@@ -31,7 +31,7 @@ DRIVER = os.environ.get("MONITOR_CLI_DRIVER", "")
 
 
 def command(name):
-    if VIGIL and subprocess.run([VIGIL, "help", name], stdout=subprocess.DEVNULL,
+    if VIGIL and os.path.exists(VIGIL) and subprocess.run([VIGIL, "help", name], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL).returncode == 0:
         return [VIGIL, name]
     if not DRIVER:
