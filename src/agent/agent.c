@@ -52,6 +52,8 @@ static void apply_live(agent_t *agent, const config_t *old, const config_t *cur)
     vigil_health_set_thresholds(agent->health, "memory", &cur->health.memory);
     vigil_health_set_thresholds(agent->health, "cpu", &cur->health.cpu);
     vigil_health_set_thresholds(agent->health, "disk", &cur->health.disk);
+    if (agent->monitor != NULL)
+        monitor_service_reload(agent->monitor, cur);
 
     size_t n;
     const config_key_t *keys = config_keys(&n);
@@ -326,11 +328,13 @@ static int start_collectors(agent_t *agent, vigil_error_t *err)
 static int start_http(agent_t *agent, http_route_t **routes, vigil_error_t *err)
 {
     const config_t *cfg = &agent->cfg;
-    size_t n = agent_routes(agent, NULL, 0);
+    size_t n_agent = agent_routes(agent, NULL, 0);
+    size_t n = n_agent + monitor_routes(agent->monitor, NULL, 0);
     *routes = calloc(n, sizeof(**routes));
     if (*routes == NULL)
         return vigil_error_set(err, VIGIL_ENOMEM, "out of memory");
-    agent_routes(agent, *routes, n);
+    agent_routes(agent, *routes, n_agent);
+    monitor_routes(agent->monitor, *routes + n_agent, n - n_agent);
     http_server_options_t opts = {
         .listen = cfg->listen,
         .threads = (unsigned)cfg->http.threads,
@@ -435,6 +439,8 @@ int agent_main(const agent_args_t *args)
         start_health(&agent, &err) != 0 || start_metrics(&agent, &err) != 0 ||
         start_store(&agent, &err) != 0 || start_rules(&agent, &err) != 0 ||
         start_collectors(&agent, &err) != 0 ||
+        monitor_service_start(&agent.monitor, &agent.cfg, agent.registry, agent.health,
+                              agent.collect, agent.log, &err) != 0 ||
         start_http(&agent, &routes, &err) != 0 || start_threads(&agent, &err) != 0)
         goto out_fail;
 
@@ -452,6 +458,7 @@ out_fail:
 out_stop:
     http_server_stop(agent.http);
     stop_threads(&agent);
+    monitor_service_stop(agent.monitor);  /* before the collectors, registry and checker */
     collect_free(agent.collect);  /* its subscriber writes to the store: stop it first */
     rules_manager_free(agent.rules);
     promql_engine_free(agent.engine);

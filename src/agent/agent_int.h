@@ -7,6 +7,7 @@
 
 #include "agent/agent.h"
 #include "agent/datadir.h"
+#include "agent/monitor_routes.h"
 #include "api/api.h"
 #include "collect/collect.h"
 #include "http/http.h"
@@ -43,6 +44,7 @@ typedef struct agent {
     api_t                 api;          /* the Prometheus HTTP API over engine and store */
     rules_manager_t      *rules;        /* recording and alerting rules from rule_files */
     http_server_t        *http;
+    monitor_service_t    *monitor;      /* the seeds' monitoring APIs (monitor_routes.c) */
 
     atomic_bool           ready;        /* /-/ready: start-up finished, not shutting down */
 

@@ -81,6 +81,18 @@ static const cli_command_t commands[] = {
       "Checks the data directory, the listen address, /proc, cgroups and the NVIDIA driver and\n"
       "prints one row per check. Exit 0 when the agent can run, 1 when it cannot.\n",
       cmd_doctor, NULL },
+    { "health", "[--json] [--server URL]", "ask a running agent's /health; exit 0/1/2",
+      "GETs URL/health (default http://127.0.0.1:9470) and prints one line per component, or the\n"
+      "JSON with --json. Exit 0 healthy, 1 warning or unknown, 2 critical or no answer: usable as\n"
+      "a container liveness probe and a CI gate.\n",
+      cmd_health, NULL },
+    { "wrap", "[--json FILE] [--interval S] -- CMD ARGS...", "run a job under monitoring",
+      "Runs CMD, samples its whole process tree every S seconds (default 1): CPU, RSS, I/O and,\n"
+      "with NVML, GPU memory and utilisation. Signals are forwarded; the exit code is CMD's.\n"
+      "The job gets VIGIL_STATSD=127.0.0.1:PORT; StatsD lines (name:value|c|g|ms|h, #tags) are\n"
+      "counted and a counter `tokens` gives throughput_tok_per_s and latency_ms_per_tok.\n"
+      "Prints a summary on stderr; --json FILE writes the summary and the sampled series.\n",
+      cmd_wrap, NULL },
     { "version", "", "print version, revision and library versions",
       "Prints the vigil version and git revision, then the versions of the libraries it uses.\n",
       cmd_version, NULL },

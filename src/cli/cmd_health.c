@@ -18,9 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Declared in cli/cli.h once the command is in the table; repeated here so the file builds
- * under -Wmissing-prototypes before that. */
-int cmd_health(int argc, char **argv);
 
 static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 {

@@ -47,9 +47,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Declared in cli/cli.h once the command is in the table; repeated here so the file builds
- * under -Wmissing-prototypes before that. */
-int cmd_wrap(int argc, char **argv);
 
 #define MAX_SAMPLES 100000  /* about 28 h at 1 s; later samples are counted, not kept */
 #define MAX_TREE 4096
