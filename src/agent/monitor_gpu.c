@@ -119,25 +119,42 @@ static bool has_pid(const pid_t *pids, size_t n, unsigned pid)
     return false;
 }
 
-/* Adds what `pids` use in one process list of `dev`; true when any of them is in it. */
-static bool scan_list(nvmlReturn_t (*fn)(nvmlDevice_t, unsigned int *, nvmlProcessInfo_t *),
-                      nvmlDevice_t dev, const pid_t *pids, size_t n_pids, double *mb)
+/* What one device's process lists say about the wanted pids: a process can be in both the
+ * compute and the graphics list with the same allocation, so each pid counts once, with the
+ * larger figure (as the gpu collector's vigil_gpu_process_memory_bytes does). */
+typedef struct device_procs {
+    struct {
+        unsigned int       pid;
+        unsigned long long bytes;
+    } seen[2 * MAX_PROCS];
+    size_t n;
+} device_procs_t;
+
+/* Records the wanted pids of one process list of `dev`. */
+static void scan_list(nvmlReturn_t (*fn)(nvmlDevice_t, unsigned int *, nvmlProcessInfo_t *),
+                      nvmlDevice_t dev, const pid_t *pids, size_t n_pids, device_procs_t *dp)
 {
     if (fn == NULL)
-        return false;
+        return;
     nvmlProcessInfo_t info[MAX_PROCS];
     unsigned count = MAX_PROCS;
     if (fn(dev, &count, info) != NVML_SUCCESS)
-        return false;
-    bool any = false;
+        return;
     for (unsigned i = 0; i < count && i < MAX_PROCS; i++) {
         if (!has_pid(pids, n_pids, info[i].pid))
             continue;
-        any = true;
-        if (info[i].usedGpuMemory != NVML_VALUE_NOT_AVAILABLE)
-            *mb += (double)info[i].usedGpuMemory / (1024.0 * 1024.0);
+        unsigned long long bytes =
+            info[i].usedGpuMemory == NVML_VALUE_NOT_AVAILABLE ? 0 : info[i].usedGpuMemory;
+        size_t k = 0;
+        while (k < dp->n && dp->seen[k].pid != info[i].pid)
+            k++;
+        if (k == dp->n) {
+            dp->seen[dp->n].pid = info[i].pid;
+            dp->seen[dp->n++].bytes = bytes;
+        } else if (bytes > dp->seen[k].bytes) {
+            dp->seen[k].bytes = bytes;
+        }
     }
-    return any;
 }
 
 int monitor_gpu_procs(monitor_gpu_t *g, const pid_t *pids, size_t n_pids,
@@ -154,12 +171,16 @@ int monitor_gpu_procs(monitor_gpu_t *g, const pid_t *pids, size_t n_pids,
         if (g->api.handle_by_index(i, &dev) != NVML_SUCCESS)
             continue;
         /* The _v3 lists where the driver has them, else _v2 (same layout). */
-        bool in = scan_list(g->api.compute_procs ? g->api.compute_procs : g->api.compute_procs_v2,
-                            dev, pids, n_pids, &out->memory_mb);
-        in |= scan_list(g->api.graphics_procs ? g->api.graphics_procs : g->api.graphics_procs_v2,
-                        dev, pids, n_pids, &out->memory_mb);
-        if (!in)
+        device_procs_t dp;
+        dp.n = 0;
+        scan_list(g->api.compute_procs ? g->api.compute_procs : g->api.compute_procs_v2, dev,
+                  pids, n_pids, &dp);
+        scan_list(g->api.graphics_procs ? g->api.graphics_procs : g->api.graphics_procs_v2, dev,
+                  pids, n_pids, &dp);
+        if (dp.n == 0)
             continue;
+        for (size_t k = 0; k < dp.n; k++)
+            out->memory_mb += (double)dp.seen[k].bytes / (1024.0 * 1024.0);
         out->devices++;
         nvmlUtilization_t ut;
         if (g->api.utilization != NULL && g->api.utilization(dev, &ut) == NVML_SUCCESS &&
