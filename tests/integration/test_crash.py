@@ -89,9 +89,10 @@ class CrashRecovery(unittest.TestCase):
             invented = [key for key in returned if key not in sent or sent[key] != returned[key]]
             self.assertEqual(invented, [], "samples that were never sent")
         finally:
-            for a in agents:
+            for a in agents:  # the first agent's temp dir holds the data dir: clean it last
                 a.stop()
-            agents[0].cleanup()
+            for a in reversed(agents):
+                a.cleanup()
 
 
 if __name__ == "__main__":

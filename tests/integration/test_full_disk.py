@@ -62,7 +62,7 @@ class FullDisk(unittest.TestCase):
             r = push(agent, 'fill{i="%d",pad="%s"} %d %d\n' % (i, pad, i, base_ms + i))
             self.assertEqual(r.status, 204, r.body)
             acked[i] = i
-            agent.stop()
+            agent.cleanup()
             agent = Agent(data_dir=data)
             q = urllib.parse.urlencode({"query": "fill[2h]", "time": base_ms / 1000 + 3600})
             doc = agent.get("/api/v1/query?" + q).json()
@@ -70,8 +70,7 @@ class FullDisk(unittest.TestCase):
             for k, v in acked.items():
                 self.assertEqual(got.get(k), v, "acknowledged sample %d lost" % k)
         finally:
-            agent.stop()
-            shutil.rmtree(agent.tmp, ignore_errors=True)
+            agent.cleanup()
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ class MonitorHTTPTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.agent.stop()
+        cls.agent.cleanup()
 
     def stats(self):
         status, doc = call(self.agent, "GET", "/api/v1/operations/stats")

@@ -16,6 +16,7 @@ deadline.
 import http.server
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -80,6 +81,9 @@ while True:
 class WrapTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="vigil-wrap-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def test_tree_memory_statsd_exit_code(self):
         out = os.path.join(self.tmp, "run.json")
