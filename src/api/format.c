@@ -7,11 +7,101 @@
  */
 #include "api/api.h"
 
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Splits "[-]d.ddde[+-]XX" into its digits (returned count) and decimal exponent. */
+static size_t split_sci(const char *sci, char *digits, int *exp10)
+{
+    const char *p = sci + (*sci == '-');
+    size_t nd = 0;
+    for (; *p != 'e'; p++)
+        if (*p != '.')
+            digits[nd++] = *p;
+    *exp10 = atoi(p + 1);
+    return nd;
+}
+
+/* Whether the k digits with exponent e read back as exactly v. */
+static bool reads_back(double v, const char *digits, size_t k, int e)
+{
+    char s[48];
+    size_t n = 0;
+    if (v < 0)
+        s[n++] = '-';
+    s[n++] = digits[0];
+    s[n++] = '.';
+    memcpy(s + n, digits + 1, k - 1);
+    n += k - 1;
+    snprintf(s + n, sizeof(s) - n, "e%d", e);
+    return strtod(s, NULL) == v;
+}
+
+/* Shortest round-tripping digits by trying every precision (subnormals, which carry fewer
+ * than 15 significant digits). */
+static size_t shortest_slow(double v, char *digits, int *exp10)
+{
+    char sci[40];
+    for (int prec = 0; prec <= 16; prec++) {
+        snprintf(sci, sizeof(sci), "%.*e", prec, v);
+        if (strtod(sci, NULL) == v)
+            break;
+    }
+    return split_sci(sci, digits, exp10);
+}
+
+/*
+ * Shortest round-tripping digits of a normal double, the digits Go's FormatFloat(v, 'f', -1)
+ * writes. A double carries 15.95 decimal digits, so when some k <= 15 digits read back to v,
+ * v rounded to 15 digits is exactly those k digits followed by zeros (v is far closer to them
+ * than half a unit of the 15th digit) and the caller's dropping of trailing zeros yields them.
+ * Past 15, the correctly rounded 16 digits are the closest 16-digit decimal, so they read back
+ * if any do, and 17 always do. Range queries write hundreds of thousands of values, so this
+ * converts once, to 17 digits, and rounds that string to 16 and 15 digits itself; only a tie
+ * in the dropped digits ("5" then zeros, where the 17-digit string no longer tells which way
+ * v lies) is converted again by the C library.
+ */
+static size_t shortest_normal(double v, char *digits, int *exp10)
+{
+    char sci[40];
+    snprintf(sci, sizeof(sci), "%.16e", v);
+    char d17[24];
+    int e17;
+    split_sci(sci, d17, &e17);
+    d17[17] = '\0';
+    for (size_t k = 15; k <= 16; k++) {
+        bool tie = d17[k] == '5' && strspn(d17 + k + 1, "0") >= 17 - k - 1;
+        int e = e17;
+        if (tie) {
+            snprintf(sci, sizeof(sci), "%.*e", (int)k - 1, v);
+            split_sci(sci, digits, &e);
+        } else {
+            memcpy(digits, d17, k);
+            if (d17[k] >= '5') { /* round up, carrying */
+                size_t i = k;
+                while (i > 0 && digits[i - 1] == '9')
+                    digits[--i] = '0';
+                if (i == 0) {
+                    digits[0] = '1';
+                    e++;
+                } else {
+                    digits[i - 1]++;
+                }
+            }
+        }
+        if (reads_back(v, digits, k, e)) {
+            *exp10 = e;
+            return k;
+        }
+    }
+    memcpy(digits, d17, 17);
+    *exp10 = e17;
+    return 17;
+}
 
 int api_put_value(buf_t *out, double v)
 {
@@ -22,25 +112,16 @@ int api_put_value(buf_t *out, double v)
     if (v == 0)
         return buf_puts(out, signbit(v) ? "-0" : "0");
 
-    /* Shortest round-tripping digits in scientific form: "-d.ddde+XX". */
-    char sci[40];
-    for (int prec = 0; prec <= 17; prec++) {
-        snprintf(sci, sizeof(sci), "%.*e", prec, v);
-        if (strtod(sci, NULL) == v)
-            break;
-    }
-    const char *p = sci;
-    bool negative = *p == '-';
-    if (negative)
-        p++;
+    bool negative = signbit(v);
     char digits[24];
-    size_t nd = 0;
-    for (; *p != 'e'; p++)
-        if (*p != '.')
-            digits[nd++] = *p;
+    size_t nd;
+    int exp10;
+    if (fabs(v) < DBL_MIN)
+        nd = shortest_slow(v, digits, &exp10);
+    else
+        nd = shortest_normal(v, digits, &exp10);
     while (nd > 1 && digits[nd - 1] == '0')
         nd--;
-    int exp10 = atoi(p + 1);
 
     char fixed[400]; /* |exp10| <= 324 */
     size_t n = 0;
