@@ -234,7 +234,8 @@ static void *self_thread_main(void *arg)
         if (rc != 0)
             continue;
         ingest_options_t o = { .format = EXPFMT_TEXT, .mode = EXPFMT_LENIENT,
-                               .default_time_ms = wall_ms(), .durability = TSDB_ASYNC };
+                               .default_time_ms = wall_ms(), .durability = TSDB_ASYNC,
+                               .metadata = agent->metadata };
         ingest_result_t res;
         if (ingest_exposition(agent->db, text.data, text.len, &o, &res, &err) != 0)
             log_warn(agent->log, "agent", "storing own metrics failed",
@@ -284,6 +285,10 @@ static int start_store(agent_t *agent, vigil_error_t *err)
     int rc = tsdb_open(&agent->db, &opts, agent->log, err);
     if (rc != 0)
         return rc;
+    agent->metadata = ingest_metadata_new();
+    if (agent->metadata == NULL)
+        return vigil_error_set(err, VIGIL_ENOMEM, "out of memory");
+    agent->sink = (ingest_sink_t){ agent->db, agent->metadata };
     rc = register_store_metrics(agent, err);
     if (rc != 0)
         return rc;
@@ -296,6 +301,8 @@ static int start_store(agent_t *agent, vigil_error_t *err)
         .start_time_ms = wall_ms(),
         .config_yaml = agent_config_yaml,
         .ctx = agent,
+        .metadata = ingest_metadata_walk,
+        .metadata_ctx = agent->metadata,
     };
     return 0;
 }
@@ -321,7 +328,7 @@ static int start_collectors(agent_t *agent, vigil_error_t *err)
     agent_collect_config_t cc; /* points into agent->cfg; collect_create copies what it keeps */
     const collect_options_t *opts = agent_collect_config(&cc, &agent->cfg);
     int rc = collect_create(&agent->collect, opts, agent->log, err);
-    rc = rc ? rc : collect_on_batch(agent->collect, ingest_collect_batch, agent->db);
+    rc = rc ? rc : collect_on_batch(agent->collect, ingest_collect_batch, &agent->sink);
     return rc ? rc : collect_start(agent->collect, err);
 }
 
@@ -463,6 +470,7 @@ out_stop:
     rules_manager_free(agent.rules);
     promql_engine_free(agent.engine);
     tsdb_close(agent.db);
+    ingest_metadata_free(agent.metadata);
     vigil_registry_free(agent.registry);
     vigil_health_free(agent.health);
     datadir_close(&agent.datadir);

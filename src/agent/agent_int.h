@@ -7,6 +7,7 @@
 
 #include "agent/agent.h"
 #include "agent/datadir.h"
+#include "agent/ingest.h"
 #include "agent/monitor_routes.h"
 #include "api/api.h"
 #include "collect/collect.h"
@@ -38,6 +39,8 @@ typedef struct agent {
     vigil_http_metrics_t  http_metrics;
     collect_t            *collect;      /* host, process, cgroup and GPU collectors */
     tsdb_t               *db;           /* the store: collectors and imports write, queries read */
+    ingest_metadata_t    *metadata;     /* HELP/TYPE of what was ingested (/api/v1/metadata) */
+    ingest_sink_t         sink;         /* the collectors' subscriber context: db + metadata */
     vigil_family_t       *rejected;     /* vigil_tsdb_rejected_samples_total{reason} */
     uint64_t              rejected_seen[TSDB_REJECT__COUNT]; /* counts already moved into it */
     promql_engine_t      *engine;

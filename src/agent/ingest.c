@@ -203,6 +203,30 @@ static void meta_record(ingest_metadata_t *m, const expfmt_entry_t *e, expfmt_fo
     pthread_mutex_unlock(&m->lock);
 }
 
+/* Replaces *slot with a copy of `value` unless it already holds it. */
+static void meta_set_field(char **slot, const char *value)
+{
+    if (strcmp(*slot, value) == 0)
+        return;
+    char *s = strdup(value);
+    if (s != NULL) {
+        free(*slot);
+        *slot = s;
+    }
+}
+
+void ingest_metadata_set(ingest_metadata_t *m, const char *name, const char *type,
+                         const char *help)
+{
+    pthread_mutex_lock(&m->lock);
+    meta_entry_t *me = meta_find_or_add(m, (expfmt_str_t){ name, strlen(name) });
+    if (me != NULL) {
+        meta_set_field(&me->type, type);
+        meta_set_field(&me->help, help);
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
 int ingest_exposition(tsdb_t *db, const char *data, size_t len, const ingest_options_t *opts,
                       ingest_result_t *res, vigil_error_t *err)
 {
@@ -247,8 +271,8 @@ int ingest_exposition(tsdb_t *db, const char *data, size_t len, const ingest_opt
 
 void ingest_collect_batch(void *ctx, const collect_batch_t *b)
 {
-    tsdb_t *db = ctx;
-    tsdb_appender_t *app = tsdb_appender_new(db);
+    const ingest_sink_t *sink = ctx;
+    tsdb_appender_t *app = tsdb_appender_new(sink->db);
     if (app == NULL)
         return; /* the store counts nothing it never saw; the next cycle tries again */
     int64_t t = (int64_t)llround(collect_batch_time(b) * 1000.0);
@@ -257,6 +281,13 @@ void ingest_collect_batch(void *ctx, const collect_batch_t *b)
         size_t first, count;
         collect_batch_family_samples(b, f, &first, &count);
         labels[0] = (tsdb_label_t){ "__name__", collect_batch_family_name(b, f) };
+        if (sink->metadata != NULL) {
+            static const char *const types[] = { "counter", "gauge", "unknown", "info" };
+            collect_type_t ft = collect_batch_family_type(b, f);
+            ingest_metadata_set(sink->metadata, labels[0].value,
+                                (unsigned)ft < 4 ? types[ft] : "unknown",
+                                collect_batch_family_help(b, f));
+        }
         for (size_t s = first; s < first + count; s++) {
             const collect_label_t *ls;
             size_t n = collect_batch_sample_labels(b, s, &ls);

@@ -28,6 +28,11 @@ int ingest_metadata_walk(void *ctx, api_metadata_fn each, void *arg);
 /* Number of families recorded. */
 size_t ingest_metadata_count(ingest_metadata_t *m);
 
+/* Records family `name`'s type and help (copied; nothing is copied when they are unchanged,
+ * so steady collector cycles allocate nothing). Out of memory only loses metadata. */
+void ingest_metadata_set(ingest_metadata_t *m, const char *name, const char *type,
+                         const char *help);
+
 typedef struct ingest_options {
     expfmt_format_t     format;
     expfmt_mode_t       mode;
@@ -53,8 +58,15 @@ typedef struct ingest_result {
 int ingest_exposition(tsdb_t *db, const char *data, size_t len, const ingest_options_t *opts,
                       ingest_result_t *res, vigil_error_t *err);
 
-/* A collect_on_batch() subscriber (ctx = the tsdb_t): appends the batch with its run's
- * timestamp, metric name as __name__, durability TSDB_ASYNC. */
+/* Where collector batches go: the store, and the metadata map (may be NULL). */
+typedef struct ingest_sink {
+    tsdb_t            *db;
+    ingest_metadata_t *metadata;
+} ingest_sink_t;
+
+/* A collect_on_batch() subscriber (ctx = an ingest_sink_t that outlives the collectors):
+ * appends the batch with its run's timestamp, metric name as __name__, durability
+ * TSDB_ASYNC, and records each family's type and help. */
 void ingest_collect_batch(void *ctx, const collect_batch_t *b);
 
 #endif /* VIGIL_AGENT_INGEST_H */

@@ -55,7 +55,7 @@ static int handle_import(http_request_t *req, http_response_t *resp, void *ctx)
     agent_t *agent = ctx;
     vigil_error_t err;
     ingest_options_t o = { .format = EXPFMT_TEXT, .mode = EXPFMT_LENIENT,
-                           .durability = TSDB_SYNC };
+                           .durability = TSDB_SYNC, .metadata = agent->metadata };
     /* Like VictoriaMetrics, any body is text unless it says it is OpenMetrics (curl sends
      * form-urlencoded by default). */
     const char *ctype = http_request_header(req, "Content-Type");

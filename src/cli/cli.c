@@ -58,6 +58,26 @@ static const cli_command_t promql_commands[] = {
     { NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
+static const cli_command_t import_commands[] = {
+    { "openmetrics", "FILE --data DIR",
+      "bulk-import an OpenMetrics file into a stopped agent's data directory",
+      "Appends every sample of FILE (OpenMetrics 1.0; - for stdin) to the store in DIR, like\n"
+      "`promtool tsdb create-blocks-from openmetrics`: takes DIR's lock (a running agent's directory is\n"
+      "refused), commits with fsync, prints the samples and new series. Each series' samples must be in\n"
+      "time order. Exit 0 when all were stored; 1 for a malformed file (nothing stored, line:col), a\n"
+      "locked or unusable directory, or refused samples (the others stay stored).\n",
+      cmd_import_openmetrics, NULL },
+    { NULL, NULL, NULL, NULL, NULL, NULL },
+};
+
+static const cli_command_t tsdb_commands[] = {
+    { "stats", "--data DIR", "series, samples, bytes on disk and bytes/sample of a data directory",
+      "Opens a stopped agent's data directory (takes its lock) and prints series, samples, time range,\n"
+      "head, blocks, WAL, bytes on disk and bytes per sample. Exit 0, or 1 when unreadable or locked.\n",
+      cmd_tsdb_stats, NULL },
+    { NULL, NULL, NULL, NULL, NULL, NULL },
+};
+
 static const cli_command_t commands[] = {
     { "run", "[flags]", "start the agent in the foreground",
       "Starts the agent: HTTP API and /metrics on --listen, data in --data.\n"
@@ -81,6 +101,16 @@ static const cli_command_t commands[] = {
       "Checks the data directory, the listen address, /proc, cgroups and the NVIDIA driver and\n"
       "prints one row per check. Exit 0 when the agent can run, 1 when it cannot.\n",
       cmd_doctor, NULL },
+    { "query", "[--server URL] [--time T] [--json] EXPR | --range --start T --end T --step D EXPR",
+      "run a PromQL query against a running agent",
+      "POSTs EXPR to URL/api/v1/query (or query_range with --range; default http://127.0.0.1:9470) and\n"
+      "prints a table, warnings on stderr; --json prints the raw answer. Times: Unix seconds, RFC 3339,\n"
+      "now, now-1h, -1h. Exit 0 on success, 1 on an API error or unreachable server, 2 on usage errors.\n",
+      cmd_query, NULL },
+    { "import", "FORMAT ...", "import samples into a data directory", "Subcommands import files.\n",
+      NULL, import_commands },
+    { "tsdb", "COMMAND ...", "inspect a stopped agent's store",
+      "Subcommands inspect a data directory.\n", NULL, tsdb_commands },
     { "health", "[--json] [--server URL]", "ask a running agent's /health; exit 0/1/2",
       "GETs URL/health (default http://127.0.0.1:9470) and prints one line per component, or the\n"
       "JSON with --json. Exit 0 healthy, 1 warning or unknown, 2 critical or no answer: usable as\n"

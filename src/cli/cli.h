@@ -46,5 +46,8 @@ int cmd_check_rules(int argc, char **argv);
 int cmd_test_rules(int argc, char **argv);
 int cmd_health(int argc, char **argv);
 int cmd_wrap(int argc, char **argv);
+int cmd_query(int argc, char **argv);
+int cmd_import_openmetrics(int argc, char **argv);
+int cmd_tsdb_stats(int argc, char **argv);
 
 #endif /* VIGIL_CLI_H */

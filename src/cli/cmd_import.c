@@ -67,10 +67,6 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Also declared in cli.h with the command table's row; repeated here so this file compiles
- * (-Wmissing-prototypes) before and after that row exists. */
-int cmd_import_openmetrics(int argc, char **argv);
-
 int cmd_import_openmetrics(int argc, char **argv)
 {
     const char *file = NULL, *dir = NULL;

@@ -295,10 +295,6 @@ static void print_result(json_t *doc)
     }
 }
 
-/* Also declared in cli.h with the command table's row; repeated here so this file compiles
- * (-Wmissing-prototypes) before and after that row exists. */
-int cmd_query(int argc, char **argv);
-
 int cmd_query(int argc, char **argv)
 {
     query_args_t a;

@@ -101,10 +101,6 @@ static void print_time(const char *label, int64_t ms)
     printf("%-16s %s.%03dZ (%" PRId64 ")\n", label, buf, (int)(ms % 1000), ms);
 }
 
-/* Also declared in cli.h with the command table's row; repeated here so this file compiles
- * (-Wmissing-prototypes) before and after that row exists. */
-int cmd_tsdb_stats(int argc, char **argv);
-
 int cmd_tsdb_stats(int argc, char **argv)
 {
     const char *dir = NULL;

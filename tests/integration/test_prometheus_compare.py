@@ -198,12 +198,8 @@ class Server:
 
 
 def vigil_cli(*args):
-    """`vigil ARGS`, or the test driver while the command table lacks `import`."""
-    probe = subprocess.run([VIGIL, "help", "import"], capture_output=True)
-    argv = [VIGIL] if probe.returncode == 0 else [
-        os.environ.get("VIGIL_CLI_DRIVER",
-                       os.path.join(os.path.dirname(VIGIL), "test", "vigil_cli_driver"))]
-    return subprocess.run(argv + list(args), capture_output=True, text=True, timeout=600)
+    """`vigil ARGS`."""
+    return subprocess.run([VIGIL] + list(args), capture_output=True, text=True, timeout=600)
 
 
 def start_prometheus(tmp, om_path):

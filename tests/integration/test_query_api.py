@@ -16,15 +16,8 @@ from vigiltest import VIGIL, Agent, run_vigil, wait_until
 
 
 def cli(*args, timeout=60):
-    """Runs `vigil ARGS...` for the commands of issue 7 (query, import openmetrics, tsdb stats):
-    the real binary once its command table lists them, the test driver built beside it until
-    then."""
-    if run_vigil("help", "import").returncode == 0:
-        argv = [VIGIL]
-    else:
-        argv = [os.environ.get("VIGIL_CLI_DRIVER",
-                               os.path.join(os.path.dirname(VIGIL), "test", "vigil_cli_driver"))]
-    return subprocess.run(argv + list(args), capture_output=True, text=True, timeout=timeout)
+    """Runs `vigil ARGS...` (query, import openmetrics, tsdb stats)."""
+    return subprocess.run([VIGIL] + list(args), capture_output=True, text=True, timeout=timeout)
 
 
 def q(agent, path, **params):
