@@ -309,14 +309,20 @@ static int start_store(agent_t *agent, vigil_error_t *err)
 
 static int start_rules(agent_t *agent, vigil_error_t *err)
 {
+    int rc = alert_forward_start(&agent->forward, &agent->cfg.alerting.alertmanagers,
+                                 agent->registry, agent->log, err);
+    if (rc != 0)
+        return rc;
     rules_manager_opts_t o = {
+        .sink = alert_forward_sink,
+        .sink_ctx = agent->forward,
         .engine = agent->engine,
         .store = rules_store_tsdb(agent->db, tsdb_storage(agent->db)),
         .default_interval_ms = (int64_t)(agent->cfg.rules.evaluation_interval * 1000),
         .registry = agent->registry,
         .log = agent->log,
     };
-    int rc = rules_manager_create(&o, &agent->rules, err);
+    rc = rules_manager_create(&o, &agent->rules, err);
     rc = rc ? rc : load_rules(agent, &agent->cfg, err);
     if (rc == 0 && rules_manager_start(agent->rules) != 0)
         rc = vigil_error_set(err, VIGIL_ESYS, "cannot start the rule evaluation threads");
@@ -468,6 +474,7 @@ out_stop:
     monitor_service_stop(agent.monitor);  /* before the collectors, registry and checker */
     collect_free(agent.collect);  /* its subscriber writes to the store: stop it first */
     rules_manager_free(agent.rules);
+    alert_forward_stop(agent.forward);  /* after the rules, its only producer */
     promql_engine_free(agent.engine);
     tsdb_close(agent.db);
     ingest_metadata_free(agent.metadata);

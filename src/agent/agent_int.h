@@ -6,6 +6,7 @@
 #define VIGIL_AGENT_INT_H
 
 #include "agent/agent.h"
+#include "agent/alert_forward.h"
 #include "agent/datadir.h"
 #include "agent/ingest.h"
 #include "agent/monitor_routes.h"
@@ -46,6 +47,7 @@ typedef struct agent {
     promql_engine_t      *engine;
     api_t                 api;          /* the Prometheus HTTP API over engine and store */
     rules_manager_t      *rules;        /* recording and alerting rules from rule_files */
+    alert_forward_t      *forward;      /* the rules' alerts to alerting.alertmanagers */
     http_server_t        *http;
     monitor_service_t    *monitor;      /* the seeds' monitoring APIs (monitor_routes.c) */
 

@@ -228,6 +228,7 @@ typedef struct config {
     struct {
         bool                 enabled;
         config_string_list_t channels;   /* receiver names */
+        config_string_list_t alertmanagers; /* Alertmanager base URLs */
     } alerting;
 
     struct {

@@ -10,8 +10,8 @@
  * are generated from CONFIG_COLLECTORS() in config.h, the list a test holds equal to
  * collect_host_table(), so a new collector cannot be left without its keys.
  *
- * Sections planned but not accepted yet (see docs/configuration.md): scrape_configs,
- * rule_files, alerting.alertmanagers, notify, remote_write.
+ * Sections planned but not accepted yet (see docs/configuration.md): scrape_configs, notify,
+ * remote_write.
  */
 #include "config/config_int.h"
 
@@ -192,6 +192,10 @@ static const config_key_t schema[] = {
       "evaluate alert thresholds and record violations (seed: enable_alerting)" },
     { "alerting.channels", CONFIG_STRING_LIST, OFF(alerting.channels), "[]", 0, 0, 0, NULL,
       "names of the receivers alerts go to (seed: alert_channels)" },
+    { "alerting.alertmanagers", CONFIG_STRING_LIST, OFF(alerting.alertmanagers), "[]", 0, 0,
+      CONFIG_F_RESTART, NULL,
+      "Alertmanager base URLs (http://host:9093) the rules' alerts are POSTed to "
+      "(/api/v2/alerts), as Prometheus's notifier does" },
 
     { "export.json.enabled", CONFIG_BOOL, OFF(export.json.enabled), "false", 0, 0, 0, NULL,
       "write periodic JSON snapshots of the metrics (seed: json_export_enabled)" },
