@@ -337,7 +337,7 @@ static int write_block(const char *dir, int64_t mint, int64_t maxt, const block_
     len[SEC_CHUNKS] = w.pos - off[SEC_CHUNKS];
     crc[SEC_CHUNKS] = w.crc;
     if (rc != 0) {
-        rc = vigil_error_set(err, rc, "block %s: %s", path, vigil_strerror(rc));
+        rc = vigil_error_set(err, rc, "block %s: %s", tmp, vigil_strerror(rc));
         goto out_close;
     }
 
@@ -361,7 +361,7 @@ static int write_block(const char *dir, int64_t mint, int64_t maxt, const block_
         }
     }
     if (rc != 0) {
-        rc = vigil_error_set(err, rc, "block %s: out of memory", path);
+        rc = vigil_error_set(err, rc, "block %s: out of memory", tmp);
         goto out_close;
     }
 
@@ -717,7 +717,10 @@ int block_open(block_t **out, const char *path, vigil_error_t *err)
         b->maxt = (int64_t)get_le(p + 16, 8);
         b->nseries = (uint32_t)get_le(p + 24, 4);
         b->nsymbols = (uint32_t)get_le(p + 28, 4);
-        if (b->len[SEC_SERIES_OFFS] != (uint64_t)b->nseries * 8 || b->len[SEC_POST_OFFS] % 8 != 0)
+        /* A symbol takes at least 2 bytes (its length and its NUL): a larger count is a lie that
+         * would size the pointer array below from the header alone (found by fuzzing). */
+        if (b->len[SEC_SERIES_OFFS] != (uint64_t)b->nseries * 8 || b->len[SEC_POST_OFFS] % 8 != 0 ||
+            b->nsymbols > b->len[SEC_SYMBOLS] / 2)
             why = "table sizes disagree with the header";
         b->npairs = (uint32_t)(b->len[SEC_POST_OFFS] / 8);
     }

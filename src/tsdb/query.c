@@ -292,6 +292,8 @@ struct tsdb_iter {
     size_t         nstream, ci;
     chunk_iter_t   it;
     bool           in_chunk, done;
+    bool           any;      /* a sample was returned: `last` holds its timestamp */
+    int64_t        last;
     /* merge mode: every sample in range, sorted, unique */
     head_sample_t *merged;
     size_t         nmerged, pos;
@@ -383,6 +385,14 @@ bool tsdb_iter_next(tsdb_iter_t *it, int64_t *t, double *v)
             it->done = true; /* chunks are ascending: nothing later is in range */
             break;
         }
+        /* The writers only produce ascending chunks, but a block is read from disk and its
+         * CRCs prove only that it is what was written: a damaged writer's or a crafted file's
+         * chunk may go backwards. Callers rely on strictly ascending samples, so such samples
+         * are dropped here (one comparison; found by fuzz/fuzz_tsdb_block.c). */
+        if (it->any && ct <= it->last)
+            continue;
+        it->any = true;
+        it->last = ct;
         *t = ct;
         *v = cv;
         return true;

@@ -163,7 +163,10 @@ static int replay_series(void *ctx, uint64_t ref, const tsdb_label_t *ls, size_t
     return replay_map(r, ref, s);
 }
 
-/* A checkpoint's chunk record: uvarint ref, then the chunk's bytes. */
+/* A checkpoint's chunk record: uvarint ref, then the chunk's bytes. The chunk is decoded whole
+ * before any sample reaches the head: a malformed one is cut at replay, and a record that is
+ * cut must leave nothing behind (a second start, which no longer sees it, must rebuild the same
+ * head). */
 static int replay_chunk(tsdb_t *db, const uint8_t *p, size_t len)
 {
     replay_t      *r = db->replay;
@@ -172,31 +175,57 @@ static int replay_chunk(tsdb_t *db, const uint8_t *p, size_t len)
     chunk_iter_t   it;
     if (!record_get_uvarint(&p, end, &ref) || chunk_iter_init(&it, p, (size_t)(end - p)) != 0)
         return VIGIL_EPARSE;
+    uint32_t count = chunk_count(p, (size_t)(end - p));
+    if (count > r->cap) {
+        rec_sample_t *ns = realloc(r->samples, count * sizeof(*ns));
+        if (ns == NULL)
+            return VIGIL_ENOMEM;
+        r->samples = ns;
+        r->cap = count;
+    }
+    size_t n = 0;
+    while (n < count && chunk_iter_next(&it, &r->samples[n].t, &r->samples[n].v))
+        n++;
+    if (chunk_iter_failed(&it))
+        return VIGIL_EPARSE;
     replay_ref_t *e = hmap_find(&r->refs, ref_hash(ref), ref_eq, &ref);
-    int64_t       t;
-    double        v;
-    while (chunk_iter_next(&it, &t, &v)) {
-        if (e == NULL) {
-            r->skipped++;
-            continue;
-        }
+    if (e == NULL) {
+        r->skipped += n;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
         bool                 stored;
         tsdb_reject_reason_t reason;
-        int rc = head_append(db->head, e->s, t, v, true, &r->delta, &stored, &reason, NULL);
+        int rc = head_append(db->head, e->s, r->samples[i].t, r->samples[i].v, true, &r->delta,
+                             &stored, &reason, NULL);
         if (rc == VIGIL_ENOMEM)
             return rc;
         if (rc != 0)
             r->skipped++;
     }
-    return chunk_iter_failed(&it) ? VIGIL_EPARSE : 0;
+    return 0;
+}
+
+/* Accepts every series: the first pass of a series record only checks that it parses. */
+static int check_series(void *ctx, uint64_t ref, const tsdb_label_t *ls, size_t n)
+{
+    (void)ctx;
+    (void)ls;
+    (void)n;
+    return ref == 0 ? VIGIL_EPARSE : 0;
 }
 
 static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t len)
 {
     tsdb_t   *db = ctx;
     replay_t *r = db->replay;
-    if (type == RECORD_SERIES)
-        return record_decode_series(p, len, replay_series, db);
+    if (type == RECORD_SERIES) {
+        /* Parse the whole record before creating any of its series, so that a malformed one
+         * (cut at replay) leaves none of them behind. Series records are rare (one per new
+         * series), so reading them twice costs nothing that matters. */
+        int rc = record_decode_series(p, len, check_series, NULL);
+        return rc != 0 ? rc : record_decode_series(p, len, replay_series, db);
+    }
     if (type == RECORD_CHUNK)
         return replay_chunk(db, p, len);
     size_t n;
