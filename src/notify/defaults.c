@@ -1,0 +1,45 @@
+/*
+ * defaults.c - the default notification templates: the names and texts of Alertmanager 0.25's
+ * default.tmpl that the slack, pagerduty and email integrations fall back to, re-typed for
+ * vigil's engine. The email HTML body is a short text version (see docs/notify.md).
+ */
+#include "notify/notify_int.h"
+
+const char notify_default_templates[] =
+    "{{ define \"__alertmanager\" }}Alertmanager{{ end }}"
+    "{{ define \"__alertmanagerURL\" }}{{ .ExternalURL }}/#/alerts?receiver="
+    "{{ .Receiver | urlquery }}{{ end }}"
+    "{{ define \"__subject\" }}[{{ .Status | toUpper }}{{ if eq .Status \"firing\" }}:"
+    "{{ .Alerts.Firing | len }}{{ end }}] {{ .GroupLabels.SortedPairs.Values | join \" \" }} "
+    "{{ if gt (len .CommonLabels) (len .GroupLabels) }}({{ with .CommonLabels.Remove "
+    ".GroupLabels.Names }}{{ .Values | join \" \" }}{{ end }}){{ end }}{{ end }}"
+    "{{ define \"__description\" }}{{ end }}"
+    "{{ define \"__text_alert_list\" }}{{ range . }}Labels:\n"
+    "{{ range .Labels.SortedPairs }} - {{ .Name }} = {{ .Value }}\n"
+    "{{ end }}Annotations:\n"
+    "{{ range .Annotations.SortedPairs }} - {{ .Name }} = {{ .Value }}\n"
+    "{{ end }}Source: {{ .GeneratorURL }}\n"
+    "{{ end }}{{ end }}"
+    "{{ define \"slack.default.title\" }}{{ template \"__subject\" . }}{{ end }}"
+    "{{ define \"slack.default.username\" }}{{ template \"__alertmanager\" . }}{{ end }}"
+    "{{ define \"slack.default.fallback\" }}{{ template \"slack.default.title\" . }} | "
+    "{{ template \"slack.default.titlelink\" . }}{{ end }}"
+    "{{ define \"slack.default.callbackid\" }}{{ end }}"
+    "{{ define \"slack.default.pretext\" }}{{ end }}"
+    "{{ define \"slack.default.titlelink\" }}{{ template \"__alertmanagerURL\" . }}{{ end }}"
+    "{{ define \"slack.default.iconemoji\" }}{{ end }}"
+    "{{ define \"slack.default.iconurl\" }}{{ end }}"
+    "{{ define \"slack.default.text\" }}{{ end }}"
+    "{{ define \"slack.default.footer\" }}{{ end }}"
+    "{{ define \"pagerduty.default.description\" }}{{ template \"__subject\" . }}{{ end }}"
+    "{{ define \"pagerduty.default.client\" }}{{ template \"__alertmanager\" . }}{{ end }}"
+    "{{ define \"pagerduty.default.clientURL\" }}{{ template \"__alertmanagerURL\" . }}"
+    "{{ end }}"
+    "{{ define \"pagerduty.default.instances\" }}{{ template \"__text_alert_list\" . }}"
+    "{{ end }}"
+    "{{ define \"email.default.subject\" }}{{ template \"__subject\" . }}{{ end }}"
+    "{{ define \"email.default.text\" }}{{ template \"__subject\" . }}\n\n"
+    "{{ if gt (len .Alerts.Firing) 0 }}Firing:\n{{ template \"__text_alert_list\" "
+    ".Alerts.Firing }}{{ end }}"
+    "{{ if gt (len .Alerts.Resolved) 0 }}Resolved:\n{{ template \"__text_alert_list\" "
+    ".Alerts.Resolved }}{{ end }}{{ end }}";
