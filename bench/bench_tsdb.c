@@ -31,11 +31,17 @@
  *                        read(2) of the same segment files (the I/O floor; page cache warm
  *                        for both)
  *
+ * `bench_tsdb --dataset FILE` is the store's half of tsdb.bytes_per_sample on the real dataset
+ * (bench/tsdb_dataset.py runs it next to Prometheus's promtool and prints that bench line).
+ *
  * One JSON line each (bench/README.md); only names starting with $BENCH run.
  */
+#include "agent/ingest.h"
 #include "tsdb/tsdb.h"
 
+#include <dirent.h>
 #include <ftw.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -618,8 +624,132 @@ static void bench_memory_and_replay(void)
     nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-int main(void)
+/* ---- --dataset: the store's half of tsdb.bytes_per_sample ---------------------------------- */
+
+/* Sum of the chunks sections of the block files in dir (their table of contents, blocks.md):
+ * the rest of a block is its index (symbols, series, postings and their tables). */
+static uint64_t blocks_chunk_bytes(const char *dir)
 {
+    DIR     *d = opendir(dir);
+    uint64_t total = 0;
+    if (d == NULL)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l < 5 || strcmp(e->d_name + l - 5, ".vblk") != 0)
+            continue;
+        char p[4400];
+        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+        FILE *f = fopen(p, "rb");
+        unsigned char toc[16];
+        /* The toc is 6 x 20 bytes + a CRC at the very end; the chunks section comes first. */
+        if (f != NULL && fseek(f, -(6 * 20 + 4), SEEK_END) == 0 && fread(toc, 1, 16, f) == 16) {
+            uint64_t len = 0;
+            for (int i = 7; i >= 0; i--)
+                len = len << 8 | toc[8 + i];
+            total += len;
+        }
+        if (f != NULL)
+            fclose(f);
+    }
+    closedir(d);
+    return total;
+}
+
+/*
+ * bench_tsdb --dataset FILE: imports an OpenMetrics file with timestamps (bench/data/, see
+ * bench/tsdb_dataset.py, which runs this and Prometheus and prints the bench line) into a
+ * fresh store, compacts it into blocks exactly as the agent's compactor does, and prints one
+ * JSON object: samples and series imported, samples read back from the blocks, block bytes
+ * (and their chunk part). The compactor only writes a 2 h range once the head reaches 1.5
+ * ranges past it; a one-sample marker series 4 h after the data's end makes every range that
+ * holds the dataset complete, so the blocks hold exactly the dataset.
+ */
+static int dataset_mode(const char *file)
+{
+    FILE       *f = fopen(file, "rb");
+    struct stat st;
+    if (f == NULL || fstat(fileno(f), &st) != 0) {
+        fprintf(stderr, "bench_tsdb: cannot open %s\n", file);
+        return 1;
+    }
+    char *text = malloc((size_t)st.st_size + 1);
+    if (text == NULL || fread(text, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+        fprintf(stderr, "bench_tsdb: cannot read %s\n", file);
+        return 1;
+    }
+    fclose(f);
+    const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char        dir[4096], blocks[4200];
+    snprintf(dir, sizeof(dir), "%s/vigil-bench-dataset-XXXXXX", base);
+    if (mkdtemp(dir) == NULL)
+        return 1;
+    snprintf(blocks, sizeof(blocks), "%s/blocks", dir);
+    tsdb_options_t o = {.dir = dir, .compact_interval_ms = UINT32_MAX};
+    tsdb_t        *db;
+    vigil_error_t  err;
+    if (tsdb_open(&db, &o, NULL, &err) != 0) {
+        fprintf(stderr, "bench_tsdb: %s\n", err.message);
+        return 1;
+    }
+    ingest_options_t io = {.format = EXPFMT_OPENMETRICS, .mode = EXPFMT_LENIENT,
+                           .durability = TSDB_ASYNC};
+    ingest_result_t  res;
+    double           t0 = now_s();
+    if (ingest_exposition(db, text, (size_t)st.st_size, &io, &res, &err) != 0) {
+        fprintf(stderr, "bench_tsdb: %s: %s\n", file, err.message);
+        return 1;
+    }
+    double       t_ingest = now_s() - t0;
+    tsdb_stats_t before;
+    tsdb_stats(db, &before);
+    tsdb_label_t marker = {"__name__", "bench_compaction_marker"};
+    if (tsdb_append(db, &marker, 1, before.maxt + INT64_C(4) * 3600 * 1000, 0, &err) != 0 ||
+        tsdb_compact(db, &err) != 0) {
+        fprintf(stderr, "bench_tsdb: compaction: %s\n", err.message);
+        return 1;
+    }
+    tsdb_stats_t after;
+    tsdb_stats(db, &after);
+    /* Every imported sample must now be in the blocks, and readable. */
+    tsdb_series_set_t *set;
+    uint64_t           read = 0, series = 0;
+    if (tsdb_select(db, NULL, 0, before.mint, before.maxt, &set, &err) == 0) {
+        series = tsdb_series_set_len(set);
+        for (size_t i = 0; i < series; i++) {
+            tsdb_iter_t *it;
+            int64_t      t;
+            double       v;
+            if (tsdb_iter_open(set, i, &it) != 0)
+                continue;
+            while (tsdb_iter_next(it, &t, &v))
+                read++;
+            tsdb_iter_free(it);
+        }
+        tsdb_series_set_free(set);
+    }
+    printf("{\"samples\":%zu,\"rejected\":%zu,\"series\":%llu,\"read_back\":%llu,"
+           "\"blocks\":%llu,\"block_bytes\":%llu,\"block_chunk_bytes\":%llu,"
+           "\"head_chunk_bytes_before\":%llu,\"ingest_s\":%.3f}\n",
+           res.samples, res.rejected, (unsigned long long)series, (unsigned long long)read,
+           (unsigned long long)after.blocks, (unsigned long long)after.block_bytes,
+           (unsigned long long)blocks_chunk_bytes(blocks),
+           (unsigned long long)before.chunk_bytes, t_ingest);
+    tsdb_close(db);
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free(text);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--dataset") == 0)
+        return dataset_mode(argv[2]);
+    if (argc != 1) {
+        fprintf(stderr, "usage: %s [--dataset OPENMETRICS_FILE]\n", argv[0]);
+        return 2;
+    }
     bench_append(false);
     bench_append(true);
     bench_select();

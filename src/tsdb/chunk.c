@@ -1,8 +1,10 @@
 /*
- * chunk.c - sample chunk encoding, version 1 (the full specification is
- * docs/format/chunks.md; this is its summary, kept in step with the code).
+ * chunk.c - sample chunk encoding, version 2 (the full specification is
+ * docs/format/chunks.md; this is its summary, kept in step with the code). Version 1 chunks
+ * (the same without repeat runs) are still read: blocks and checkpoints written before hold
+ * them.
  *
- *   byte 0      encoding = 0x01
+ *   byte 0      encoding = 0x02 (0x01: version 1)
  *   bytes 1-2   sample count, uint16 big-endian
  *   bytes 3..   bit stream, most significant bit first, zero padded
  *
@@ -16,12 +18,22 @@
  *              1111 + 4 + int bucket new exponent e': m0 = llrint(prev * 10^e'), m' = m0 + d
  *   int bucket: 0 | 10+4 | 110+8 | 1110+12 | 11110+16 | 111110+24 | 111111+64 bits
  *               (two's complement)
+ *   repeat run (version 2): after a sample coded timestamp 0 and value 0 (an exact repeat:
+ *              same interval, same value) comes the number r of further exact repeats,
+ *              0 | 10+2 (1..4) | 110+4 (5..20) | 1110+8 (21..276) | 1111+16 (277..65812);
+ *              those r samples have no bits of their own.
  *
  * Why decimal: host metrics are mostly integers (bytes, packets) or decimal fractions
  * (/proc/stat centiseconds as seconds). XOR of such doubles flips tens of mantissa bits per
  * sample, while the delta-of-delta of the decimal integer is usually 0 or tiny. A value takes
  * the decimal path only when dividing the integer back gives exactly its bits, so the path
  * is lossless for every double; NaN payloads, infinities and -0.0 always go through XOR.
+ *
+ * Why runs: in an hour of a real host's metrics (bench/data/) 71 % of samples repeat the
+ * previous one exactly (constant gauges, idle counters), in runs of 10.5 on average (scrape
+ * jitter breaks them). Version 1 spent 2 bits on each; a run costs 2 bits plus its length.
+ * The writer keeps the open run's length field at the very end of the stream and rewrites it
+ * in place as the run grows, so the chunk is complete and readable after every append.
  */
 #include "tsdb/chunk.h"
 
@@ -122,6 +134,40 @@ static void put_bucket(chunk_appender_t *a, int64_t x, const uint8_t *widths)
         put_bits(a, (UINT64_C(1) << (BUCKETS - 1)) - 1, BUCKETS - 1);
     if (widths[i] > 0)
         put_bits(a, (uint64_t)x, widths[i]);
+}
+
+/* Repeat-run length buckets: bucket i (i ones then a zero, the last 4 ones alone) holds
+ * run_base[i] .. run_base[i] + 2^run_widths[i] - 1. */
+#define RUN_BUCKETS 5
+static const uint8_t  run_widths[RUN_BUCKETS] = {0, 2, 4, 8, 16};
+static const uint32_t run_base[RUN_BUCKETS] = {0, 1, 5, 21, 277};
+
+static void put_run(chunk_appender_t *a, uint32_t r)
+{
+    unsigned i = 0;
+    while (i < RUN_BUCKETS - 1 && r >= run_base[i + 1])
+        i++;
+    if (i < RUN_BUCKETS - 1)
+        put_bits(a, ((UINT64_C(1) << i) - 1) << 1, i + 1);
+    else
+        put_bits(a, (UINT64_C(1) << (RUN_BUCKETS - 1)) - 1, RUN_BUCKETS - 1);
+    if (run_widths[i] > 0)
+        put_bits(a, r - run_base[i], run_widths[i]);
+}
+
+/* Zeroes the bit stream from bit `pos` to its end and makes `pos` the end: put_bits ORs, so
+ * rewriting the run field in place needs clean bits under it. */
+static void truncate_bits(chunk_appender_t *a, size_t pos)
+{
+    uint8_t *p = a->buf + CHUNK_HEADER_BYTES;
+    size_t   end = (a->nbits + 7) / 8, byte = pos >> 3;
+    if (pos & 7) {
+        p[byte] &= (uint8_t)(0xff00u >> (pos & 7));
+        byte++;
+    }
+    if (end > byte)
+        memset(p + byte, 0, end - byte);
+    a->nbits = pos;
 }
 
 /* Makes room for one more sample; the new bytes are zeroed because put_bits ORs into them. */
@@ -273,10 +319,27 @@ int chunk_append(chunk_appender_t *a, int64_t t, double v)
         a->vbits = dbits(v);
     } else {
         uint64_t delta = (uint64_t)t - (uint64_t)a->t;
-        put_bucket(a, u2i(delta - a->tdelta), ts_widths);
-        a->tdelta = delta;
-        a->t = t;
-        put_value(a, v);
+        if (delta == a->tdelta && dbits(v) == a->vbits) {
+            /* An exact repeat: extend the run whose length field ends the stream, or start
+             * one (timestamp 0, value 0, length 0). Codec state is unchanged either way. */
+            if (a->run_pos != 0 && a->run < UINT16_MAX) {
+                truncate_bits(a, a->run_pos);
+                put_run(a, ++a->run);
+            } else {
+                put_bits(a, 0, 2);
+                a->run_pos = (uint32_t)a->nbits;
+                a->run = 0;
+                put_run(a, 0);
+            }
+            a->t = t;
+            a->dm = 0;
+        } else {
+            a->run_pos = 0;
+            put_bucket(a, u2i(delta - a->tdelta), ts_widths);
+            a->tdelta = delta;
+            a->t = t;
+            put_value(a, v);
+        }
     }
     a->count++;
     a->buf[1] = (uint8_t)(a->count >> 8);
@@ -319,10 +382,11 @@ uint32_t chunk_count(const uint8_t *data, size_t len)
 int chunk_iter_init(chunk_iter_t *it, const uint8_t *data, size_t len)
 {
     memset(it, 0, sizeof(*it));
-    if (len < CHUNK_HEADER_BYTES || data[0] != CHUNK_ENCODING) {
+    if (len < CHUNK_HEADER_BYTES || (data[0] != CHUNK_ENCODING && data[0] != CHUNK_ENCODING_V1)) {
         it->failed = true;
         return VIGIL_EPARSE;
     }
+    it->version = data[0];
     it->data = data + CHUNK_HEADER_BYTES;
     it->nbits = (len - CHUNK_HEADER_BYTES) * 8;
     it->count = chunk_count(data, len);
@@ -379,11 +443,13 @@ static bool get_bucket(chunk_iter_t *it, const uint8_t *widths, int64_t *x)
     return true;
 }
 
-static bool get_value(chunk_iter_t *it)
+/* Decodes one value; *code is its code (0: same bits as before). */
+static bool get_value(chunk_iter_t *it, unsigned *code_out)
 {
     unsigned code;
     if (!get_ones(it, 4, &code))
         return false;
+    *code_out = code;
     switch (code) {
     case 0:
         it->dm = 0;
@@ -445,11 +511,31 @@ static bool get_value(chunk_iter_t *it)
     }
 }
 
+/* Reads a repeat-run length field into it->repeats. */
+static bool get_run(chunk_iter_t *it)
+{
+    unsigned i;
+    uint64_t x = 0;
+    if (!get_ones(it, RUN_BUCKETS - 1, &i))
+        return false;
+    if (run_widths[i] > 0 && !get_bits(it, run_widths[i], &x))
+        return false;
+    uint64_t r = run_base[i] + x;
+    if (r > it->count - it->read - 1) /* more repeats than samples left: malformed */
+        return (it->failed = true), false;
+    it->repeats = (uint32_t)r;
+    return true;
+}
+
 bool chunk_iter_next(chunk_iter_t *it, int64_t *t, double *v)
 {
     if (it->failed || it->read >= it->count)
         return false;
-    if (it->read == 0) {
+    if (it->repeats > 0) {
+        /* A repeat: same interval, same value, no bits. */
+        it->repeats--;
+        it->t = u2i((uint64_t)it->t + it->tdelta);
+    } else if (it->read == 0) {
         uint64_t tb;
         if (!get_bits(it, 64, &tb) || !get_bits(it, 64, &it->vbits))
             return false;
@@ -457,12 +543,17 @@ bool chunk_iter_next(chunk_iter_t *it, int64_t *t, double *v)
         it->lead = 0;
         it->trail = 64; /* no window yet: a 110 code before any 1110 is malformed */
     } else {
-        int64_t dod;
+        int64_t  dod;
+        unsigned vcode;
+        size_t   at = it->pos;
         if (!get_bucket(it, ts_widths, &dod))
             return false;
+        bool tzero = it->pos - at == 1; /* the one-bit "0" code: delta-of-delta 0 */
         it->tdelta += (uint64_t)dod;
         it->t = u2i((uint64_t)it->t + it->tdelta);
-        if (!get_value(it))
+        if (!get_value(it, &vcode))
+            return false;
+        if (it->version != CHUNK_ENCODING_V1 && tzero && vcode == 0 && !get_run(it))
             return false;
     }
     it->read++;

@@ -14,7 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CHUNK_ENCODING     1       /* byte 0 of every chunk of format version 1 */
+#define CHUNK_ENCODING     2       /* byte 0 of the chunks written now (format version 2) */
+#define CHUNK_ENCODING_V1  1       /* version 1 (no repeat runs): still read, never written */
 #define CHUNK_HEADER_BYTES 3       /* encoding byte + big-endian uint16 sample count */
 #define CHUNK_MAX_SAMPLES  65535u  /* what the count field can hold */
 
@@ -23,6 +24,8 @@ typedef struct chunk_appender {
     size_t   cap;       /* bytes allocated in buf */
     size_t   nbits;     /* bits of bit stream written (the header is not counted) */
     uint32_t count;     /* samples appended */
+    uint32_t run_pos;   /* bit offset (in the bit stream) of the repeat-run field that ends
+                           the stream, while the last samples form a run; 0: none */
     int64_t  t;         /* last timestamp */
     uint64_t tdelta;    /* last timestamp delta, modulo 2^64 */
     uint64_t vbits;     /* last value's IEEE 754 bits */
@@ -32,6 +35,7 @@ typedef struct chunk_appender {
     bool     dec_valid; /* the decimal state (e, m, dm) describes the last value */
     uint8_t  e;         /* decimal exponent: values are m / 10^e */
     uint8_t  dec_miss;  /* writer heuristic: consecutive failed exponent searches */
+    uint16_t run;       /* repeats counted in that field (the samples after the run's first) */
     int64_t  m;         /* last value as a decimal integer */
     int64_t  dm;        /* last decimal integer delta */
 } chunk_appender_t;
@@ -61,6 +65,8 @@ typedef struct chunk_iter {
     size_t   pos;         /* next bit to read */
     uint32_t count;       /* samples in the chunk */
     uint32_t read;        /* samples returned so far */
+    uint32_t repeats;     /* samples still to return from the current repeat run */
+    uint8_t  version;     /* CHUNK_ENCODING or CHUNK_ENCODING_V1 */
     bool     failed;      /* the stream ended early or was malformed */
     int64_t  t;
     uint64_t tdelta;
@@ -71,8 +77,8 @@ typedef struct chunk_iter {
     int64_t  m, dm;
 } chunk_iter_t;
 
-/* Prepares to read `data` (borrowed; it must outlive the iterator). 0, or VIGIL_EPARSE when the
- * header is short or names an unknown encoding. */
+/* Prepares to read `data` (borrowed; it must outlive the iterator), of either version. 0, or
+ * VIGIL_EPARSE when the header is short or names an unknown encoding. */
 int chunk_iter_init(chunk_iter_t *it, const uint8_t *data, size_t len);
 
 /* Returns the next sample in *t, *v; false at the end or when the chunk is malformed

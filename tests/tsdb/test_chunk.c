@@ -1,6 +1,7 @@
 /*
  * Unit tests of the chunk encoding (src/tsdb/chunk.c, docs/format/chunks.md): bit-exact
- * round trips of random and adversarial series, malformed input, and the bytes a sample of
+ * round trips of random and adversarial series, repeat runs of every length (version 2),
+ * version 1 chunks still read, malformed input, and the bytes a sample of
  * realistic host metrics takes (printed as a "chunk.bytes_per_sample" line, not asserted
  * beyond a loose bound, since it measures the encoder's choices rather than correctness).
  */
@@ -236,6 +237,126 @@ static void test_bytes_per_sample(void **state)
     assert_true(bps < 1.0);
 }
 
+/* Decodes every sample of `bytes` and compares with ts/vs, bit for bit. */
+static void expect_samples(const uint8_t *bytes, size_t len, const int64_t *ts, const double *vs,
+                           size_t n)
+{
+    chunk_iter_t it;
+    assert_int_equal(chunk_iter_init(&it, bytes, len), 0);
+    int64_t t;
+    double  v;
+    for (size_t i = 0; i < n; i++) {
+        assert_true(chunk_iter_next(&it, &t, &v));
+        assert_int_equal(t, ts[i]);
+        assert_int_equal(dbits(v), dbits(vs[i]));
+    }
+    assert_false(chunk_iter_next(&it, &t, &v));
+    assert_false(chunk_iter_failed(&it));
+}
+
+/*
+ * Version 2's repeat runs: constant stretches of every length (runs of 1 to past the largest
+ * bucket boundary), broken by scrape jitter, by a changed value, by a NaN with the same bits
+ * (a repeat too), ending at the chunk's end; and the open chunk is complete after every append,
+ * since the head hands copies of it to readers between appends.
+ */
+static void test_repeat_runs(void **state)
+{
+    (void)state;
+    static const int lens[] = {1, 2, 3, 4, 5, 6, 20, 21, 22, 276, 277, 278, 1000, 5000};
+    enum { N = 12000 };
+    int64_t *ts = malloc(N * sizeof(*ts));
+    double  *vs = malloc(N * sizeof(*vs));
+    size_t   n = 0;
+    int64_t  t = 1795515474922;
+    double   v = 7;
+    for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+        for (int i = 0; i < lens[k] && n < N; i++, n++) {
+            ts[n] = t;
+            vs[n] = v;
+            t += 1000;
+        }
+        switch (k % 3) {
+        case 0: t += 3; break;                   /* jitter: the next interval differs */
+        case 1: v += 1; break;                   /* a new value */
+        default: v = bitsd(0x7ff0000000000002ULL); /* the staleness NaN, repeated bit-exactly */
+        }
+    }
+    chunk_appender_t a;
+    chunk_appender_init(&a);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(chunk_append(&a, ts[i], vs[i]), 0);
+        size_t         len;
+        const uint8_t *b = chunk_appender_bytes(&a, &len);
+        if (i < 40 || i % 97 == 0 || i + 1 == n)
+            expect_samples(b, len, ts, vs, i + 1);
+    }
+    size_t len;
+    chunk_appender_bytes(&a, &len);
+    /* ~14 runs and a few dozen changes: a few hundred bytes for 7 000 samples. */
+    assert_true(len < 400);
+    chunk_appender_free(&a);
+
+    /* A chunk that is one run from its second sample to 65 535 samples. */
+    chunk_appender_init(&a);
+    for (uint32_t i = 0; i < CHUNK_MAX_SAMPLES; i++)
+        assert_int_equal(chunk_append(&a, (int64_t)i * 15000, 1.0), 0);
+    const uint8_t *b = chunk_appender_bytes(&a, &len);
+    assert_true(len < 48);
+    chunk_iter_t it;
+    assert_int_equal(chunk_iter_init(&it, b, len), 0);
+    uint32_t k = 0;
+    double   x;
+    while (chunk_iter_next(&it, &t, &x)) {
+        assert_int_equal(t, (int64_t)k * 15000);
+        k++;
+    }
+    assert_int_equal(k, CHUNK_MAX_SAMPLES);
+    assert_false(chunk_iter_failed(&it));
+
+    /* A run longer than the samples the header has left is malformed, not read past. */
+    uint8_t bad[64];
+    memcpy(bad, b, len < sizeof(bad) ? len : sizeof(bad));
+    bad[1] = 0;
+    bad[2] = 40;
+    assert_int_equal(chunk_iter_init(&it, bad, len), 0);
+    k = 0;
+    while (chunk_iter_next(&it, &t, &x))
+        k++;
+    assert_true(chunk_iter_failed(&it));
+    assert_true(k < 40);
+    chunk_appender_free(&a);
+    free(ts);
+    free(vs);
+}
+
+/* Version 1 chunks (written before repeat runs existed; blocks and checkpoints hold them) still
+ * decode: these bytes are what the version 1 writer produced for these samples. */
+static void test_version1_still_read(void **state)
+{
+    (void)state;
+    static const uint8_t v1[] = {
+        0x01, 0x00, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xe8, 0x3f, 0xf8, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0xe0, 0xfa, 0x03, 0xcb, 0x25, 0xc5, 0x6b, 0x25, 0xc7,
+        0x85, 0xdf, 0xc7, 0xfc, 0x87, 0x91, 0x00, 0x0e, 0xb3, 0xb8, 0x3e, 0xc1, 0x8e, 0x7d,
+        0xa5, 0x11, 0x99, 0xec, 0x06, 0x38, 0x1f, 0x5f, 0xdc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+        0xcd, 0x70, 0x0f, 0xc0, 0x45, 0x00};
+    static const int64_t ts[12] = {1000, 2000, 3000, 4000, 5001, 6000,
+                                   7000, 8000, 9000, 10000, 11000, 12000};
+    static const double  vs[12] = {1.5, 1.5, 1.5, 2.25, 2.25, 3.0, 1e300, 0.1, 0.1, -0.0, 42, 42};
+    expect_samples(v1, sizeof(v1), ts, vs, 12);
+    /* The same samples now take version 2, and its runs. */
+    chunk_appender_t a;
+    chunk_appender_init(&a);
+    for (int i = 0; i < 12; i++)
+        assert_int_equal(chunk_append(&a, ts[i], vs[i]), 0);
+    size_t         len;
+    const uint8_t *b = chunk_appender_bytes(&a, &len);
+    assert_int_equal(b[0], CHUNK_ENCODING);
+    expect_samples(b, len, ts, vs, 12);
+    chunk_appender_free(&a);
+}
+
 static void test_limit(void **state)
 {
     (void)state;
@@ -261,6 +382,8 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_bytes_per_sample),
         cmocka_unit_test(test_limit),
+        cmocka_unit_test(test_repeat_runs),
+        cmocka_unit_test(test_version1_still_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
