@@ -156,4 +156,47 @@ void notify_silence_list(notify_t *n,
 /* True when the label set would be muted by an active silence now. */
 bool notify_silenced(notify_t *n, const notify_kv_t *labels, size_t nlabels);
 
+/* ---- forwarding to a real Alertmanager (am_forward.c) --------------------------------------- */
+
+/*
+ * Prometheus's notifier: alerts are queued (the oldest dropped past the capacity), sent in
+ * batches to every Alertmanager's POST /api/v2/alerts, and a batch counts as delivered when at
+ * least one Alertmanager took it. Resending firing alerts is the rule engine's job (every
+ * resend delay); this side fills in what Prometheus's rule manager would: an alert without
+ * an end gets endsAt = now + valid_for (Prometheus: 4 x max(resend delay, interval)), so
+ * Alertmanager resolves it by itself if vigil stops sending; a resolved alert keeps its end.
+ */
+typedef struct am_forward am_forward_t;
+
+typedef struct am_forward_options {
+    const char *const *urls;            /* Alertmanager base URLs ("http://127.0.0.1:9093") */
+    size_t             nurls;
+    const notify_kv_t *external_labels; /* added unless the alert has the label */
+    size_t             nexternal;
+    int64_t            valid_for_ms;    /* 0: 4 minutes (4 x the default 1m resend delay) */
+    int                timeout_ms;      /* per request; 0: 10 s */
+    size_t             capacity;        /* queued alerts; 0: 10000 */
+    size_t             max_batch;       /* alerts per request; 0: 64 */
+    log_t             *log;
+    int64_t          (*now_ms)(void *ctx);
+    void              *clock_ctx;
+    bool               manual;          /* no thread: the caller runs am_forward_flush() */
+} am_forward_options_t;
+
+typedef struct am_forward_stats {
+    uint64_t sent, dropped, errors;
+    size_t   queued;
+} am_forward_stats_t;
+
+/* Creates a forwarder; *out is freed with am_forward_stop(). VIGIL_EINVAL (no URL or a URL
+ * that is not http(s)), VIGIL_ENOMEM, VIGIL_ESYS. */
+int am_forward_create(am_forward_t **out, const am_forward_options_t *opts, vigil_error_t *err);
+/* Queues copies of the alerts. 0, or VIGIL_ESTATE after stop began. */
+int am_forward_push(am_forward_t *f, const notify_alert_t *alerts, size_t count);
+/* Sends everything queued now (batch by batch). 0 when every batch reached an Alertmanager. */
+int am_forward_flush(am_forward_t *f);
+void am_forward_stats(am_forward_t *f, am_forward_stats_t *out);
+/* Sends what is queued (each request bounded by the timeout), stops the thread, frees. */
+void am_forward_stop(am_forward_t *f);
+
 #endif /* VIGIL_NOTIFY_H */

@@ -7,7 +7,8 @@
  *   pagerduty  Events API v2 (routing_key) or the v1 generic API (service_key), as
  *              Alertmanager chooses
  *   email      SMTP through libcurl (STARTTLS when require_tls), text/plain body
- *   exec       vigil's: runs argv (no shell) with the webhook JSON on stdin, killed at timeout
+ *   exec       vigil's: runs argv (no shell) with the webhook JSON on stdin (stdout discarded,
+ *              stderr inherited), killed at timeout
  *   file       vigil's: appends the webhook JSON as one line
  *
  * Every config struct starts with `int send_resolved` (config.c reads it generically).
@@ -716,8 +717,12 @@ static int exec_notify(const void *conf, const nmessage_t *m, int timeout_ms, ch
         argv[i] = c->command.v[i];
     pid_t pid = fork();
     if (pid == 0) {
-        /* child: stdin from the pipe, no shell, everything else inherited */
+        /* child: stdin from the pipe, stdout to /dev/null (it must not mix into the agent's
+         * output), stderr inherited for the agent's log, no shell */
         dup2(in[0], 0);
+        int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (nul >= 0)
+            dup2(nul, 1);
         execvp(argv[0], argv);
         _exit(127);
     }
