@@ -34,6 +34,11 @@ static const cli_command_t check_commands[] = {
       "Loads each FILE as the agent would and reports every problem as file:line:col. Duplicate rules\n"
       "are a lint error. Exit 0 valid, 1 invalid, 3 lint problems with --lint-fatal, 2 usage.\n",
       cmd_check_rules, NULL },
+    { "notify", "[--lenient] FILE...", "validate an Alertmanager configuration file",
+      "Loads each FILE as the notifier does and reports as `amtool check-config`, with the\n"
+      "problem's file:line:col. --lenient: placeholder receiver URLs only disable their\n"
+      "integration (warnings), as the agent loads them. Exit 0 valid, 1 invalid, 2 usage.\n",
+      cmd_check_notify, NULL },
     { NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

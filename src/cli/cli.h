@@ -43,6 +43,7 @@ int cmd_check_metrics(int argc, char **argv);
 int cmd_test_promql(int argc, char **argv);
 int cmd_promql_format(int argc, char **argv);
 int cmd_check_rules(int argc, char **argv);
+int cmd_check_notify(int argc, char **argv);
 int cmd_test_rules(int argc, char **argv);
 int cmd_health(int argc, char **argv);
 int cmd_wrap(int argc, char **argv);

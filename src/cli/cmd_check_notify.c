@@ -9,14 +9,12 @@
  * as the agent loads: placeholder receiver URLs only disable their integration (listed as
  * warnings), which is how the seeds' file runs unchanged although amtool rejects it.
  */
+#include "cli/cli.h"
 #include "notify/notify.h"
 #include "vigil/error.h"
 
 #include <stdio.h>
 #include <string.h>
-
-/* Also declared in cli/cli.h once the command table has its row. */
-int cmd_check_notify(int argc, char **argv);
 
 static int usage(void)
 {

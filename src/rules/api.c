@@ -22,7 +22,7 @@ static int put_json_float(buf_t *b, double v)
     char s[64];
     double a = fabs(v);
     if (a != 0 && (a < 1e-6 || a >= 1e21)) {
-        tmpl_format_float(v, s, sizeof(s));   /* exponent form */
+        rules_tmpl_format_float(v, s, sizeof(s));   /* exponent form */
         /* Go's JSON writes e-07 as e-7 */
         char *e = strstr(s, "e-0");
         if (e != NULL)

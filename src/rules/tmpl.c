@@ -321,7 +321,7 @@ static int operand(parser_t *p, opnd_t *o)
         bool unsup;
         o->k = O_FUNC;
         o->name = id;
-        o->fn = tmpl_func_find(id, &unsup);
+        o->fn = rules_tmpl_func_find(id, &unsup);
         if (o->fn == NULL)
             return unsup ? perr(p, "function \"%s\" is not supported by vigil's templates", id)
                          : perr(p, "function \"%s\" not defined", id);
@@ -838,13 +838,13 @@ static int exec_list(exec_t *x, const tlist_t *l, buf_t *out)
             if (eval_pipe(x, n->pipe, &v) != 0)
                 return -1;
             /* a declaration prints nothing */
-            if (n->pipe->decl == NULL && tmpl_print_value(out, &v) != 0)
+            if (n->pipe->decl == NULL && rules_tmpl_print_value(out, &v) != 0)
                 return xerr(x, "output too large");
             break;
         case TN_IF:
             if (eval_pipe(x, n->pipe, &v) != 0)
                 return -1;
-            if (exec_list(x, tmpl_truth(&v) ? &n->then : &n->els, out) != 0)
+            if (exec_list(x, rules_tmpl_truth(&v) ? &n->then : &n->els, out) != 0)
                 return -1;
             x->n_vars = scope;
             break;

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-void tmpl_format_float(double v, char *out, size_t cap)
+void rules_tmpl_format_float(double v, char *out, size_t cap)
 {
     if (isnan(v)) {
         snprintf(out, cap, "NaN");
@@ -62,7 +62,7 @@ static void g4(double v, const char *suffix, char *out, size_t cap)
     snprintf(out, cap, "%.4g%s", v, suffix);
 }
 
-bool tmpl_truth(const tval_t *v)
+bool rules_tmpl_truth(const tval_t *v)
 {
     switch (v->k) {
     case TV_NIL:  return false;
@@ -75,7 +75,7 @@ bool tmpl_truth(const tval_t *v)
     return false;
 }
 
-int tmpl_print_value(buf_t *b, const tval_t *v)
+int rules_tmpl_print_value(buf_t *b, const tval_t *v)
 {
     char num[64];
     switch (v->k) {
@@ -84,7 +84,7 @@ int tmpl_print_value(buf_t *b, const tval_t *v)
     case TV_STR:
         return buf_puts(b, v->s);
     case TV_NUM:
-        tmpl_format_float(v->n, num, sizeof(num));
+        rules_tmpl_format_float(v->n, num, sizeof(num));
         return buf_puts(b, num);
     case TV_BOOL:
         return buf_puts(b, v->b ? "true" : "false");
@@ -535,7 +535,7 @@ CMP_FN(f_ge, c >= 0)
 FN(f_and)
 {
     for (int i = 0; i < argc; i++)
-        if (!tmpl_truth(&a[i]) || i == argc - 1) {
+        if (!rules_tmpl_truth(&a[i]) || i == argc - 1) {
             *out = a[i];
             return 0;
         }
@@ -545,7 +545,7 @@ FN(f_and)
 FN(f_or)
 {
     for (int i = 0; i < argc; i++)
-        if (tmpl_truth(&a[i]) || i == argc - 1) {
+        if (rules_tmpl_truth(&a[i]) || i == argc - 1) {
             *out = a[i];
             return 0;
         }
@@ -554,7 +554,7 @@ FN(f_or)
 
 FN(f_not)
 {
-    *out = (tval_t){ .k = TV_BOOL, .b = !tmpl_truth(&a[0]) };
+    *out = (tval_t){ .k = TV_BOOL, .b = !rules_tmpl_truth(&a[0]) };
     return 0;
 }
 
@@ -581,7 +581,7 @@ FN(f_print)
         if (i > 0 && a[i].k != TV_STR && a[i - 1].k != TV_STR)
             rc = buf_putc(&b, ' ');
         if (rc == 0)
-            rc = tmpl_print_value(&b, &a[i]);
+            rc = rules_tmpl_print_value(&b, &a[i]);
     }
     *owned = rc == 0 ? buf_detach(&b, NULL) : NULL;
     buf_free(&b);
@@ -600,7 +600,7 @@ static int printf_one(buf_t *b, const char *spec, size_t slen, char verb, const 
     if (verb == 'v' || (verb == 's' && v->k != TV_NUM) || (verb == 'q' && v->k == TV_STR)) {
         buf_t t;
         buf_init(&t, 1 << 20);
-        int rc = tmpl_print_value(&t, v);
+        int rc = rules_tmpl_print_value(&t, v);
         if (rc == 0) {
             snprintf(fmt, sizeof(fmt), "%%%.*ss", (int)slen, spec);
             if (verb == 'q')
@@ -626,7 +626,7 @@ static int printf_one(buf_t *b, const char *spec, size_t slen, char verb, const 
     }
     char num[64] = "";
     if (v->k == TV_NUM)
-        tmpl_format_float(v->n, num, sizeof(num));
+        rules_tmpl_format_float(v->n, num, sizeof(num));
     return buf_printf(b, "%%!%c(%s=%s)", verb,
                       v->k == TV_NUM ? "float64" : v->k == TV_STR ? "string" : "bool",
                       v->k == TV_NUM ? num : v->k == TV_STR ? v->s : v->b ? "true" : "false");
@@ -672,7 +672,7 @@ FN(f_printf)
             if (rc == 0)
                 rc = buf_puts(&b, a[i].k == TV_NUM ? "float64=" : "string=");
             if (rc == 0)
-                rc = tmpl_print_value(&b, &a[i]);
+                rc = rules_tmpl_print_value(&b, &a[i]);
         }
         if (rc == 0)
             rc = buf_putc(&b, ')');
@@ -721,7 +721,7 @@ static const char *const unsupported[] = {
     "stripDomain", "index", "slice", "html", "js", "urlquery", "println", "call",
 };
 
-const tfunc_t *tmpl_func_find(const char *name, bool *unsup)
+const tfunc_t *rules_tmpl_func_find(const char *name, bool *unsup)
 {
     *unsup = false;
     for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)

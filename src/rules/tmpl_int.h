@@ -40,15 +40,15 @@ typedef struct tfunc {
 
 /* The function table; NULL when `name` is not a function of the subset. *unsupported is set
  * for Prometheus functions vigil deliberately leaves out (query, ...). */
-const tfunc_t *tmpl_func_find(const char *name, bool *unsupported);
+const tfunc_t *rules_tmpl_func_find(const char *name, bool *unsupported);
 
 /* Prints a value as Go's fmt %v does (floats shortest, "map[a:b]", "<no value>" for nil). */
-int tmpl_print_value(buf_t *b, const tval_t *v);
+int rules_tmpl_print_value(buf_t *b, const tval_t *v);
 
 /* Go's strconv.FormatFloat(v, 'g', -1, 64), NaN as "NaN", infinities as "+Inf"/"-Inf". */
-void tmpl_format_float(double v, char *out, size_t cap);
+void rules_tmpl_format_float(double v, char *out, size_t cap);
 
 /* Go truthiness: false, 0, "", nil and empty maps are false. */
-bool tmpl_truth(const tval_t *v);
+bool rules_tmpl_truth(const tval_t *v);
 
 #endif /* VIGIL_RULES_TMPL_INT_H */

@@ -161,7 +161,7 @@ static int method(tmpl_exec_t *ex, const template_value_t *recv, const char *nam
             *out = m;
             return 0;
         }
-        const template_value_t *sp;
+        const template_value_t *sp = NULL;
         int rc = sorted_pairs(ex, recv, &sp);
         if (rc != 0 || name[0] == 'S') {
             *out = sp;
