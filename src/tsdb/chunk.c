@@ -160,31 +160,35 @@ static void put_run(chunk_appender_t *a, uint32_t r)
 static void truncate_bits(chunk_appender_t *a, size_t pos)
 {
     uint8_t *p = a->buf + CHUNK_HEADER_BYTES;
-    size_t   end = (a->nbits + 7) / 8, byte = pos >> 3;
+    size_t   end = ((size_t)a->nbits + 7) / 8, byte = pos >> 3;
     if (pos & 7) {
         p[byte] &= (uint8_t)(0xff00u >> (pos & 7));
         byte++;
     }
     if (end > byte)
         memset(p + byte, 0, end - byte);
-    a->nbits = pos;
+    a->nbits = (uint32_t)pos;
 }
 
-/* Makes room for one more sample; the new bytes are zeroed because put_bits ORs into them. */
+/* Makes room for one more sample; the new bytes are zeroed because put_bits ORs into them.
+ * Grows by half (rounded to 16 bytes) rather than doubling: every head series holds an open
+ * chunk, and doubling left a third of those buffers unused on average (memory per series is
+ * one of the store's goals); the extra reallocations are a few per 1 KiB chunk. */
 static int reserve(chunk_appender_t *a)
 {
-    size_t need = CHUNK_HEADER_BYTES + (a->nbits + MAX_SAMPLE_BITS + 7) / 8;
+    size_t need = CHUNK_HEADER_BYTES + ((size_t)a->nbits + MAX_SAMPLE_BITS + 7) / 8;
     if (need <= a->cap)
         return 0;
-    size_t ncap = a->cap ? a->cap * 2 : 32;
-    while (ncap < need)
-        ncap *= 2;
+    size_t ncap = a->cap ? (size_t)a->cap + a->cap / 2 : 32;
+    if (ncap < need)
+        ncap = need;
+    ncap = (ncap + 15) & ~(size_t)15;
     uint8_t *nb = realloc(a->buf, ncap);
     if (nb == NULL)
         return VIGIL_ENOMEM;
     memset(nb + a->cap, 0, ncap - a->cap);
     a->buf = nb;
-    a->cap = ncap;
+    a->cap = (uint32_t)ncap;
     return 0;
 }
 

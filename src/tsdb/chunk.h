@@ -21,8 +21,9 @@
 
 typedef struct chunk_appender {
     uint8_t *buf;       /* owned: header + bit stream, zero beyond the last written bit */
-    size_t   cap;       /* bytes allocated in buf */
-    size_t   nbits;     /* bits of bit stream written (the header is not counted) */
+    uint32_t cap;       /* bytes allocated in buf (a chunk is at most ~1.3 MB) */
+    uint32_t nbits;     /* bits of bit stream written (the header is not counted); 32 bits
+                           like cap: one appender lives in every head series */
     uint32_t count;     /* samples appended */
     uint32_t run_pos;   /* bit offset (in the bit stream) of the repeat-run field that ends
                            the stream, while the last samples form a run; 0: none */

@@ -102,11 +102,14 @@ static void series_free(head_series_t *s)
 {
     for (uint32_t i = 0; i < s->nclosed; i++)
         free(s->closed[i].data);
-    for (uint32_t i = 0; i < s->nooo_chunks; i++)
-        free(s->ooo_chunks[i].data);
+    if (s->ooo != NULL) {
+        for (uint32_t i = 0; i < s->ooo->nchunks; i++)
+            free(s->ooo->chunks[i].data);
+        free(s->ooo->chunks);
+        free(s->ooo->samples);
+        free(s->ooo);
+    }
     free(s->closed);
-    free(s->ooo_chunks);
-    free(s->ooo);
     chunk_appender_free(&s->open);
     pthread_mutex_destroy(&s->mu);
     free(s);
@@ -429,7 +432,7 @@ static bool find_in_chunks(const head_chunk_t *cs, size_t n, int64_t t, uint64_t
 static bool find_stored(head_series_t *s, int64_t t, uint64_t *vbits)
 {
     if (find_in_chunks(s->closed, s->nclosed, t, vbits) ||
-        find_in_chunks(s->ooo_chunks, s->nooo_chunks, t, vbits))
+        (s->ooo != NULL && find_in_chunks(s->ooo->chunks, s->ooo->nchunks, t, vbits)))
         return true;
     if (s->open.count > 0 && t >= s->open_mint) {
         size_t       len;
@@ -445,51 +448,54 @@ static bool find_stored(head_series_t *s, int64_t t, uint64_t *vbits)
 /* Inserts an out-of-order sample; full buffers become sorted chunks. Series lock held. */
 static int ooo_insert(head_series_t *s, int64_t t, double v, head_delta_t *d)
 {
-    size_t lo = 0, hi = s->nooo;
+    if (s->ooo == NULL && (s->ooo = calloc(1, sizeof(*s->ooo))) == NULL)
+        return VIGIL_ENOMEM;
+    head_ooo_t *o = s->ooo;
+    size_t      lo = 0, hi = o->n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (s->ooo[mid].t < t)
+        if (o->samples[mid].t < t)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (s->nooo == s->capooo) {
-        uint32_t       ncap = s->capooo ? s->capooo * 2 : 8;
-        head_sample_t *n = realloc(s->ooo, ncap * sizeof(*n));
+    if (o->n == o->cap) {
+        uint32_t       ncap = o->cap ? o->cap * 2 : 8;
+        head_sample_t *n = realloc(o->samples, ncap * sizeof(*n));
         if (n == NULL)
             return VIGIL_ENOMEM;
-        s->ooo = n;
-        s->capooo = ncap;
+        o->samples = n;
+        o->cap = ncap;
     }
-    memmove(&s->ooo[lo + 1], &s->ooo[lo], (s->nooo - lo) * sizeof(*s->ooo));
-    s->ooo[lo] = (head_sample_t){t, v};
-    s->nooo++;
-    if (s->nooo < HEAD_CHUNK_SAMPLES)
+    memmove(&o->samples[lo + 1], &o->samples[lo], (o->n - lo) * sizeof(*o->samples));
+    o->samples[lo] = (head_sample_t){t, v};
+    o->n++;
+    if (o->n < HEAD_CHUNK_SAMPLES)
         return 0;
     /* Seal the buffer into a chunk so out-of-order data is compressed like the rest. */
-    if (s->nooo_chunks == s->capooo_chunks) {
-        uint32_t      ncap = s->capooo_chunks ? s->capooo_chunks * 2 : 2;
-        head_chunk_t *n = realloc(s->ooo_chunks, ncap * sizeof(*n));
+    if (o->nchunks == o->capchunks) {
+        uint32_t      ncap = o->capchunks ? o->capchunks * 2 : 2;
+        head_chunk_t *n = realloc(o->chunks, ncap * sizeof(*n));
         if (n == NULL)
             return 0; /* stays in the buffer; sealing is retried on the next insert */
-        s->ooo_chunks = n;
-        s->capooo_chunks = ncap;
+        o->chunks = n;
+        o->capchunks = ncap;
     }
     chunk_appender_t a;
     chunk_appender_init(&a);
-    for (uint32_t i = 0; i < s->nooo; i++)
-        if (chunk_append(&a, s->ooo[i].t, s->ooo[i].v) != 0) {
+    for (uint32_t i = 0; i < o->n; i++)
+        if (chunk_append(&a, o->samples[i].t, o->samples[i].v) != 0) {
             chunk_appender_free(&a);
             return 0;
         }
-    head_chunk_t *c = &s->ooo_chunks[s->nooo_chunks++];
+    head_chunk_t *c = &o->chunks[o->nchunks++];
     size_t        len;
-    c->mint = s->ooo[0].t;
-    c->maxt = s->ooo[s->nooo - 1].t;
-    c->count = s->nooo;
+    c->mint = o->samples[0].t;
+    c->maxt = o->samples[o->n - 1].t;
+    c->count = o->n;
     c->data = chunk_appender_detach(&a, &len);
     c->len = (uint32_t)len;
-    s->nooo = 0;
+    o->n = 0;
     d->chunks++;
     d->chunk_bytes += (int64_t)len;
     return 0;
@@ -547,9 +553,9 @@ int head_append(head_t *h, head_series_t *s, int64_t t, double v, bool replay, h
             }
             goto out_unlock; /* an exact duplicate: accepted, nothing to store */
         }
-        for (uint32_t i = 0; i < s->nooo; i++)
-            if (s->ooo[i].t == t) {
-                if (dbits(s->ooo[i].v) != dbits(v)) {
+        for (uint32_t i = 0; s->ooo != NULL && i < s->ooo->n; i++)
+            if (s->ooo->samples[i].t == t) {
+                if (dbits(s->ooo->samples[i].v) != dbits(v)) {
                     char desc[256];
                     *reason = TSDB_REJECT_DUPLICATE;
                     rc = vigil_error_set(err, VIGIL_ERANGE,
@@ -663,9 +669,11 @@ int head_snapshot(head_series_t *s, int64_t mint, int64_t maxt, head_snap_t *sna
     /* Everything is copied, chunk bytes included: head truncation frees closed chunks, and a
      * reader must not depend on the series lock after this returns. A copy is about one byte a
      * sample, cheap next to decoding. */
+    static const head_ooo_t none; /* what a series without out-of-order data reads as */
+    const head_ooo_t *o = s->ooo != NULL ? s->ooo : &none;
     size_t         nc = 0, noc = 0, open_len = 0;
     size_t         bytes = overlapping_bytes(s->closed, s->nclosed, mint, maxt, &nc) +
-                   overlapping_bytes(s->ooo_chunks, s->nooo_chunks, mint, maxt, &noc);
+                   overlapping_bytes(o->chunks, o->nchunks, mint, maxt, &noc);
     const uint8_t *open = NULL;
     if (s->open.count > 0 && s->open_mint <= maxt && s->last_t >= mint) {
         open = chunk_appender_bytes(&s->open, &open_len);
@@ -674,10 +682,10 @@ int head_snapshot(head_series_t *s, int64_t mint, int64_t maxt, head_snap_t *sna
     snap->data = malloc(bytes ? bytes : 1);
     snap->chunks = malloc((nc + 1) * sizeof(head_chunk_t));
     snap->ooo_chunks = malloc((noc ? noc : 1) * sizeof(head_chunk_t));
-    if (s->nooo > 0)
-        snap->ooo = malloc(s->nooo * sizeof(head_sample_t));
+    if (o->n > 0)
+        snap->ooo = malloc(o->n * sizeof(head_sample_t));
     if (snap->data == NULL || snap->chunks == NULL || snap->ooo_chunks == NULL ||
-        (s->nooo > 0 && snap->ooo == NULL)) {
+        (o->n > 0 && snap->ooo == NULL)) {
         rc = VIGIL_ENOMEM;
     } else {
         uint8_t *d = snap->data;
@@ -689,11 +697,11 @@ int head_snapshot(head_series_t *s, int64_t mint, int64_t maxt, head_snap_t *sna
                 .count = s->open.count};
             d += open_len;
         }
-        copy_overlapping(s->ooo_chunks, s->nooo_chunks, mint, maxt, snap->ooo_chunks,
+        copy_overlapping(o->chunks, o->nchunks, mint, maxt, snap->ooo_chunks,
                          &snap->nooo_chunks, &d);
-        if (s->nooo > 0)
-            memcpy(snap->ooo, s->ooo, s->nooo * sizeof(head_sample_t));
-        snap->nooo = s->nooo;
+        if (o->n > 0)
+            memcpy(snap->ooo, o->samples, o->n * sizeof(head_sample_t));
+        snap->nooo = o->n;
     }
     pthread_mutex_unlock(&s->mu);
     if (rc != 0)
@@ -825,7 +833,9 @@ void head_truncate(head_t *h, int64_t t)
         pthread_mutex_lock(&s->mu);
         /* Chunks never span a block-range boundary and t is one, so whole chunks go. */
         drop_chunks(s->closed, &s->nclosed, t, &d);
-        drop_chunks(s->ooo_chunks, &s->nooo_chunks, t, &d);
+        head_ooo_t *o = s->ooo;
+        if (o != NULL)
+            drop_chunks(o->chunks, &o->nchunks, t, &d);
         if (s->open.count > 0 && s->last_t < t) {
             size_t len;
             chunk_appender_bytes(&s->open, &len);
@@ -834,22 +844,24 @@ void head_truncate(head_t *h, int64_t t)
             d.chunk_bytes -= (int64_t)len;
             chunk_appender_free(&s->open); /* last_t stays: order checks still apply */
         }
-        uint32_t k = 0;
-        for (uint32_t i = 0; i < s->nooo; i++)
-            if (s->ooo[i].t >= t)
-                s->ooo[k++] = s->ooo[i];
-        d.samples -= s->nooo - k;
-        s->nooo = k;
+        if (o != NULL) {
+            uint32_t k = 0;
+            for (uint32_t i = 0; i < o->n; i++)
+                if (o->samples[i].t >= t)
+                    o->samples[k++] = o->samples[i];
+            d.samples -= o->n - k;
+            o->n = k;
+        }
         s->mint = INT64_MAX;
         if (s->nclosed > 0)
             s->mint = s->closed[0].mint;
         else if (s->open.count > 0)
             s->mint = s->open_mint;
-        for (uint32_t i = 0; i < s->nooo_chunks; i++)
-            if (s->ooo_chunks[i].mint < s->mint)
-                s->mint = s->ooo_chunks[i].mint;
-        if (s->nooo > 0 && s->ooo[0].t < s->mint)
-            s->mint = s->ooo[0].t;
+        for (uint32_t i = 0; o != NULL && i < o->nchunks; i++)
+            if (o->chunks[i].mint < s->mint)
+                s->mint = o->chunks[i].mint;
+        if (o != NULL && o->n > 0 && o->samples[0].t < s->mint)
+            s->mint = o->samples[0].t;
         if (s->mint == INT64_MAX)
             s->maxt = INT64_MIN; /* no data left in the head; has_last/last_t keep ordering */
         if (s->mint < oldest)
