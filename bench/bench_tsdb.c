@@ -23,13 +23,15 @@
  *                        samples, for 500 series × 2 h compacted from the head, vs the same
  *                        samples as Prometheus XOR chunks (chunk bytes only: its index and
  *                        meta files would come on top)
- *   tsdb.memory_per_series
- *                        RSS growth per series for 100 000 series × 120 samples (labels like
- *                        node_exporter's, 4 pairs), vs the raw bytes of their label strings
- *   tsdb.wal_replay      seconds to reopen a store whose WAL holds 100 000 series × 120
- *                        samples (scaled down from the issue's 1 M to keep the run short), vs
- *                        read(2) of the same segment files (the I/O floor; page cache warm
- *                        for both)
+ *   tsdb.memory_per_series_inprocess, tsdb.memory_per_series_inprocess_1m
+ *                        RSS growth per series for 100 000 and 1 000 000 series × 120 samples
+ *                        (labels like node_exporter's, 4 pairs) in a store used directly, vs
+ *                        the raw bytes of their label strings (the comparison with
+ *                        Prometheus, tsdb.memory_per_series, is bench/tsdb_memory.py)
+ *   tsdb.wal_replay      seconds to reopen a store whose WAL holds 1 000 000 series × 120
+ *                        samples (the issue's size; ~1.4 GB of WAL, a few minutes with its
+ *                        generation, so only in `make bench`), vs read(2) of the same
+ *                        segment files (the I/O floor; page cache warm for both)
  *
  * `bench_tsdb --dataset FILE` is the store's half of tsdb.bytes_per_sample on the real dataset
  * (bench/tsdb_dataset.py runs it next to Prometheus's promtool and prints that bench line).
@@ -49,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define REPS 3
@@ -519,10 +522,11 @@ static void bench_block_bytes(void)
     free(s);
 }
 
-/* ---- tsdb.memory_per_series and tsdb.wal_replay ------------------------------------------ */
+/* ---- tsdb.memory_per_series_inprocess(_1m) and tsdb.wal_replay ----------------------------- */
 
-#define MEM_SERIES 100000
-#define MEM_STEPS  120
+#define MEM_SERIES    100000
+#define REPLAY_SERIES 1000000 /* the size: 1 M series x 120 samples */
+#define MEM_STEPS     120
 
 static long rss_bytes(void)
 {
@@ -536,15 +540,16 @@ static long rss_bytes(void)
     return rss * sysconf(_SC_PAGESIZE);
 }
 
-/* Fills a store with MEM_SERIES × MEM_STEPS synthetic samples; returns raw label bytes. */
-static size_t fill(tsdb_t *db)
+/* Fills a store with n series x MEM_STEPS synthetic samples, time-major as collectors append
+ * (one commit per step); returns the raw bytes of the label strings. */
+static size_t fill(tsdb_t *db, size_t n)
 {
     tsdb_appender_t *a = tsdb_appender_new(db);
-    tsdb_ref_t      *refs = malloc(MEM_SERIES * sizeof(*refs));
-    gen_t           *g = malloc(MEM_SERIES * sizeof(*g));
+    tsdb_ref_t      *refs = malloc(n * sizeof(*refs));
+    gen_t           *g = malloc(n * sizeof(*g));
     uint64_t         s = 4;
     size_t           label_bytes = 0;
-    for (size_t i = 0; i < MEM_SERIES; i++) {
+    for (size_t i = 0; i < n; i++) {
         series_labels_t sl;
         make_labels(&sl, i);
         for (int k = 0; k < 4; k++)
@@ -553,7 +558,7 @@ static size_t fill(tsdb_t *db)
         tsdb_appender_add(a, sl.ls, 4, 0, gen_next(&g[i], 0, &s), &refs[i], NULL);
     }
     for (int64_t k = 1; k < MEM_STEPS; k++) {
-        for (size_t i = 0; i < MEM_SERIES; i++)
+        for (size_t i = 0; i < n; i++)
             tsdb_appender_add_ref(a, refs[i], k * 1000, gen_next(&g[i], k * 1000, &s), NULL);
         tsdb_appender_commit(a, TSDB_ASYNC, NULL);
     }
@@ -564,38 +569,57 @@ static size_t fill(tsdb_t *db)
     return label_bytes;
 }
 
-static void bench_memory_and_replay(void)
+/* Fills a fresh store with n series (WAL on), reports the RSS growth per series as `mem_name`
+ * when that is wanted, closes it, and when `replay` times reopening it (best of REPS) against
+ * reading its segment files once (the I/O floor, page cache warm for both). Runs in a child
+ * process so that every measurement starts from a fresh heap: memory a previous measurement
+ * freed would otherwise hide growth. */
+static void mem_and_replay(size_t n, const char *mem_name, bool replay)
 {
-    bool mem = wanted("tsdb.memory_per_series"), rep = wanted("tsdb.wal_replay");
-    if (!mem && !rep)
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
         return;
+    if (pid > 0) {
+        int st;
+        waitpid(pid, &st, 0);
+        return;
+    }
     char    dir[4096];
     long    rss0 = rss_bytes();
-    tsdb_t *db = open_tmp(dir, true);
-    if (db == NULL)
-        return;
-    size_t label_bytes = fill(db);
+    tsdb_t *db;
+    {
+        const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+        snprintf(dir, sizeof(dir), "%s/vigil-bench-tsdb-XXXXXX", base);
+        tsdb_options_t o = {.dir = dir, .max_series = 2 * n, .compact_interval_ms = UINT32_MAX};
+        if (mkdtemp(dir) == NULL || tsdb_open(&db, &o, NULL, NULL) != 0)
+            _exit(1);
+    }
+    size_t label_bytes = fill(db, n);
     long   rss1 = rss_bytes();
-    if (mem)
-        report("tsdb.memory_per_series", (double)(rss1 - rss0) / MEM_SERIES, "bytes",
-               "raw_label_bytes", (double)label_bytes / MEM_SERIES);
+    if (mem_name != NULL && wanted(mem_name))
+        report(mem_name, (double)(rss1 - rss0) / (double)n, "bytes", "raw_label_bytes",
+               (double)label_bytes / (double)n);
     tsdb_close(db);
-    if (rep) {
-        /* The floor: read every segment once (best of REPS). */
+    if (replay) {
         char   waldir[4200];
         double floor_s = 1e9;
+        size_t wal_bytes = 0, got;
         snprintf(waldir, sizeof(waldir), "%s/wal", dir);
         char *buf = malloc(1 << 20);
         for (int r = 0; r < REPS; r++) {
             double t0 = now_s();
-            for (int seq = 1; seq < 100; seq++) {
+            wal_bytes = 0;
+            for (int seq = 1; seq < 1000; seq++) {
                 char p[4300];
                 snprintf(p, sizeof(p), "%s/%08d", waldir, seq);
                 FILE *f = fopen(p, "rb");
                 if (f == NULL)
                     continue;
-                while (fread(buf, 1, 1 << 20, f) > 0)
+                while ((got = fread(buf, 1, 1 << 20, f)) > 0) {
+                    wal_bytes += got;
                     BARRIER();
+                }
                 fclose(f);
             }
             double dt = now_s() - t0;
@@ -604,24 +628,38 @@ static void bench_memory_and_replay(void)
         }
         free(buf);
         double         best = 1e9;
-        tsdb_options_t o = {.dir = dir};
+        tsdb_options_t o = {.dir = dir, .max_series = 2 * n, .compact_interval_ms = UINT32_MAX};
         for (int r = 0; r < REPS; r++) {
             double t0 = now_s();
             if (tsdb_open(&db, &o, NULL, NULL) != 0)
                 break;
-            double dt = now_s() - t0;
+            double       dt = now_s() - t0;
             tsdb_stats_t st;
             tsdb_stats(db, &st);
-            if (st.samples != (uint64_t)MEM_SERIES * MEM_STEPS)
-                fprintf(stderr, "bench_tsdb: replay restored %llu samples\n",
-                        (unsigned long long)st.samples);
+            if (st.samples != (uint64_t)n * MEM_STEPS || st.series != n)
+                fprintf(stderr, "bench_tsdb: replay restored %llu series, %llu samples\n",
+                        (unsigned long long)st.series, (unsigned long long)st.samples);
             tsdb_close(db);
             if (dt < best)
                 best = dt;
         }
+        fprintf(stderr, "bench_tsdb: tsdb.wal_replay: %zu series x %d samples, %zu WAL bytes, "
+                        "%.1f M samples/s replayed\n", n, MEM_STEPS, wal_bytes,
+                (double)n * MEM_STEPS / best / 1e6);
         report("tsdb.wal_replay", best, "s", "read_wal_files", floor_s);
     }
     nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    fflush(stdout);
+    _exit(0);
+}
+
+static void bench_memory_and_replay(void)
+{
+    if (wanted("tsdb.memory_per_series_inprocess"))
+        mem_and_replay(MEM_SERIES, "tsdb.memory_per_series_inprocess", false);
+    bool mem1m = wanted("tsdb.memory_per_series_inprocess_1m"), rep = wanted("tsdb.wal_replay");
+    if (mem1m || rep)
+        mem_and_replay(REPLAY_SERIES, "tsdb.memory_per_series_inprocess_1m", rep);
 }
 
 /* ---- --dataset: the store's half of tsdb.bytes_per_sample ---------------------------------- */
