@@ -52,6 +52,10 @@ def main():
     if not wanted():
         return 0
     src, cmd = dataset()
+    for tool in ("promtool", cmd[0]):
+        if shutil.which(tool) is None:
+            print("tsdb_dataset: %s not installed; %s skipped" % (tool, NAME), file=sys.stderr)
+            return 0
     work = tempfile.mkdtemp(prefix="vigil-bench-dataset-")
     try:
         om = os.path.join(work, "host.om")
