@@ -262,7 +262,7 @@ static const http_route_t agent_table[] = {
     { HTTP_POST | HTTP_PUT, "/-/reload", "reload", handle_reload, NULL },
     { HTTP_GET, "/health", "health", handle_health, NULL },
     { HTTP_GET, "/health/{component}", "health_component", handle_health_component, NULL },
-    { HTTP_POST, "/api/v1/import/prometheus", "import", handle_import, NULL },
+    { HTTP_POST | HTTP_RAW_BODY, "/api/v1/import/prometheus", "import", handle_import, NULL },
     { HTTP_GET, "/api/v1/status/tsdb", "tsdb_status", handle_tsdb_status, NULL },
     { HTTP_GET, "/api/v1/rules", "rules", handle_rules, NULL },
     { HTTP_GET, "/api/v1/alerts", "alerts", handle_alerts, NULL },

@@ -99,7 +99,8 @@ int http_route_compile(http_croute_t *out, const http_route_t *in, vigil_error_t
     if (in->pattern == NULL || in->pattern[0] != '/')
         return vigil_error_set(err, VIGIL_EINVAL, "route pattern \"%s\" must start with '/'",
                                in->pattern != NULL ? in->pattern : "(null)");
-    if (in->handler == NULL || in->methods == 0 || in->handler_name == NULL ||
+    if (in->handler == NULL || (in->methods & ~(unsigned)HTTP_RAW_BODY) == 0 ||
+        in->handler_name == NULL ||
         in->handler_name[0] == '\0')
         return vigil_error_set(err, VIGIL_EINVAL,
                                "route \"%s\": needs methods, a handler and a handler_name",

@@ -340,6 +340,7 @@ static bool is_form(const char *ct)
 static int parse_params(http_request_t *req, vigil_error_t *err)
 {
     if ((req->method_bit & (HTTP_POST | HTTP_PUT | HTTP_PATCH)) &&
+        !(req->route->methods & HTTP_RAW_BODY) &&
         is_form(MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                             MHD_HTTP_HEADER_CONTENT_TYPE))) {
         int rc = http_params_parse(&req->params, req->body.data != NULL ? req->body.data : "",

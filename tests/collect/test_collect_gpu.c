@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "collect/collect.h"
+#include "golden.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
@@ -26,38 +27,9 @@
 #define FIXTURES "tests/collect/fixtures/"
 #define EXPECTED "tests/collect/expected/gpu/"
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (p != NULL && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    if (p != NULL)
-        p[n] = '\0';
-    return p;
-}
-
 static void compare(const buf_t *out, const char *expected)
 {
-    if (getenv("VIGIL_UPDATE_EXPECTED") != NULL) {
-        FILE *f = fopen(expected, "wb");
-        assert_non_null(f);
-        fwrite(out->data ? out->data : "", 1, out->len, f);
-        fclose(f);
-    }
-    char *want = slurp(expected);
-    if (want == NULL)
-        fail_msg("missing %s", expected);
-    assert_string_equal(out->data ? out->data : "", want);
-    free(want);
+    test_assert_golden(out->data, out->len, expected);
 }
 
 /* Only the gpu collector: the host collectors would read the real /proc. */
@@ -158,7 +130,7 @@ static void test_fake_exact_output(void **state)
     log_close(log);
 
     /* Each unsupported field is logged once, however many runs. */
-    char *text = slurp(logpath);
+    char *text = test_read_file(logpath, NULL);
     assert_non_null(text);
     assert_int_equal(count(text, "DCGM_FI_DEV_FAN_SPEED"), 1);
     assert_int_equal(count(text, "DCGM_FI_DEV_ECC_SBE_VOL_TOTAL"), 1);

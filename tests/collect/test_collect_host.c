@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "collect/collect.h"
+#include "golden.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -53,27 +54,6 @@ static int fake_statfs(void *ctx, const char *path, collect_statfs_t *out)
 
 static const collect_sys_t fake_sys = { .now = fixed_now, .statfs = fake_statfs };
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (p != NULL && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    if (p != NULL) {
-        p[n] = '\0';
-        *len = (size_t)n;
-    }
-    return p;
-}
-
 /* Runs `collector` on `tree` with rootfs `rootfs` (NULL: the tree's rootfs/) and compares. */
 static void check(const char *tree, const char *collector, const char *rootfs)
 {
@@ -92,18 +72,7 @@ static void check(const char *tree, const char *collector, const char *rootfs)
     int rc = collect_run_once(c, collector, &out, &err);
     if (rc != 0)
         fail_msg("%s on %s: %s", collector, tree, err.message);
-    if (getenv("VIGIL_UPDATE_EXPECTED") != NULL) {
-        FILE *f = fopen(expected, "wb");
-        assert_non_null(f);
-        fwrite(out.data ? out.data : "", 1, out.len, f);
-        fclose(f);
-    }
-    size_t len = 0;
-    char *want = slurp(expected, &len);
-    if (want == NULL)
-        fail_msg("missing %s", expected);
-    assert_string_equal(out.data ? out.data : "", want);
-    free(want);
+    test_assert_golden(out.data, out.len, expected);
     buf_free(&out);
     collect_free(c);
 }

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "collect/collect.h"
+#include "golden.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,38 +48,9 @@ static const collect_enable_t host_off[] = {
     { "os", false }, { "time", false },
 };
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (p != NULL && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    if (p != NULL)
-        p[n] = '\0';
-    return p;
-}
-
 static void compare(const buf_t *out, const char *expected)
 {
-    if (getenv("VIGIL_UPDATE_EXPECTED") != NULL) {
-        FILE *f = fopen(expected, "wb");
-        assert_non_null(f);
-        fwrite(out->data ? out->data : "", 1, out->len, f);
-        fclose(f);
-    }
-    char *want = slurp(expected);
-    if (want == NULL)
-        fail_msg("missing %s", expected);
-    assert_string_equal(out->data ? out->data : "", want);
-    free(want);
+    test_assert_golden(out->data, out->len, expected);
 }
 
 static void run(collect_t *c, const char *name, buf_t *out)

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "collect/collect.h"
+#include "golden.h"
 #include "config/config.h"
 #include "config/config_int.h"
 
@@ -22,16 +23,9 @@
 /* Reads a whole file; the caller frees the result with free(). */
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    buf_t b;
-    buf_init(&b, 1 << 20);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        assert_int_equal(buf_append(&b, chunk, n), 0);
-    fclose(f);
-    return buf_detach(&b, NULL);
+    char *data = test_read_file(path, NULL);
+    assert_non_null(data);
+    return data;
 }
 
 /* ---- defaults ------------------------------------------------------------------------ */

@@ -63,6 +63,17 @@ class QueryApi(unittest.TestCase):
                 time=now_ms / 1000).json()
         self.assertEqual(doc["data"]["result"][0]["value"][1], "42.1")
 
+    def test_import_body_labelled_as_form_is_exposition_text(self):
+        # What `curl -d @file` sends: a form Content-Type, and a `%` that is no form escape.
+        now_ms = int(time.time() * 1000)
+        r = self.agent.post("/api/v1/import/prometheus?timestamp=%d" % now_ms,
+                            b'form_labelled{mount="/data%zz"} 7\n',
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(r.status, 204, r.body)
+        doc = q(self.agent, "/api/v1/query", query="form_labelled", time=now_ms / 1000).json()
+        self.assertEqual([(s["metric"]["mount"], s["value"][1]) for s in doc["data"]["result"]],
+                         [("/data%zz", "7")])
+
     def test_import_syntax_error_stores_nothing(self):
         r = push(self.agent, 'bad_import 1\nbad_import{a="1" 2\n')
         self.assertEqual(r.status, 400)
