@@ -288,7 +288,7 @@ static int start_store(agent_t *agent, vigil_error_t *err)
     agent->metadata = ingest_metadata_new();
     if (agent->metadata == NULL)
         return vigil_error_set(err, VIGIL_ENOMEM, "out of memory");
-    agent->sink = (ingest_sink_t){ agent->db, agent->metadata };
+    ingest_sink_init(&agent->sink, agent->db, agent->metadata);
     rc = register_store_metrics(agent, err);
     if (rc != 0)
         return rc;
@@ -473,6 +473,7 @@ out_stop:
     stop_threads(&agent);
     monitor_service_stop(agent.monitor);  /* before the collectors, registry and checker */
     collect_free(agent.collect);  /* its subscriber writes to the store: stop it first */
+    ingest_sink_free(&agent.sink);
     rules_manager_free(agent.rules);
     alert_forward_stop(agent.forward);  /* after the rules, its only producer */
     promql_engine_free(agent.engine);

@@ -7,6 +7,7 @@
  */
 #include "agent/ingest.h"
 
+#include "promql/storage.h"
 #include "util/buf.h"
 
 #include <math.h>
@@ -269,12 +270,122 @@ int ingest_exposition(tsdb_t *db, const char *data, size_t len, const ingest_opt
     return rc;
 }
 
+/* One collector's series: those its previous run wrote, and those of the run being stored.
+ * Both sorted by ref once complete; the two buffers swap roles after each run. */
+typedef struct ref_set {
+    tsdb_ref_t *refs;
+    size_t      n, cap;
+} ref_set_t;
+
+struct ingest_collector_series {
+    char     *collector;
+    ref_set_t prev, cur;
+};
+
+void ingest_sink_init(ingest_sink_t *sink, tsdb_t *db, ingest_metadata_t *metadata)
+{
+    memset(sink, 0, sizeof(*sink));
+    sink->db = db;
+    sink->metadata = metadata;
+    pthread_mutex_init(&sink->lock, NULL);
+}
+
+void ingest_sink_free(ingest_sink_t *sink)
+{
+    if (sink->db == NULL)
+        return; /* never initialised: start-up failed before the store opened */
+    for (size_t i = 0; i < sink->ncollectors; i++) {
+        ingest_collector_series_t *h = sink->collectors[i];
+        free(h->collector);
+        free(h->prev.refs);
+        free(h->cur.refs);
+        free(h);
+    }
+    free(sink->collectors);
+    pthread_mutex_destroy(&sink->lock);
+    memset(sink, 0, sizeof(*sink));
+}
+
+/* The history of `collector`, created on its first batch; NULL when out of memory (that batch
+ * is stored without staleness tracking). */
+static ingest_collector_series_t *collector_history(ingest_sink_t *sink, const char *collector)
+{
+    ingest_collector_series_t *h = NULL;
+    pthread_mutex_lock(&sink->lock);
+    for (size_t i = 0; i < sink->ncollectors && h == NULL; i++)
+        if (strcmp(sink->collectors[i]->collector, collector) == 0)
+            h = sink->collectors[i];
+    if (h == NULL) {
+        ingest_collector_series_t **grown =
+            realloc(sink->collectors, (sink->ncollectors + 1) * sizeof(*grown));
+        if (grown != NULL) {
+            sink->collectors = grown;
+            h = calloc(1, sizeof(*h));
+            if (h != NULL && (h->collector = strdup(collector)) != NULL)
+                sink->collectors[sink->ncollectors++] = h;
+            else {
+                free(h);
+                h = NULL;
+            }
+        }
+    }
+    pthread_mutex_unlock(&sink->lock);
+    return h;
+}
+
+static int ref_set_add(ref_set_t *s, tsdb_ref_t ref)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 256;
+        tsdb_ref_t *grown = realloc(s->refs, cap * sizeof(*grown));
+        if (grown == NULL)
+            return VIGIL_ENOMEM;
+        s->refs = grown;
+        s->cap = cap;
+    }
+    s->refs[s->n++] = ref;
+    return 0;
+}
+
+static int cmp_ref(const void *a, const void *b)
+{
+    tsdb_ref_t x = *(const tsdb_ref_t *)a, y = *(const tsdb_ref_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Marks stale, at `t`, every series of h->prev missing from h->cur, then makes cur the new
+ * prev. Both are walked in ref order, so this is one merge pass. */
+static void mark_vanished(ingest_collector_series_t *h, tsdb_appender_t *app, int64_t t)
+{
+    qsort(h->cur.refs, h->cur.n, sizeof(*h->cur.refs), cmp_ref);
+    uint64_t bits = PROMQL_STALE_NAN_BITS;
+    double stale;
+    memcpy(&stale, &bits, sizeof(stale));
+    size_t j = 0;
+    for (size_t i = 0; i < h->prev.n; i++) {
+        while (j < h->cur.n && h->cur.refs[j] < h->prev.refs[i])
+            j++;
+        if (j < h->cur.n && h->cur.refs[j] == h->prev.refs[i])
+            continue;
+        vigil_error_t why;
+        tsdb_appender_add_ref(app, h->prev.refs[i], t, stale, &why); /* a series the store
+                                                                         dropped meanwhile is
+                                                                         not an error */
+    }
+    ref_set_t was = h->prev;
+    h->prev = h->cur;
+    h->cur = was;
+    h->cur.n = 0;
+}
+
 void ingest_collect_batch(void *ctx, const collect_batch_t *b)
 {
-    const ingest_sink_t *sink = ctx;
+    ingest_sink_t *sink = ctx;
     tsdb_appender_t *app = tsdb_appender_new(sink->db);
     if (app == NULL)
         return; /* the store counts nothing it never saw; the next cycle tries again */
+    ingest_collector_series_t *h = collector_history(sink, collect_batch_collector(b));
+    bool tracking = h != NULL;
     int64_t t = (int64_t)llround(collect_batch_time(b) * 1000.0);
     tsdb_label_t labels[INGEST_MAX_LABELS + 1];
     for (size_t f = 0; f < collect_batch_family_count(b); f++) {
@@ -296,10 +407,18 @@ void ingest_collect_batch(void *ctx, const collect_batch_t *b)
             for (size_t i = 0; i < n; i++)
                 labels[1 + i] = (tsdb_label_t){ ls[i].name, ls[i].value };
             vigil_error_t why;
-            tsdb_appender_add(app, labels, n + 1, t, collect_batch_sample_value(b, s), NULL,
-                              &why); /* refusals are counted by the store */
+            tsdb_ref_t ref;
+            if (tsdb_appender_add(app, labels, n + 1, t, collect_batch_sample_value(b, s), &ref,
+                                  &why) != 0)
+                continue; /* refusals are counted by the store */
+            if (tracking && ref_set_add(&h->cur, ref) != 0)
+                tracking = false;
         }
     }
+    if (tracking)
+        mark_vanished(h, app, t);
+    else if (h != NULL)
+        h->prev.n = h->cur.n = 0; /* an incomplete set would mark live series stale */
     vigil_error_t err;
     tsdb_appender_commit(app, TSDB_ASYNC, &err);
     tsdb_appender_free(app);

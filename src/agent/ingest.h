@@ -10,6 +10,8 @@
 #include "expfmt/expfmt.h"
 #include "tsdb/tsdb.h"
 
+#include <pthread.h>
+
 /*
  * The HELP/TYPE/UNIT of the metric families ingested so far, for /api/v1/metadata: one entry
  * per family name, the latest lines win. In memory only (Prometheus too keeps metadata from
@@ -58,15 +60,34 @@ typedef struct ingest_result {
 int ingest_exposition(tsdb_t *db, const char *data, size_t len, const ingest_options_t *opts,
                       ingest_result_t *res, vigil_error_t *err);
 
-/* Where collector batches go: the store, and the metadata map (may be NULL). */
+/* Where collector batches go: the store, the metadata map (may be NULL), and per collector the
+ * series of its previous run, so that a series a collector stops reporting (a process that
+ * exited, an unmounted filesystem, a removed container) gets a staleness marker and leaves
+ * queries at once, as a series gone from a Prometheus scrape does, instead of lingering for
+ * the 5 m lookback. Set up with ingest_sink_init(), release with ingest_sink_free(). */
+typedef struct ingest_collector_series ingest_collector_series_t;
+
 typedef struct ingest_sink {
-    tsdb_t            *db;
-    ingest_metadata_t *metadata;
+    tsdb_t                     *db;
+    ingest_metadata_t          *metadata;
+    pthread_mutex_t             lock;        /* guards the `collectors` array itself */
+    ingest_collector_series_t **collectors;  /* one per collector seen; after lookup each is
+                                                used only by its collector's thread */
+    size_t                      ncollectors;
 } ingest_sink_t;
+
+/* Prepares `sink` (db and metadata set by the caller). */
+void ingest_sink_init(ingest_sink_t *sink, tsdb_t *db, ingest_metadata_t *metadata);
+
+/* Frees the per-collector history; call after the collectors stopped. A zeroed sink (never
+ * initialised) is left alone. */
+void ingest_sink_free(ingest_sink_t *sink);
 
 /* A collect_on_batch() subscriber (ctx = an ingest_sink_t that outlives the collectors):
  * appends the batch with its run's timestamp, metric name as __name__, durability
- * TSDB_ASYNC, and records each family's type and help. */
+ * TSDB_ASYNC, records each family's type and help, and writes a staleness marker (the NaN
+ * 0x7ff0000000000002) at the same timestamp for every series the collector's previous run
+ * had and this one lacks. */
 void ingest_collect_batch(void *ctx, const collect_batch_t *b);
 
 #endif /* VIGIL_AGENT_INGEST_H */

@@ -9,7 +9,9 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 import unittest
+import urllib.parse
 
 from vigiltest import Agent, run_vigil, wait_until, free_port, VIGIL
 
@@ -157,6 +159,40 @@ class FakeGpu(unittest.TestCase):
                 a.get("/metrics").text), "gpu collector stats")
             self.assertNotIn("DCGM_FI_DEV", text)
             self.assertRegex(text, r'(?m)^vigil_collector_errors_total\{collector="gpu"\} 0$')
+
+
+class Staleness(unittest.TestCase):
+    """A series a collector stops reporting ends at once, as a series gone from a scrape."""
+
+    def test_exited_process_series_leave_instant_queries(self):
+        child = subprocess.Popen(["sleep", "600"])
+        try:
+            with Agent("--collect.process.name_regex=^sleep$") as a:
+                selector = 'vigil_process_resident_memory_bytes{pid="%d"}' % child.pid
+
+                def result():
+                    doc = a.get("/api/v1/query?" + urllib.parse.urlencode(
+                        {"query": selector})).json()
+                    self.assertEqual(doc["status"], "success", doc)
+                    return doc["data"]["result"]
+
+                wait_until(result, "the child's series")
+                child.kill()
+                child.wait()
+                # Without a staleness marker the last sample would answer for 5 minutes of
+                # lookback; the marker written at the first run without the process ends it.
+                wait_until(lambda: result() == [], "the exited process's series to go stale",
+                           deadline_s=60)
+                text = a.get("/api/v1/query_range?" + urllib.parse.urlencode(
+                    {"query": selector, "start": time.time() - 30, "end": time.time(),
+                     "step": 1})).json()
+                self.assertEqual(text["status"], "success")
+                (series,) = text["data"]["result"]
+                self.assertGreater(len(series["values"]), 0)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
 
 
 class Lifecycle(unittest.TestCase):
