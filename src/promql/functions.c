@@ -324,11 +324,7 @@ static int f_label_replace(evalctx_t *c, const expr_t *e, value_t *a, int64_t t,
         for (int k = 0; k < 20; k++)
             m[k] = -1;
         if (promql_regex_match(node->call.cache, sv, m, 10)) {
-            /* group 0 of the POSIX regex is the anchoring wrapper's, group 1 the whole match */
-            int um[18];
-            for (int k = 0; k < 18; k++)
-                um[k] = m[k + 2];
-            char *res = expand(c->scratch, repl, sv, um, 9);
+            char *res = expand(c->scratch, repl, sv, m, 10);
             s.lbls = labels_set(c->scratch, s.lbls, arena_strdup(c->scratch, dst), res);
             if (strcmp(dst, LABEL_NAME) == 0)
                 s.drop_name = false;

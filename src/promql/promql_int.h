@@ -337,10 +337,15 @@ double binop_float(binop_t op, double l, double r, bool *keep);
 int eval_aggregate(evalctx_t *c, const expr_t *e, value_t *param, value_t *in, int64_t t,
                    value_t *out);
 
-/* regex.c: Prometheus (RE2) regex subset on POSIX regex. */
+/* regex.c: Prometheus (RE2) regexes on POSIX regex (util/re2posix.h). `anchored`: the whole
+ * subject must match, as label matchers and label_replace require. NULL with the reason in
+ * errbuf when the regex is invalid or not expressible. */
 void *promql_regex_compile(const char *re, bool anchored, char *errbuf, size_t errlen);
 void promql_regex_free(void *re);
-/* Matches the whole of `s`; fills up to nm submatch offsets (start,end pairs; -1 when unset). */
+/* Most groups promql_regex_match reports ($0 to $9 of label_replace, and room to spare). */
+#define PROMQL_REGEX_MAX_GROUPS 16
+/* Matches `s`; fills m with nm (start, end) pairs: the whole match, then RE2 groups 1.. in
+ * RE2's numbering (-1 for a group that did not take part or past PROMQL_REGEX_MAX_GROUPS). */
 bool promql_regex_match(void *re, const char *s, int *m, int nm);
 
 /* quantile helpers used by aggregate.c and functions.c */
