@@ -65,9 +65,19 @@ int api_parse_time(const char *s, int64_t *ms, vigil_error_t *err);
  * 0 or VIGIL_EINVAL. */
 int api_parse_duration(const char *s, int64_t *ms, vigil_error_t *err);
 
-/* Appends a sample value as Prometheus's API writes it (Go's FormatFloat(v, 'f', -1, 64): the
- * shortest digits that round-trip, never an exponent; "NaN", "+Inf", "-Inf"). */
+/* Appends a sample value of a vector or matrix as Prometheus's API writes it (its jsonutil:
+ * Go's AppendFloat(v, 'e', -1, 64) when |v| < 1e-6 or |v| >= 1e21, else 'f'): the shortest
+ * digits that read back as v ("0.1", "1e-07", "1e+21"); "NaN", "+Inf", "-Inf", "-0".
+ * 0, or VIGIL_ENOMEM / VIGIL_ELIMIT from the buffer. */
 int api_put_value(buf_t *out, double v);
+
+/* Appends v as Go's FormatFloat(v, 'f', -1, 64), which Prometheus uses for scalar results and
+ * number literals: the shortest round-trip digits, never an exponent. Errors as above. */
+int api_put_float(buf_t *out, double v);
+
+/* The shortest decimal that reads back as the finite, nonzero v (sign ignored), closest to v:
+ * |v| ~ *m * 10^*exp10, *m without trailing zeros. Returns the number of digits of *m (1-17). */
+int api_shortest(double v, uint64_t *m, int *exp10);
 
 /* Appends a timestamp in ms as the JSON number of seconds Prometheus writes (1435781451.781). */
 int api_put_time(buf_t *out, int64_t ms);

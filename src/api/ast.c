@@ -206,7 +206,7 @@ static int put_node(buf_t *b, const expr_t *e)
     switch (e->kind) {
     case N_NUMBER:
         rc = buf_puts(b, "{\"type\":\"numberLiteral\",\"val\":\"");
-        rc = rc ? rc : api_put_value(b, e->num.v);
+        rc = rc ? rc : api_put_float(b, e->num.v);
         return rc ? rc : buf_puts(b, "\"}");
     case N_STRING:
         rc = buf_puts(b, "{\"type\":\"stringLiteral\",\"val\":");
