@@ -1,4 +1,5 @@
-/* Unit tests of the error table and the capped buffers. */
+/* Unit tests of the error table, the capped buffers, durations, and the run-time-loaded libcurl
+ * (curl_loader.c: every forwarder, and each class of curl_easy_setopt argument). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,9 +10,12 @@
 #include "util/duration.h"
 #include "vigil/error.h"
 
+#include <curl/curl.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void test_error_table(void **state)
 {
@@ -160,6 +164,71 @@ static void test_duration_format(void **state)
     }
 }
 
+static size_t collect_body(char *p, size_t size, size_t n, void *ctx)
+{
+    return buf_append(ctx, p, size * n) == 0 ? size * n : 0;
+}
+
+/* A file:// transfer through the forwarders: a string option (URL), a long (NOSIGNAL), a
+ * function (WRITEFUNCTION), a data pointer (WRITEDATA), a curl_off_t (MAXFILESIZE_LARGE, then
+ * RESUME_FROM_LARGE, whose offset shows in the body) and a blob; getinfo into a curl_off_t. */
+static void test_curl_loader(void **state)
+{
+    (void)state;
+    assert_int_equal(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    assert_non_null(v);
+    assert_true(v->version_num >= 0x070000);
+
+    char path[] = "/tmp/vigil-test-curl-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    assert_non_null(f);
+    fputs("hello, curl\n", f);
+    fclose(f);
+    char url[64];
+    snprintf(url, sizeof(url), "file://%s", path);
+
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    buf_t body;
+    buf_init(&body, 1 << 10);
+    assert_int_equal(curl_easy_setopt(c, CURLOPT_URL, url), CURLE_OK);
+    assert_int_equal(curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L), CURLE_OK);
+    assert_int_equal(curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body), CURLE_OK);
+    assert_int_equal(curl_easy_setopt(c, CURLOPT_WRITEDATA, &body), CURLE_OK);
+    assert_int_equal(curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)100), CURLE_OK);
+    char pem[] = "not a certificate";
+    struct curl_blob blob = { .data = pem, .len = sizeof(pem) - 1, .flags = CURL_BLOB_COPY };
+    assert_int_equal(curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob), CURLE_OK);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    assert_string_equal(body.data, "hello, curl\n");
+    curl_off_t got = 0;
+    assert_int_equal(curl_easy_getinfo(c, CURLINFO_SIZE_DOWNLOAD_T, &got), CURLE_OK);
+    assert_int_equal(got, 12);
+
+    buf_reset(&body);
+    assert_int_equal(curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)7), CURLE_OK);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    assert_string_equal(body.data, "curl\n");
+    assert_string_equal(curl_easy_strerror(CURLE_FILESIZE_EXCEEDED),
+                        "Maximum file size exceeded");
+
+    char *esc = curl_easy_escape(c, "a b&c", 0);
+    assert_string_equal(esc, "a%20b%26c");
+    curl_free(esc);
+    struct curl_slist *list = curl_slist_append(NULL, "X-One: 1");
+    list = curl_slist_append(list, "X-Two: 2");
+    assert_string_equal(list->next->data, "X-Two: 2");
+    curl_slist_free_all(list);
+
+    curl_easy_cleanup(c);
+    buf_free(&body);
+    unlink(path);
+    curl_global_cleanup();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -170,6 +239,7 @@ int main(void)
         cmocka_unit_test(test_buf_double),
         cmocka_unit_test(test_duration_parse),
         cmocka_unit_test(test_duration_format),
+        cmocka_unit_test(test_curl_loader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
