@@ -119,19 +119,16 @@ static int insert(rrule_t *r, ralert_t *a)
 
 /* Expands each kv of `kvs` into `out` (owned); an empty expansion removes the label, as
  * Prometheus' label builder does. 0 or VIGIL_ENOMEM. */
-static int expand_kvs(const rules_eval_env_t *env, const rules_kv_t *kvs, size_t n,
-                      const rules_tmpl_data_t *d, rlabels_t *out)
+static int expand_kvs(rules_expander_t *x, const rules_kv_t *kvs, size_t n, buf_t *b,
+                      rlabels_t *out)
 {
-    buf_t b;
-    buf_init(&b, 1 << 20);
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        buf_reset(&b);
-        rc = rules_kv_expand(env->tmpl, &kvs[i], d, &b);
+        buf_reset(b);
+        rc = rules_kv_expand(x, &kvs[i], b);
         if (rc == 0)
-            rc = rl_set(out, kvs[i].name, b.data ? b.data : "");
+            rc = rl_set(out, kvs[i].name, b->data ? b->data : "");
     }
-    buf_free(&b);
     return rc;
 }
 
@@ -143,15 +140,20 @@ static int make_alert(const rrule_t *r, const rules_eval_env_t *env, promql_labe
     if (a == NULL)
         return VIGIL_ENOMEM;
     rules_tmpl_data_t d = { metric, env->external_labels, env->external_url, v, ts };
+    rules_expander_t x = { .ops = env->tmpl, .d = &d };
+    buf_t b;
+    buf_init(&b, 1 << 20);
     int rc = rl_copy(&a->labels, metric);
     if (rc == 0) {
         rl_del(&a->labels, "__name__");
-        rc = expand_kvs(env, r->def->labels, r->def->n_labels, &d, &a->labels);
+        rc = expand_kvs(&x, r->def->labels, r->def->n_labels, &b, &a->labels);
     }
     if (rc == 0)
         rc = rl_set(&a->labels, "alertname", r->def->name);
     if (rc == 0)
-        rc = expand_kvs(env, r->def->annotations, r->def->n_annotations, &d, &a->annotations);
+        rc = expand_kvs(&x, r->def->annotations, r->def->n_annotations, &b, &a->annotations);
+    buf_free(&b);
+    rules_expander_done(&x);
     if (rc != 0) {
         alert_free(a);
         return rc;

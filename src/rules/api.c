@@ -6,7 +6,7 @@
  * in PromQL's canonical form, and only pending and firing alerts listed.
  */
 #include "rules/rules_int.h"
-#include "rules/tmpl_int.h"
+#include "template/template.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -22,7 +22,7 @@ static int put_json_float(buf_t *b, double v)
     char s[64];
     double a = fabs(v);
     if (a != 0 && (a < 1e-6 || a >= 1e21)) {
-        rules_tmpl_format_float(v, s, sizeof(s));   /* exponent form */
+        template_format_float(v, s, sizeof(s));   /* exponent form */
         /* Go's JSON writes e-07 as e-7 */
         char *e = strstr(s, "e-0");
         if (e != NULL)
@@ -54,12 +54,13 @@ static int put_time(buf_t *b, int64_t ms)
     int frac = (int)(ms - (int64_t)s * 1000);
     struct tm tm;
     gmtime_r(&s, &tm);
+    /* The fraction without trailing zeros: strip them from the number, not the text. */
     char f[16] = "";
     if (frac > 0) {
-        snprintf(f, sizeof(f), ".%03d", frac);
-        size_t l = strlen(f);
-        while (f[l - 1] == '0')
-            f[--l] = '\0';
+        int digits = 3;
+        for (; frac % 10 == 0; frac /= 10)
+            digits--;
+        snprintf(f, sizeof(f), ".%0*d", digits, frac);
     }
     return buf_printf(b, "\"%04d-%02d-%02dT%02d:%02d:%02d%sZ\"", tm.tm_year + 1900,
                       tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, f);

@@ -6,7 +6,7 @@
  *   ryaml.c     libyaml document helpers (positions, merge keys, strict fields)
  *   rulefmt.c   rule files -> rules_file_t (validation with file:line:col, templates compiled)
  *   labels.c    owned label sets, Prometheus' label hash (xxhash64)
- *   tmpl.c      the template interface alerting rules expand labels and annotations with
+ *   tmpl.c      alert labels and annotations through src/template (rules_tmpl_ops_t)
  *   alerting.c  one alerting rule's state machine (inactive -> pending -> firing -> resolved)
  *   group.c     one group's evaluation: queries, ALERTS/ALERTS_FOR_STATE, staleness, metrics
  *   manager.c   groups on threads at aligned timestamps, reload, restore of `for` state
@@ -49,19 +49,26 @@ typedef struct rules_tmpl_data {
 } rules_tmpl_data_t;
 
 /*
- * The template language as rules use it. Until src/template is wired in, rules talk to it only
- * through this table, so the engine can be swapped without touching rule code.
- *   compile: parses `text` of the template named `name` ("__alert_<rule>") with the variables
- *            $labels, $externalLabels, $externalURL and $value defined; *out is freed with
- *            release(). VIGIL_EPARSE with "template: NAME:LINE: ..." in err for a syntax error
- *            or an unsupported construct.
- *   expand:  appends the expansion for `d` to `out`; on error (a function failing at run
- *            time) the caller writes "<error expanding template: MSG>" as Prometheus does.
+ * The template language as rules use it (src/template behind rules_tmpl_default(); tests may
+ * plug in another engine through this table).
+ *   compile:   parses `text` of the template named `name` ("__alert_<rule>") with the
+ *              variables $labels, $externalLabels, $externalURL and $value defined; *out is
+ *              freed with release(). VIGIL_EPARSE (or VIGIL_ENOTSUP, VIGIL_ELIMIT) with
+ *              "template: NAME:LINE:COL: ..." in err for a syntax error or an unsupported
+ *              construct; VIGIL_ENOMEM.
+ *   data_new:  builds the engine's view of `d` once per alert, shared by all its label and
+ *              annotation expansions; *out borrows nothing from `d` and is freed with
+ *              data_free(). 0 or VIGIL_ENOMEM.
+ *   expand:    appends the expansion of `tmpl` for `data` to `out`; on error (a function
+ *              failing at run time) the caller writes "<error expanding template: MSG>" as
+ *              Prometheus does.
  */
 typedef struct rules_tmpl_ops {
     int  (*compile)(void *ctx, const char *name, const char *text, void **out, vigil_error_t *err);
-    int  (*expand)(void *ctx, const void *tmpl, const rules_tmpl_data_t *d, buf_t *out,
+    int  (*data_new)(void *ctx, const rules_tmpl_data_t *d, void **out);
+    int  (*expand)(void *ctx, const void *tmpl, const void *data, buf_t *out,
                    vigil_error_t *err);
+    void (*data_free)(void *ctx, void *data);
     void (*release)(void *ctx, void *tmpl);
     void *ctx;
 } rules_tmpl_ops_t;

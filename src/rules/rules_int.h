@@ -93,10 +93,22 @@ bool rules_utf8_valid(const char *s);
 
 /* ---- tmpl.c --------------------------------------------------------------------------- */
 
-/* Expands one label or annotation: its template when compiled, its text otherwise. On a run
- * time error appends "<error expanding template: MSG>" as Prometheus does. */
-int rules_kv_expand(const rules_tmpl_ops_t *t, const rules_kv_t *kv, const rules_tmpl_data_t *d,
-                    buf_t *out);
+/* The expansions of one alert: the engine's view of its data is built at the first label or
+ * annotation that has a template and shared by the rest. Zero-initialise with ops and d set;
+ * finish with rules_expander_done(). `d` is borrowed for the expander's life. */
+typedef struct rules_expander {
+    const rules_tmpl_ops_t  *ops;
+    const rules_tmpl_data_t *d;
+    void                    *data;   /* ops->data_new(d); NULL until a template needs it */
+} rules_expander_t;
+
+/* Appends one label's or annotation's expansion to `out`: its template's when compiled, its
+ * text otherwise. A run-time error appends "<error expanding template: MSG>" instead, as
+ * Prometheus does, and is not an error here. 0, or VIGIL_ENOMEM / VIGIL_ELIMIT from `out`. */
+int rules_kv_expand(rules_expander_t *x, const rules_kv_t *kv, buf_t *out);
+
+/* Frees what the expander built. */
+void rules_expander_done(rules_expander_t *x);
 
 /* ---- runtime (alerting.c, group.c, manager.c) ------------------------------------------ */
 

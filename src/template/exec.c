@@ -217,8 +217,8 @@ static int field(tmpl_exec_t *ex, const template_value_t *recv, const char *name
     if (recv->flags & TEMPLATE_F_STRUCT)
         return tmpl_exec_fail(ex, VIGIL_EINVAL, "can't evaluate field %s in type %s", name,
                               tmpl_type_name(recv));
-    *out = (ex->t->missing_zero && (recv->flags & TEMPLATE_F_LABELS)) ? &tmpl_empty_string
-                                                                      : &tmpl_nil;
+    bool strmap = recv->flags & (TEMPLATE_F_LABELS | TEMPLATE_F_STRMAP);
+    *out = ex->t->missing_zero && strmap ? &tmpl_empty_string : &tmpl_nil;
     return 0;
 }
 

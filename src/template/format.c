@@ -50,7 +50,7 @@ static void shortest(double v, char *digits, size_t cap, int *exp10)
     *exp10 = *s == 'e' ? atoi(s + 1) : 0;
 }
 
-void tmpl_format_float(double v, char *out, size_t cap)
+void template_format_float(double v, char *out, size_t cap)
 {
     if (special(v, false, out, cap))
         return;
@@ -100,7 +100,7 @@ void tmpl_format_float_verb(double v, char verb, int prec, bool plus, bool space
     const char *sign = v < 0 || (v == 0 && signbit(v)) ? "" : plus ? "+" : space ? " " : "";
     if ((verb == 'g' || verb == 'G') && prec < 0) {
         char tmp[64];
-        tmpl_format_float(v, tmp, sizeof(tmp));
+        template_format_float(v, tmp, sizeof(tmp));
         snprintf(out, cap, "%s%s", sign, tmp);
         return;
     }
@@ -111,12 +111,14 @@ void tmpl_format_float_verb(double v, char verb, int prec, bool plus, bool space
     snprintf(out, cap, fmt, sign, v);
 }
 
-/* Go's %.4g followed by a suffix. */
+/* Go's %.4g followed by a suffix, written in place (no intermediate buffer whose size the
+ * compiler would have to prove fits `out`). */
 static void g4(double v, const char *suffix, char *out, size_t cap)
 {
-    char tmp[64];
-    tmpl_format_float_verb(v, 'g', 4, false, false, tmp, sizeof(tmp));
-    snprintf(out, cap, "%s%s", tmp, suffix);
+    tmpl_format_float_verb(v, 'g', 4, false, false, out, cap);
+    size_t n = strnlen(out, cap);
+    if (n + 1 < cap)
+        snprintf(out + n, cap - n, "%s", suffix);
 }
 
 void tmpl_humanize(double v, char *out, size_t cap)
@@ -184,10 +186,9 @@ void tmpl_humanize_duration(double v, char *out, size_t cap)
             snprintf(out, cap, "%s%lldh %lldm %llds", sign, h, m, s);
         else if (m != 0)
             snprintf(out, cap, "%s%lldm %llds", sign, m, s);
-        else {
-            char tmp[48];
-            g4(v, "s", tmp, sizeof(tmp));
-            snprintf(out, cap, "%s%s", sign, tmp);
+        else if (cap > 1) {
+            size_t n = (size_t)snprintf(out, cap, "%s", sign);
+            g4(v, "s", out + n, cap - n);
         }
         return;
     }
@@ -221,12 +222,13 @@ static void go_time_utc(long long ms, char *out, size_t cap)
         snprintf(out, cap, "%lld", ms);
         return;
     }
-    char f[8] = "";
+    /* The fraction without trailing zeros: strip them from the number, not the text. */
+    char f[24] = "";
     if (frac != 0) {
-        snprintf(f, sizeof(f), ".%03lld", frac);
-        size_t n = strlen(f);
-        while (f[n - 1] == '0')
-            f[--n] = '\0';
+        int digits = 3;
+        for (; frac % 10 == 0; frac /= 10)
+            digits--;
+        snprintf(f, sizeof(f), ".%0*lld", digits, frac);
     }
     snprintf(out, cap, "%04d-%02d-%02d %02d:%02d:%02d%s +0000 UTC", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, f);

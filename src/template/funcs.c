@@ -49,7 +49,7 @@ const char *tmpl_type_name(const template_value_t *v)
         return (v->flags & TEMPLATE_F_ALERTS) ? "template.Alerts"
              : (v->flags & TMPL_F_PAIRS_) ? "template.Pairs" : "[]interface {}";
     case TEMPLATE_MAP:
-        return (v->flags & TEMPLATE_F_LABELS) ? "map[string]string"
+        return (v->flags & (TEMPLATE_F_LABELS | TEMPLATE_F_STRMAP)) ? "map[string]string"
              : (v->flags & TEMPLATE_F_STRUCT) ? "struct" : "map[string]interface {}";
     }
     return "?";
@@ -67,7 +67,7 @@ static int print_value(buf_t *b, const template_value_t *v, bool top)
     case TEMPLATE_INT:
         return buf_printf(b, "%lld", v->i);
     case TEMPLATE_FLOAT:
-        tmpl_format_float(v->f, num, sizeof(num));
+        template_format_float(v->f, num, sizeof(num));
         return buf_puts(b, num);
     case TEMPLATE_STRING:
         return buf_puts(b, v->s);
@@ -170,40 +170,47 @@ static int ret_int(tmpl_exec_t *ex, long long i, const template_value_t **out)
     return 0;
 }
 
-/* The string argument i of function `fn`, or an error naming the type Go would name. */
-static int want_str(tmpl_exec_t *ex, const char *fn, const template_value_t *v, const char **s)
+/* The string in argument `v` of function `fn`, borrowed from `v`; NULL, with the error Go
+ * would report recorded in ex, when `v` is not a string. Returning the string itself (not a
+ * status plus an out-parameter) lets the compiler see that it is set on every used path. */
+static const char *arg_str(tmpl_exec_t *ex, const char *fn, const template_value_t *v)
 {
-    if (v->kind != TEMPLATE_STRING)
-        return tmpl_exec_fail(ex, VIGIL_EINVAL,
-                              "error calling %s: wrong type for value; expected string; got %s",
-                              fn, tmpl_type_name(v));
-    *s = v->s;
-    return 0;
+    if (v->kind != TEMPLATE_STRING) {
+        tmpl_exec_fail(ex, VIGIL_EINVAL,
+                       "error calling %s: wrong type for value; expected string; got %s", fn,
+                       tmpl_type_name(v));
+        return NULL;
+    }
+    return v->s;
 }
 
-/* Prometheus's convertToFloat: float64, int, or a string strconv.ParseFloat accepts. */
-static int to_float(tmpl_exec_t *ex, const char *fn, const template_value_t *v, double *d)
+/* Prometheus's convertToFloat: float64, int, or a string strconv.ParseFloat accepts. True
+ * with *d set, or false with the error recorded in ex (and *d = 0, so *d is always set). */
+static bool arg_float(tmpl_exec_t *ex, const char *fn, const template_value_t *v, double *d)
 {
+    *d = 0;
     switch (v->kind) {
     case TEMPLATE_FLOAT:
         *d = v->f;
-        return 0;
+        return true;
     case TEMPLATE_INT:
         *d = (double)v->i;
-        return 0;
+        return true;
     case TEMPLATE_STRING: {
         char *end;
         errno = 0;
         *d = strtod(v->s, &end);
-        if (v->s[0] == '\0' || isspace((unsigned char)v->s[0]) || *end != '\0')
-            return tmpl_exec_fail(ex, VIGIL_EINVAL,
-                                  "error calling %s: strconv.ParseFloat: parsing \"%s\": "
-                                  "invalid syntax", fn, v->s);
-        return 0;
+        if (v->s[0] == '\0' || isspace((unsigned char)v->s[0]) || *end != '\0') {
+            tmpl_exec_fail(ex, VIGIL_EINVAL, "error calling %s: strconv.ParseFloat: parsing "
+                           "\"%s\": invalid syntax", fn, v->s);
+            return false;
+        }
+        return true;
     }
     default:
-        return tmpl_exec_fail(ex, VIGIL_EINVAL, "error calling %s: can't convert %s to float",
-                              fn, tmpl_type_name(v));
+        tmpl_exec_fail(ex, VIGIL_EINVAL, "error calling %s: can't convert %s to float", fn,
+                       tmpl_type_name(v));
+        return false;
     }
 }
 
@@ -239,7 +246,8 @@ FN(fn_index)
              * missingkey option: "" for map[string]string, nil otherwise. */
             long at = tmpl_map_find(v, k->s);
             v = at >= 0 ? v->items[at]
-              : (v->flags & TEMPLATE_F_LABELS) ? &tmpl_empty_string : &tmpl_nil;
+              : (v->flags & (TEMPLATE_F_LABELS | TEMPLATE_F_STRMAP)) ? &tmpl_empty_string
+              : &tmpl_nil;
         } else if (v->kind == TEMPLATE_LIST || v->kind == TEMPLATE_STRING) {
             if (k->kind != TEMPLATE_INT)
                 return tmpl_exec_fail(ex, VIGIL_EINVAL, "error calling index: cannot index "
@@ -455,8 +463,8 @@ static int format_one(buf_t *b, char verb, const template_value_t *v, int width,
 
 FN(fn_printf)
 {
-    const char *f;
-    if (want_str(ex, "printf", a[0], &f) != 0)
+    const char *f = arg_str(ex, "printf", a[0]);
+    if (f == NULL)
         return ex->rc;
     buf_t b;
     buf_init(&b, ex->max_output);
@@ -694,7 +702,7 @@ static int humanize_any(tmpl_exec_t *ex, const char *fn, const template_value_t 
                         void (*f)(double, char *, size_t), const template_value_t **out)
 {
     double d;
-    if (to_float(ex, fn, v, &d) != 0)
+    if (!arg_float(ex, fn, v, &d))
         return ex->rc;
     char s[128];
     f(d, s, sizeof(s));
@@ -727,8 +735,8 @@ FN(fn_humanize_timestamp)
 static int map_string(tmpl_exec_t *ex, const char *fn, const template_value_t *v, int mode,
                       const template_value_t **out)
 {
-    const char *s;
-    if (want_str(ex, fn, v, &s) != 0)
+    const char *s = arg_str(ex, fn, v);
+    if (s == NULL)
         return ex->rc;
     size_t len = strlen(s);
     template_value_t *r = tmpl_val_str(&ex->arena, s, len);
@@ -758,8 +766,8 @@ FN(fn_title) { (void)n; return map_string(ex, "title", a[0], 2, out); }
 FN(fn_trim_space)
 {
     (void)n;
-    const char *s;
-    if (want_str(ex, "trimSpace", a[0], &s) != 0)
+    const char *s = arg_str(ex, "trimSpace", a[0]);
+    if (s == NULL)
         return ex->rc;
     size_t len = strlen(s);
     while (len > 0 && isspace((unsigned char)s[len - 1]))
@@ -774,8 +782,8 @@ FN(fn_trim_space)
 FN(fn_safe_html)
 {
     (void)n;
-    const char *s;
-    return want_str(ex, "safeHtml", a[0], &s) ? ex->rc : ret_str(ex, s, strlen(s), out);
+    const char *s = arg_str(ex, "safeHtml", a[0]);
+    return s == NULL ? ex->rc : ret_str(ex, s, strlen(s), out);
 }
 
 /* net.SplitHostPort; false when Go would return an error. */
@@ -804,9 +812,9 @@ static bool split_host_port(const char *hp, const char **host, size_t *hlen, con
 FN(fn_strip_port)
 {
     (void)n;
-    const char *s, *host, *port;
+    const char *s = arg_str(ex, "stripPort", a[0]), *host, *port;
     size_t hlen;
-    if (want_str(ex, "stripPort", a[0], &s) != 0)
+    if (s == NULL)
         return ex->rc;
     if (!split_host_port(s, &host, &hlen, &port))
         return ret_str(ex, s, strlen(s), out);
@@ -816,9 +824,9 @@ FN(fn_strip_port)
 FN(fn_strip_domain)
 {
     (void)n;
-    const char *s, *host, *port = "";
+    const char *s = arg_str(ex, "stripDomain", a[0]), *host, *port = "";
     size_t hlen;
-    if (want_str(ex, "stripDomain", a[0], &s) != 0)
+    if (s == NULL)
         return ex->rc;
     if (!split_host_port(s, &host, &hlen, &port)) {
         host = s;
@@ -844,8 +852,8 @@ FN(fn_strip_domain)
 FN(fn_parse_duration)
 {
     (void)n;
-    const char *s;
-    if (want_str(ex, "parseDuration", a[0], &s) != 0)
+    const char *s = arg_str(ex, "parseDuration", a[0]);
+    if (s == NULL)
         return ex->rc;
     int64_t ms;
     duration_error_t e = duration_parse(s, strlen(s), &ms);
@@ -858,8 +866,8 @@ FN(fn_parse_duration)
 static int link(tmpl_exec_t *ex, const char *fn, const template_value_t *v, int tab,
                 const template_value_t **out)
 {
-    const char *expr;
-    if (want_str(ex, fn, v, &expr) != 0)
+    const char *expr = arg_str(ex, fn, v);
+    if (expr == NULL)
         return ex->rc;
     buf_t b;
     buf_init(&b, ex->max_output);
@@ -939,8 +947,9 @@ static int compile_re(tmpl_exec_t *ex, const char *fn, const char *pat, regex_t 
 FN(fn_match)
 {
     (void)n;
-    const char *pat, *s;
-    if (want_str(ex, "match", a[0], &pat) || want_str(ex, "match", a[1], &s))
+    const char *pat = arg_str(ex, "match", a[0]);
+    const char *s = pat != NULL ? arg_str(ex, "match", a[1]) : NULL;
+    if (s == NULL)
         return ex->rc;
     regex_t re;
     if (compile_re(ex, "match", pat, &re, NULL, NULL) != 0)
@@ -1004,9 +1013,10 @@ static int expand(buf_t *b, const char *repl, const char *s, const regmatch_t *m
 FN(fn_re_replace_all)
 {
     (void)n;
-    const char *pat, *repl, *s;
-    if (want_str(ex, "reReplaceAll", a[0], &pat) || want_str(ex, "reReplaceAll", a[1], &repl) ||
-        want_str(ex, "reReplaceAll", a[2], &s))
+    const char *pat = arg_str(ex, "reReplaceAll", a[0]);
+    const char *repl = pat != NULL ? arg_str(ex, "reReplaceAll", a[1]) : NULL;
+    const char *s = repl != NULL ? arg_str(ex, "reReplaceAll", a[2]) : NULL;
+    if (s == NULL)
         return ex->rc;
     regex_t re;
     int *groups = NULL, ngroups = 0;
@@ -1058,8 +1068,8 @@ FN(fn_re_replace_all)
 FN(fn_join)
 {
     (void)n;
-    const char *sep;
-    if (want_str(ex, "join", a[0], &sep) != 0)
+    const char *sep = arg_str(ex, "join", a[0]);
+    if (sep == NULL)
         return ex->rc;
     if (a[1]->kind != TEMPLATE_LIST)
         return tmpl_exec_fail(ex, VIGIL_EINVAL, "error calling join: wrong type for value; "
@@ -1089,8 +1099,7 @@ FN(fn_string_slice)
     if (l == NULL)
         return oom(ex);
     for (int i = 0; i < n; i++) {
-        const char *s;
-        if (want_str(ex, "stringSlice", a[i], &s) != 0)
+        if (arg_str(ex, "stringSlice", a[i]) == NULL)
             return ex->rc;
         if (tmpl_val_push(&ex->arena, l, a[i]) != 0)
             return oom(ex);

@@ -653,6 +653,10 @@ static int expect_rdelim(parser_t *p, const char *what, bool *trim)
 
 static int expect_name(parser_t *p, const char *what, char **name, size_t *at)
 {
+    /* Both outputs are set on every path, also the failing ones, so no caller can read
+     * them uninitialised (and the compiler can see that). */
+    *name = NULL;
+    *at = p->pos;
     tok_t t;
     if (lex(p, &t) != 0)
         return p->rc;

@@ -47,6 +47,9 @@ typedef enum template_kind {
 #define TEMPLATE_F_STRUCT 0x2u  /* a Go struct: a missing field is an execution error */
 #define TEMPLATE_F_ALERTS 0x4u  /* Alertmanager's Alerts list: .Firing .Resolved (elements
                                    are maps with a "Status" entry) */
+#define TEMPLATE_F_STRMAP 0x8u  /* a plain map[string]string (Prometheus' $labels): a missing
+                                   key is "" under missingkey=zero, as with LABELS, but no
+                                   methods, so a label called "Names" is just that label */
 
 typedef struct template_value template_value_t;
 
@@ -136,6 +139,11 @@ int template_execute_named(const template_t *t, const char *name,
 
 /* The name of the i-th function templates may call (static), NULL past the last. */
 const char *template_function_name(size_t i);
+
+/* Writes `v` as Go's fmt %v prints a float64 (strconv 'g' with the shortest digits that read
+ * back: "1e+06", "0.1", "NaN", "+Inf") into out[cap], truncated to fit; 32 bytes always
+ * suffice. */
+void template_format_float(double v, char *out, size_t cap);
 
 /* ---- RE2 regexes on POSIX ----------------------------------------------------------------- */
 

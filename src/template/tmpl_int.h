@@ -203,8 +203,6 @@ const char *tmpl_type_name(const template_value_t *v);
 
 /* ---- number and time formatting (format.c) ------------------------------------------------ */
 
-/* Go's %v of a float64 (strconv 'g' shortest, "NaN", "+Inf", "-Inf"). */
-void tmpl_format_float(double v, char *out, size_t cap);
 /* Go's fmt %.<prec><verb> of a float64 for verb e, f, g (prec -1: shortest for g/e, 6 for f). */
 void tmpl_format_float_verb(double v, char verb, int prec, bool plus, bool space, char *out,
                             size_t cap);

@@ -1,11 +1,12 @@
 /*
- * test_rules_tmpl.c - the interim template engine and the label hash: Prometheus' expected
- * outputs for the humanize family (template/template_test.go values), Go's %v of floats,
- * $labels/$value/$externalLabels, missingkey=zero, compile-time errors for unsupported
- * constructs, and XXH64's published test vectors.
+ * test_rules_tmpl.c - rule templates through rules_tmpl_default() (src/template set up as
+ * Prometheus sets up text/template) and the label hash: Prometheus' expected outputs for the
+ * humanize family (template/template_test.go values), Go's %v of floats,
+ * $labels/$value/$externalLabels, missingkey=zero, the constructs the interim engine lacked
+ * (range, with, define), compile-time errors for unsupported ones, and XXH64's published
+ * test vectors.
  */
 #include "rules/rules_int.h"
-#include "rules/tmpl_int.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,12 +32,15 @@ static const char *expand(const char *text, double v)
         return res;
     }
     rules_tmpl_data_t d = { { lbl, 2 }, { ext, 1 }, "http://vigil:9470", v, 0 };
+    void *data;
+    assert_int_equal(t->data_new(t->ctx, &d, &data), 0);
     buf_t b;
     buf_init(&b, 4096);
-    if (t->expand(t->ctx, tp, &d, &b, &err) != 0)
+    if (t->expand(t->ctx, tp, data, &b, &err) != 0)
         snprintf(res, sizeof(res), "ERR: %s", err.message);
     else
         snprintf(res, sizeof(res), "%s", b.data ? b.data : "");
+    t->data_free(t->ctx, data);
     buf_free(&b);
     t->release(t->ctx, tp);
     return res;
@@ -96,17 +100,46 @@ static void test_values_and_labels(void **state)
 static void test_errors(void **state)
 {
     (void)state;
+    /* Compile-time: Go's messages with "template: NAME:LINE:COL:" in front. */
     assert_string_equal(expand("{{ $label.foo }}", 0),
-                        "ERR: template: __alert_X:1: undefined variable \"$label\"");
+                        "ERR: template: __alert_X:1:4: undefined variable \"$label\"");
     assert_string_equal(expand("{{ nosuch 1 }}", 0),
-                        "ERR: template: __alert_X:1: function \"nosuch\" not defined");
+                        "ERR: template: __alert_X:1:4: function \"nosuch\" not defined");
     assert_non_null(strstr(expand("{{ query \"up\" }}", 0), "not supported"));
-    assert_non_null(strstr(expand("{{ range $labels }}x{{ end }}", 0), "not supported"));
-    assert_non_null(strstr(expand("{{ if 1 }}x", 0), "ERR: "));
+    assert_non_null(strstr(expand("{{ $labels | first }}", 0), "not supported"));
+    assert_non_null(strstr(expand("{{ if 1 }}x", 0), "unexpected EOF"));
     assert_non_null(strstr(expand("{{ $value ", 0), "unclosed action"));
+    assert_non_null(strstr(expand("{{ template \"nope\" }}", 0), "ERR: template: "));
     /* run-time errors only show at expansion */
     assert_non_null(strstr(expand("{{ $.labels.x }}", 0), "can't evaluate field labels"));
     assert_non_null(strstr(expand("{{ humanize \"abc\" }}", 0), "error calling humanize"));
+    assert_non_null(strstr(expand("{{ gt $value 1 }}", 2), "incompatible types for comparison"));
+}
+
+/* Constructs the former rules-only engine refused, which src/template runs as Go does. */
+static void test_full_language(void **state)
+{
+    (void)state;
+    assert_string_equal(expand("{{ range $k, $v := $labels }}{{ $k }}={{ $v }},{{ end }}", 0),
+                        "instance=a:9090,job=node,");
+    assert_string_equal(expand("{{ range $labels }}[{{ . }}]{{ end }}", 0), "[a:9090][node]");
+    assert_string_equal(expand("{{ with $labels.job }}job {{ . }}{{ else }}none{{ end }}", 0),
+                        "job node");
+    assert_string_equal(expand("{{ with $labels.nope }}x{{ else }}none{{ end }}", 0), "none");
+    assert_string_equal(expand("{{ define \"j\" }}<{{ .job }}>{{ end }}"
+                               "{{ template \"j\" $labels }}", 0), "<node>");
+    assert_string_equal(expand("{{ if eq $labels.job \"a\" }}a{{ else if eq $labels.job \"b\" }}"
+                               "b{{ else if eq $labels.job \"node\" }}n{{ end }}", 0), "n");
+    assert_string_equal(expand("{{ index $labels \"job\" }} {{ len $labels }}", 0), "node 2");
+    /* Prometheus' labels are a plain map[string]string: no Alertmanager methods, a missing
+     * label (whatever its name) is "" under missingkey=zero. */
+    assert_string_equal(expand("[{{ $labels.Names }}][{{ .Labels.SortedPairs }}]", 0), "[][]");
+    assert_string_equal(expand("{{ $labels }}", 0), "map[instance:a:9090 job:node]");
+    /* Go's fmt: %d of a float64 is a bad verb, not a conversion. */
+    assert_string_equal(expand("{{ printf \"%d\" $value }}", 5), "%!d(float64=5)");
+    assert_string_equal(expand("{{ printf \"%s=%v\" $labels.job $value }}", 0.5), "node=0.5");
+    assert_string_equal(expand("{{ graphLink \"up\" }}", 0), "/graph?g0.expr=up&g0.tab=0");
+    assert_string_equal(expand("{{ $labels = $externalLabels }}{{ $labels.region }}", 0), "eu");
 }
 
 static void test_kv_expand_error_text(void **state)
@@ -117,11 +150,13 @@ static void test_kv_expand_error_text(void **state)
     vigil_error_t err;
     assert_int_equal(t->compile(t->ctx, "__alert_A", kv.value, &kv.tmpl, &err), 0);
     rules_tmpl_data_t d = { { NULL, 0 }, { NULL, 0 }, "", 0, 0 };
+    rules_expander_t x = { .ops = t, .d = &d };
     buf_t b;
     buf_init(&b, 4096);
-    assert_int_equal(rules_kv_expand(t, &kv, &d, &b), 0);
+    assert_int_equal(rules_kv_expand(&x, &kv, &b), 0);
     assert_non_null(strstr(b.data, "<error expanding template: template: __alert_A"));
     buf_free(&b);
+    rules_expander_done(&x);
     t->release(t->ctx, kv.tmpl);
 }
 
@@ -141,6 +176,7 @@ int main(void)
         cmocka_unit_test(test_humanize),
         cmocka_unit_test(test_values_and_labels),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_full_language),
         cmocka_unit_test(test_kv_expand_error_text),
         cmocka_unit_test(test_xxh64),
     };

@@ -220,6 +220,61 @@ static void test_humanize(void **state)
     expect("{{ humanizePercentage $value }}", 1, "100%");
     expect("{{ humanizeTimestamp $value }}", 1435065584.128, "2015-06-23 13:19:44.128 +0000 UTC");
     expect("{{ humanizeTimestamp $value }}", 0, "1970-01-01 00:00:00 +0000 UTC");
+    /* the fraction loses its trailing zeros, never a significant one */
+    expect("{{ humanizeTimestamp $value }}", 1.5, "1970-01-01 00:00:01.5 +0000 UTC");
+    expect("{{ humanizeTimestamp $value }}", 1.05, "1970-01-01 00:00:01.05 +0000 UTC");
+    expect("{{ humanizeTimestamp $value }}", 1.25, "1970-01-01 00:00:01.25 +0000 UTC");
+    expect("{{ humanizeDuration $value }}", -1.5, "-1.5s");
+    expect("{{ humanize $value }}", 1e30, "1e+06Y");
+}
+
+/* Go's %v of a float64, as the rules API writes JSON numbers with it. */
+static void test_format_float(void **state)
+{
+    (void)state;
+    static const struct { double v; const char *want; } cases[] = {
+        { 0, "0" }, { 0.1, "0.1" }, { 1e6, "1e+06" }, { 123456, "123456" },
+        { 1234567, "1.234567e+06" }, { 1e-5, "1e-05" }, { 0.0001, "0.0001" },
+        { -2.5e-7, "-2.5e-07" }, { 1.7976931348623157e308, "1.7976931348623157e+308" },
+        { 5e-324, "5e-324" },
+    };
+    char out[32];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        template_format_float(cases[i].v, out, sizeof(out));
+        assert_string_equal(out, cases[i].want);
+    }
+    template_format_float(NAN, out, sizeof(out));
+    assert_string_equal(out, "NaN");
+    template_format_float(-INFINITY, out, sizeof(out));
+    assert_string_equal(out, "-Inf");
+    template_format_float(1234567, out, 5);   /* truncated, terminated */
+    assert_string_equal(out, "1.23");
+}
+
+/* TEMPLATE_F_STRMAP: Go's plain map[string]string - a missing key is "" under
+ * missingkey=zero, <no value> without it, and the KV method names are ordinary keys. */
+static void test_strmap(void **state)
+{
+    (void)state;
+    template_value_t *m = template_value_map(TEMPLATE_F_STRMAP);
+    assert_int_equal(template_map_set_string(m, "Names", "n"), 0);
+    assert_int_equal(template_map_set_string(m, "job", "node"), 0);
+    for (int zero = 0; zero < 2; zero++) {
+        template_options_t o = { .name = "s", .missing_zero = zero };
+        template_t *t;
+        vigil_error_t err;
+        assert_int_equal(template_compile(&t, "{{ .Names }}|{{ .job }}|{{ .nope }}|"
+                                          "{{ .SortedPairs }}|{{ index . \"nope\" }}|"
+                                          "{{ . }}", &o, &err), 0);
+        buf_t b;
+        buf_init(&b, 4096);
+        assert_int_equal(template_execute(t, m, NULL, &b, &err), 0);
+        assert_string_equal(b.data, zero ? "n|node||||map[Names:n job:node]"
+                                         : "n|node|<no value>|<no value>||map[Names:n job:node]");
+        buf_free(&b);
+        template_free(t);
+    }
+    template_value_free(m);
 }
 
 static void test_strings(void **state)
@@ -451,6 +506,8 @@ int main(void)
         cmocka_unit_test(test_control),
         cmocka_unit_test(test_printf),
         cmocka_unit_test(test_humanize),
+        cmocka_unit_test(test_format_float),
+        cmocka_unit_test(test_strmap),
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_compile_errors),
         cmocka_unit_test(test_exec_errors),
