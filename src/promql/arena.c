@@ -45,6 +45,8 @@ void arena_free(arena_t *a)
     a->head = NULL;
     a->used = 0;
     a->total = 0;
+    free(a->spare);
+    a->spare = NULL;
 }
 
 void *arena_alloc(arena_t *a, size_t n)
@@ -54,7 +56,14 @@ void *arena_alloc(arena_t *a, size_t n)
         n = 16;
     if (a->head == NULL || a->head->size - a->used < n) {
         size_t size = n > ARENA_CHUNK_MIN ? n : ARENA_CHUNK_MIN;
-        arena_chunk_t *c = malloc(sizeof(*c) + size);
+        arena_chunk_t *c;
+        if (a->spare != NULL && a->spare->size >= size) {
+            c = a->spare;
+            size = c->size;
+            a->spare = NULL;
+        } else {
+            c = malloc(sizeof(*c) + size);
+        }
         if (c == NULL) {
             if (a->oom != NULL)
                 longjmp(*a->oom, 1);
@@ -119,15 +128,32 @@ arena_mark_t arena_mark(const arena_t *a)
     return (arena_mark_t){ a->head, a->used };
 }
 
+/* A range query releases its scratch arena after every step and fills it again in the next:
+ * keeping the largest released chunk saves a malloc/free pair per step, and for chunks big
+ * enough to be mmap'ed, the page faults of touching fresh pages again. */
 void arena_release(arena_t *a, arena_mark_t m)
 {
     while (a->head != m.head && a->head != NULL) {
-        arena_chunk_t *next = a->head->next;
-        a->total -= a->head->size;
-        free(a->head);
-        a->head = next;
+        arena_chunk_t *c = a->head;
+        a->head = c->next;
+        a->total -= c->size;
+        if (a->spare == NULL || a->spare->size < c->size) {
+            free(a->spare);
+            a->spare = c;
+        } else {
+            free(c);
+        }
     }
     a->used = m.head == NULL ? 0 : m.used;
+}
+
+bool arena_owns(const arena_t *a, const void *p)
+{
+    const unsigned char *q = p;
+    for (const arena_chunk_t *c = a->head; c != NULL; c = c->next)
+        if (q >= c->data && q < c->data + c->size)
+            return true;
+    return false;
 }
 
 void arena_defer(arena_t *a, void (*fn)(void *), void *p)
@@ -304,12 +330,23 @@ size_t labels_sort(promql_label_t *v, size_t n)
 
 /* ---- string map ---- */
 
+/* Grouping keys are label sets of tens of bytes, hashed for every sample of every step: eight
+ * bytes per multiply, then a final avalanche so the low bits the table uses depend on all. */
 static uint64_t hash_bytes(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (n * 0xff51afd7ed558ccdULL);
+    for (; n >= 8; s += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 31;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w) * 0x94d049bb133111ebULL;
+    h ^= h >> 32;
+    h *= 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 29);
 }
 
 void strmap_init(strmap_t *m, arena_t *a, size_t hint)

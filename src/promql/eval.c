@@ -396,6 +396,14 @@ static int eval_matrix_selector(evalctx_t *c, const expr_t *e, int64_t t, value_
 
 /* ---- building matrices from per-step vectors ---- */
 
+/* Where the sample at one position of the previous step's vector went. */
+typedef struct mb_hint {
+    const promql_label_t *v;   /* its label array */
+    size_t n;
+    bool drop_name;
+    size_t series;
+} mb_hint_t;
+
 typedef struct mbuilder {
     strmap_t idx;
     mseries_t *s;
@@ -403,13 +411,30 @@ typedef struct mbuilder {
     size_t *pcap;
     arena_t *a;      /* series and points */
     arena_t *tmp;    /* lookup keys (the scratch arena) */
+    /* The range result drops __name__ from samples marked for it (delayed removal) as it adds
+     * them; a subquery keeps the name and marks the series instead. */
+    bool strip_names;
+    /*
+     * Steps mostly produce the same series in the same order, and a sample's label array is
+     * often one that lives for the whole query (a selector's series). When the sample at
+     * position i carries the same array (and drop_name) as the one at i in the previous step,
+     * it belongs to the same series, found without building and hashing its key. Arrays in
+     * `released` (the scratch arena, released after every step, so an address may be reused
+     * for other labels) never take this path.
+     */
+    mb_hint_t *hint;
+    size_t hint_cap;
+    const arena_t *released;
 } mbuilder_t;
 
-static void mb_init(mbuilder_t *b, arena_t *a, arena_t *tmp)
+static void mb_init(mbuilder_t *b, arena_t *a, arena_t *tmp, bool strip_names,
+                    const arena_t *released)
 {
     memset(b, 0, sizeof(*b));
     b->a = a;
     b->tmp = tmp;
+    b->strip_names = strip_names;
+    b->released = released;
     strmap_init(&b->idx, a, 16);
 }
 
@@ -433,13 +458,20 @@ static char *labels_key(arena_t *a, promql_labels_t l, size_t *len)
     return k;
 }
 
-/* Appends (t, v) to the series of `l` (labels copied into the builder's arena when new).
- * Returns the series index; *dup is set when the series already has a point at t. */
-static size_t mb_add(mbuilder_t *b, promql_labels_t l, bool drop_name, int64_t t, double v,
-                     bool *dup)
+/* The series of the sample (l, drop_name) at position `pos` of its step's vector, added (labels
+ * copied into the builder's arena) when new. */
+static size_t mb_series(mbuilder_t *b, size_t pos, promql_labels_t l, bool drop_name)
 {
+    if (pos < b->hint_cap) {
+        const mb_hint_t *h = &b->hint[pos];
+        if (h->v == l.v && h->v != NULL && h->n == l.n && h->drop_name == drop_name)
+            return h->series;
+    }
+    promql_labels_t key_l = l;
+    if (b->strip_names && drop_name)
+        key_l = labels_without(b->tmp, l, LABEL_NAME);
     size_t klen;
-    char *key = labels_key(b->tmp, l, &klen);
+    char *key = labels_key(b->tmp, key_l, &klen);
     bool found;
     size_t i = strmap_get_or_put(&b->idx, key, klen, b->n, &found);
     if (!found) {
@@ -449,12 +481,33 @@ static size_t mb_add(mbuilder_t *b, promql_labels_t l, bool drop_name, int64_t t
             b->pcap = arena_realloc(b->a, b->pcap, b->cap * sizeof(size_t), nc * sizeof(size_t));
             b->cap = nc;
         }
-        b->s[b->n] = (mseries_t){ labels_copy(b->a, l), NULL, 0, drop_name };
+        b->s[b->n] = (mseries_t){ labels_copy(b->a, key_l), NULL, 0,
+                                  !b->strip_names && drop_name };
         b->pcap[b->n] = 0;
         b->n++;
     }
+    if (b->released == NULL || !arena_owns(b->released, l.v)) {
+        if (pos >= b->hint_cap) {
+            size_t nc = b->hint_cap ? b->hint_cap * 2 : 64;
+            while (nc <= pos)
+                nc *= 2;
+            b->hint = arena_realloc(b->a, b->hint, b->hint_cap * sizeof(*b->hint),
+                                    nc * sizeof(*b->hint));
+            b->hint_cap = nc;
+        }
+        b->hint[pos] = (mb_hint_t){ l.v, l.n, drop_name, i };
+    }
+    return i;
+}
+
+/* Appends (t, v) to the series of the sample (l, drop_name) at position `pos` of its step.
+ * Returns the series index; *dup is set when the series already has a point at t. */
+static size_t mb_add(mbuilder_t *b, size_t pos, promql_labels_t l, bool drop_name, int64_t t,
+                     double v, bool *dup)
+{
+    size_t i = mb_series(b, pos, l, drop_name);
     mseries_t *s = &b->s[i];
-    s->drop_name = s->drop_name || drop_name;
+    s->drop_name = s->drop_name || (!b->strip_names && drop_name);
     *dup = s->n > 0 && s->p[s->n - 1].t == t;
     if (s->n == b->pcap[i]) {
         size_t nc = b->pcap[i] ? b->pcap[i] * 2 : 8;
@@ -473,7 +526,7 @@ static int eval_subquery(evalctx_t *c, const expr_t *e, int64_t t, value_t *out)
     if (first <= ts - e->sq.range_ms)
         first += step;
     mbuilder_t b;
-    mb_init(&b, c->scratch, c->scratch);
+    mb_init(&b, c->scratch, c->scratch, false, NULL); /* scratch is not released in between */
     size_t total = 0;
     for (int64_t it = first; it <= ts; it += step) {
         int rc = check_abort(c);
@@ -484,12 +537,12 @@ static int eval_subquery(evalctx_t *c, const expr_t *e, int64_t t, value_t *out)
             return rc;
         bool dup;
         if (v.type == PT_SCALAR) {
-            mb_add(&b, (promql_labels_t){ NULL, 0 }, false, it, v.scalar, &dup);
+            mb_add(&b, 0, (promql_labels_t){ NULL, 0 }, false, it, v.scalar, &dup);
             total++;
             continue;
         }
         for (size_t i = 0; i < v.vec.n; i++)
-            mb_add(&b, v.vec.s[i].lbls, v.vec.s[i].drop_name, it, v.vec.s[i].v, &dup);
+            mb_add(&b, i, v.vec.s[i].lbls, v.vec.s[i].drop_name, it, v.vec.s[i].v, &dup);
         total += v.vec.n;
     }
     out->type = PT_MATRIX;
@@ -752,7 +805,7 @@ static int run_body(query_t *q, promql_engine_t *eng, const promql_storage_t *st
         arena_free(&q->scratch);
     } else {
         mbuilder_t b;
-        mb_init(&b, q->a, &q->scratch);
+        mb_init(&b, q->a, &q->scratch, true, &q->scratch);
         for (int64_t t = start; t <= end; t += step) {
             if ((rc = check_abort(c)) != 0)
                 goto out_free;
@@ -763,12 +816,11 @@ static int run_body(query_t *q, promql_engine_t *eng, const promql_storage_t *st
                 goto out_free;
             bool dup = false;
             if (v.type == PT_SCALAR) {
-                mb_add(&b, (promql_labels_t){ NULL, 0 }, false, t, v.scalar, &dup);
+                mb_add(&b, 0, (promql_labels_t){ NULL, 0 }, false, t, v.scalar, &dup);
                 c->result_samples++;
             } else {
-                drop_names(c, &v.vec);
                 for (size_t i = 0; i < v.vec.n && !dup; i++)
-                    mb_add(&b, v.vec.s[i].lbls, false, t, v.vec.s[i].v, &dup);
+                    mb_add(&b, i, v.vec.s[i].lbls, v.vec.s[i].drop_name, t, v.vec.s[i].v, &dup);
                 c->result_samples += v.vec.n;
             }
             if (dup) {

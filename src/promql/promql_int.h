@@ -29,6 +29,7 @@ typedef struct arena {
     size_t total;          /* bytes allocated in all chunks, for the caller's limits */
     jmp_buf *oom;          /* where to jump on allocation failure; NULL = return NULL */
     struct arena_defer *defers;  /* cleanups run by arena_free (compiled regexes) */
+    arena_chunk_t *spare;  /* one chunk arena_release kept for the next step's allocations */
 } arena_t;
 
 typedef struct arena_mark {
@@ -47,6 +48,8 @@ arena_mark_t arena_mark(const arena_t *a);
 /* Runs fn(p) when the arena is freed (not on arena_release). */
 void arena_defer(arena_t *a, void (*fn)(void *), void *p);
 void arena_release(arena_t *a, arena_mark_t m);   /* frees what was allocated after the mark */
+/* Whether p points into memory currently allocated from a (a few chunk range checks). */
+bool arena_owns(const arena_t *a, const void *p);
 
 /* ------------------------------------------------------------------------------------------
  * Labels (promql_labels_t: sorted by name). Builders allocate in an arena.
