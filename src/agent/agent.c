@@ -3,7 +3,8 @@
  *
  * Reading order of start-up (agent_main): configuration (defaults < file < flags) -> log ->
  * signals blocked in every thread -> data directory lock -> health checker -> self-metrics
- * registry -> store (WAL replay) and query engine -> rules -> collectors (writing into the store) ->
+ * registry -> store (WAL replay) and query engine -> notifier and Alertmanager forwarder ->
+ * rules -> collectors (writing into the store) ->
  * HTTP server -> health and self-scrape threads -> ready. The main thread then sleeps in
  * sigwait(): SIGHUP reloads, SIGINT/SIGTERM stop in reverse order. Nothing in the agent
  * installs signal handlers, so no code runs in signal context.
@@ -78,15 +79,31 @@ static int load_rules(agent_t *agent, const config_t *cfg, vigil_error_t *err)
     return rc;
 }
 
+/* The file a relative notify.config is resolved against: the config file when the key came
+ * from it, NULL (the working directory) when a flag set it. */
+static const char *notify_base(const agent_args_t *args)
+{
+    for (size_t i = 0; i < args->flag_count; i++)
+        if (strcmp(args->flags[i].key, "notify.config") == 0)
+            return NULL;
+    return args->config_path;
+}
+
 int agent_reload(agent_t *agent, vigil_error_t *err)
 {
     pthread_mutex_lock(&agent->reload_lock);
     config_t fresh, old;
+    notify_config_t *ncfg = NULL;
     int rc = agent_load_config(&fresh, agent->args, err);
-    /* Rule files are part of the configuration: a bad one rejects the whole reload. */
+    /* Rule files and the notifier's file are part of the configuration: a bad one rejects
+     * the whole reload, and the running ones stay. */
+    if (rc == 0)
+        rc = agent_notifier_prepare(agent->notifier, &fresh, notify_base(agent->args), &ncfg,
+                                    err);
     if (rc == 0)
         rc = load_rules(agent, &fresh, err);
     if (rc != 0) {
+        notify_config_free(ncfg);
         config_free(&fresh);
         log_error(agent->log, "agent", "config reload failed", LF_STR("error", err->message));
         goto out_unlock;
@@ -96,6 +113,7 @@ int agent_reload(agent_t *agent, vigil_error_t *err)
     agent->cfg = fresh;
     pthread_mutex_unlock(&agent->cfg_lock);
     apply_live(agent, &old, &agent->cfg);
+    agent_notifier_commit(agent->notifier, ncfg);
     config_free(&old);
     log_info(agent->log, "agent", "config reloaded",
              LF_STR("file", agent->args->config_path ? agent->args->config_path : ""));
@@ -309,13 +327,16 @@ static int start_store(agent_t *agent, vigil_error_t *err)
 
 static int start_rules(agent_t *agent, vigil_error_t *err)
 {
-    int rc = alert_forward_start(&agent->forward, &agent->cfg.alerting.alertmanagers,
-                                 agent->registry, agent->log, err);
+    char url[512];
+    agent_external_url(agent->cfg.listen, url, sizeof(url));
+    int rc = agent_notifier_start(&agent->notifier, &agent->cfg, notify_base(agent->args),
+                                  agent->datadir.path, url, agent->registry, agent->log, err);
     if (rc != 0)
         return rc;
     rules_manager_opts_t o = {
-        .sink = alert_forward_sink,
-        .sink_ctx = agent->forward,
+        .external_url = url,
+        .sink = agent_notifier_sink,
+        .sink_ctx = agent->notifier,
         .engine = agent->engine,
         .store = rules_store_tsdb(agent->db, tsdb_storage(agent->db)),
         .default_interval_ms = (int64_t)(agent->cfg.rules.evaluation_interval * 1000),
@@ -475,7 +496,7 @@ out_stop:
     collect_free(agent.collect);  /* its subscriber writes to the store: stop it first */
     ingest_sink_free(&agent.sink);
     rules_manager_free(agent.rules);
-    alert_forward_stop(agent.forward);  /* after the rules, its only producer */
+    agent_notifier_stop(agent.notifier);  /* after the rules, its only producer */
     promql_engine_free(agent.engine);
     tsdb_close(agent.db);
     ingest_metadata_free(agent.metadata);

@@ -6,10 +6,10 @@
 #define VIGIL_AGENT_INT_H
 
 #include "agent/agent.h"
-#include "agent/alert_forward.h"
 #include "agent/datadir.h"
 #include "agent/ingest.h"
 #include "agent/monitor_routes.h"
+#include "agent/notifier.h"
 #include "api/api.h"
 #include "collect/collect.h"
 #include "http/http.h"
@@ -47,7 +47,8 @@ typedef struct agent {
     promql_engine_t      *engine;
     api_t                 api;          /* the Prometheus HTTP API over engine and store */
     rules_manager_t      *rules;        /* recording and alerting rules from rule_files */
-    alert_forward_t      *forward;      /* the rules' alerts to alerting.alertmanagers */
+    agent_notifier_t     *notifier;     /* the rules' alerts to notify.config's receivers and
+                                           to alerting.alertmanagers */
     http_server_t        *http;
     monitor_service_t    *monitor;      /* the seeds' monitoring APIs (monitor_routes.c) */
 

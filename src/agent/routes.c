@@ -255,6 +255,91 @@ static int handle_alerts(http_request_t *req, http_response_t *resp, void *ctx)
     return rules_api_alerts_json(agent->rules, &resp->body);
 }
 
+/* ---- Alertmanager's API v2 over vigil's notifier (docs/notify.md) ---------------------------- */
+
+/* Runs `fn` with the running notifier, or answers 503 when notify.config is not set. */
+static int with_notifier(http_request_t *req, http_response_t *resp, agent_t *agent,
+                         int (*fn)(http_request_t *, http_response_t *, notify_t *))
+{
+    notify_t *n = agent_notifier_acquire(agent->notifier);
+    int rc = n != NULL ? fn(req, resp, n)
+                       : http_response_error(resp, 503, "unavailable",
+                                             "the notifier is off: set notify.config to an "
+                                             "Alertmanager configuration file");
+    agent_notifier_release(agent->notifier);
+    return rc;
+}
+
+static int list_silences(http_request_t *req, http_response_t *resp, notify_t *n)
+{
+    (void)req;
+    http_response_set_content_type(resp, "application/json");
+    return notify_api_silences_json(n, &resp->body);
+}
+
+static int post_silence(http_request_t *req, http_response_t *resp, notify_t *n)
+{
+    size_t len;
+    const char *body = http_request_body(req, &len);
+    char id[40];
+    vigil_error_t err;
+    int rc = notify_api_silence_post(n, body, len, id, &err);
+    if (rc == VIGIL_ENOENT)
+        return http_response_error(resp, 404, "not_found", "%s", err.message);
+    if (rc == VIGIL_EPARSE || rc == VIGIL_EINVAL || rc == VIGIL_ELIMIT)
+        return http_response_error(resp, 400, "bad_data", "invalid silence: %s", err.message);
+    if (rc != 0)
+        return rc;
+    http_response_set_content_type(resp, "application/json");
+    return buf_printf(&resp->body, "{\"silenceID\":\"%s\"}", id);
+}
+
+static int get_silence(http_request_t *req, http_response_t *resp, notify_t *n)
+{
+    const char *id = http_request_path_param(req, "id");
+    http_response_set_content_type(resp, "application/json");
+    int rc = notify_api_silence_json(n, id, &resp->body);
+    if (rc == VIGIL_ENOENT)
+        return http_response_error(resp, 404, "not_found", "silence %s not found", id);
+    return rc;
+}
+
+static int delete_silence(http_request_t *req, http_response_t *resp, notify_t *n)
+{
+    const char *id = http_request_path_param(req, "id");
+    int rc = notify_silence_expire(n, id);
+    if (rc == VIGIL_ENOENT)
+        return http_response_error(resp, 404, "not_found", "silence %s not found", id);
+    if (rc == VIGIL_ESTATE)
+        return http_response_error(resp, 400, "bad_data", "silence %s already expired", id);
+    return rc != 0 ? rc : http_response_json(resp, 200, "{}");
+}
+
+static int list_notify_alerts(http_request_t *req, http_response_t *resp, notify_t *n)
+{
+    (void)req;
+    http_response_set_content_type(resp, "application/json");
+    return notify_api_alerts_json(n, &resp->body);
+}
+
+/* GET/POST /api/v2/silences, GET/DELETE /api/v2/silence/{id}, GET /api/v2/alerts. */
+static int handle_silences(http_request_t *req, http_response_t *resp, void *ctx)
+{
+    return with_notifier(req, resp, ctx,
+                         http_request_method_bit(req) == HTTP_POST ? post_silence : list_silences);
+}
+
+static int handle_silence(http_request_t *req, http_response_t *resp, void *ctx)
+{
+    return with_notifier(req, resp, ctx,
+                         http_request_method_bit(req) == HTTP_DELETE ? delete_silence : get_silence);
+}
+
+static int handle_notify_alerts(http_request_t *req, http_response_t *resp, void *ctx)
+{
+    return with_notifier(req, resp, ctx, list_notify_alerts);
+}
+
 static const http_route_t agent_table[] = {
     { HTTP_GET, "/metrics", "metrics", handle_metrics, NULL },
     { HTTP_GET, "/-/healthy", "healthy", handle_healthy, NULL },
@@ -266,6 +351,10 @@ static const http_route_t agent_table[] = {
     { HTTP_GET, "/api/v1/status/tsdb", "tsdb_status", handle_tsdb_status, NULL },
     { HTTP_GET, "/api/v1/rules", "rules", handle_rules, NULL },
     { HTTP_GET, "/api/v1/alerts", "alerts", handle_alerts, NULL },
+    { HTTP_GET | HTTP_POST | HTTP_RAW_BODY, "/api/v2/silences", "silences", handle_silences,
+      NULL },
+    { HTTP_GET | HTTP_DELETE, "/api/v2/silence/{id}", "silence", handle_silence, NULL },
+    { HTTP_GET, "/api/v2/alerts", "notify_alerts", handle_notify_alerts, NULL },
 };
 
 size_t agent_routes(agent_t *agent, http_route_t *out, size_t cap)

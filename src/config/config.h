@@ -232,6 +232,10 @@ typedef struct config {
     } alerting;
 
     struct {
+        char *config;                    /* Alertmanager config file; "" = notifier off */
+    } notify;
+
+    struct {
         struct {
             bool  enabled;
             char *path;                  /* directory the JSON snapshots go to */

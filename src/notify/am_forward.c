@@ -115,8 +115,11 @@ static int send_batch(am_forward_t *f, const char *body, size_t n)
     int timeout = f->opts.timeout_ms > 0 ? f->opts.timeout_ms : 10000;
     for (size_t i = 0; i < f->nurls; i++) {
         char why[512];
-        if (notify_http_post(f->urls[i], "application/json", body, timeout, why,
-                             sizeof(why)) == 0) {
+        bool ok = notify_http_post(f->urls[i], "application/json", body, timeout, why,
+                                   sizeof(why)) == 0;
+        if (f->opts.on_result != NULL)
+            f->opts.on_result(f->opts.on_result_ctx, i, n, ok);
+        if (ok) {
             delivered++;
             continue;
         }
@@ -172,6 +175,7 @@ void am_forward_stats(am_forward_t *f, am_forward_stats_t *out)
     pthread_mutex_lock(&f->mu);
     *out = f->stats;
     out->queued = f->count;
+    out->capacity = f->cap;
     pthread_mutex_unlock(&f->mu);
 }
 

@@ -215,6 +215,26 @@ static int group_insert(notify_t *n, ngroup_t *g, const nalert_t *a, int64_t now
     return 0;
 }
 
+/* Puts `a` into the groups of every route it matches. Caller holds the lock. */
+static int route_alert(notify_t *n, const nalert_t *a, int64_t now)
+{
+    const nroute_t *routes[64];
+    size_t nr = nroute_match(&n->cfg->route, a->labels, a->nlabels, routes, 64);
+    int rc = 0;
+    for (size_t k = 0; rc == 0 && k < nr; k++) {
+        buf_t key;
+        buf_init(&key, 1 << 20);
+        rc = nroute_group_key(routes[k], a->labels, a->nlabels, &key);
+        ngroup_t *g = rc == 0 ? group_find(n, key.data) : NULL;
+        if (rc == 0 && g == NULL && (g = group_new(n, key.data, routes[k], a, now)) == NULL)
+            rc = VIGIL_ENOMEM;
+        if (rc == 0)
+            rc = group_insert(n, g, a, now);
+        buf_free(&key);
+    }
+    return rc;
+}
+
 int notify_push(notify_t *n, const notify_alert_t *alerts, size_t count)
 {
     int rc = 0;
@@ -234,19 +254,7 @@ int notify_push(notify_t *n, const notify_alert_t *alerts, size_t count)
             rc = VIGIL_ENOMEM;
             break;
         }
-        const nroute_t *routes[64];
-        size_t nr = nroute_match(&n->cfg->route, a->labels, a->nlabels, routes, 64);
-        for (size_t k = 0; rc == 0 && k < nr; k++) {
-            buf_t key;
-            buf_init(&key, 1 << 20);
-            rc = nroute_group_key(routes[k], a->labels, a->nlabels, &key);
-            ngroup_t *g = rc == 0 ? group_find(n, key.data) : NULL;
-            if (rc == 0 && g == NULL && (g = group_new(n, key.data, routes[k], a, now)) == NULL)
-                rc = VIGIL_ENOMEM;
-            if (rc == 0)
-                rc = group_insert(n, g, a, now);
-            buf_free(&key);
-        }
+        rc = route_alert(n, a, now);
         alert_free(a);
     }
     pthread_cond_signal(&n->cond);
@@ -254,10 +262,81 @@ int notify_push(notify_t *n, const notify_alert_t *alerts, size_t count)
     return rc;
 }
 
+/* Drops one reference to `cfg`; true when it was the last (the caller frees it, outside the
+ * lock). Caller holds the lock. */
+static bool config_unref(notify_config_t *cfg)
+{
+    return --cfg->refs == 0;
+}
+
+int notify_reload(notify_t *n, notify_config_t *cfg)
+{
+    pthread_mutex_lock(&n->mu);
+    if (n->stopping) {
+        pthread_mutex_unlock(&n->mu);
+        notify_config_free(cfg);
+        return VIGIL_ESTATE;
+    }
+    int64_t now = notify_now(n);
+    ngroup_t **old = n->groups;
+    size_t nold = n->ngroups;
+    n->groups = NULL;
+    n->ngroups = n->capgroups = 0;
+    n->nalerts_total = 0;
+    notify_config_t *prev = n->cfg;
+    cfg->refs = 1;
+    n->cfg = cfg;
+    /* Every alert again through the new tree. An alert that was in several groups (continue)
+     * lands in the same new group more than once, which group_insert merges. Alerts that no
+     * longer fit (the limit, memory) are dropped: the rules send firing ones again. */
+    int rc = 0;
+    for (size_t i = 0; i < nold; i++) {
+        for (size_t j = 0; j < old[i]->n; j++)
+            if (route_alert(n, old[i]->alerts[j], now) != 0)
+                rc = VIGIL_ENOMEM;
+        group_free(old[i]);
+    }
+    free(old);
+    if (rc != 0)
+        log_warn(n->opts.log, "notify", "alerts dropped while re-routing them on reload");
+    bool free_prev = config_unref(prev);
+    pthread_cond_signal(&n->cond);
+    pthread_mutex_unlock(&n->mu);
+    if (free_prev)
+        notify_config_free(prev);
+    return 0;
+}
+
+void notify_alert_counts(notify_t *n, size_t *active, size_t *suppressed)
+{
+    *active = *suppressed = 0;
+    pthread_mutex_lock(&n->mu);
+    int64_t now = notify_now(n);
+    uint64_t *seen = calloc(n->nalerts_total ? n->nalerts_total : 1, sizeof(*seen));
+    size_t nseen = 0;
+    for (size_t g = 0; seen != NULL && g < n->ngroups; g++)
+        for (size_t i = 0; i < n->groups[g]->n; i++) {
+            const nalert_t *a = n->groups[g]->alerts[i];
+            bool dup = false;
+            for (size_t k = 0; k < nseen && !dup; k++)
+                dup = seen[k] == a->fp;
+            if (dup || nseen == n->nalerts_total || resolved_at(a, now))
+                continue;
+            seen[nseen++] = a->fp;
+            if (nmute_inhibited(n, a, now) || nmute_silenced(n, a->labels, a->nlabels, now))
+                (*suppressed)++;
+            else
+                (*active)++;
+        }
+    pthread_mutex_unlock(&n->mu);
+    free(seen);
+}
+
 /* ---- flushing ------------------------------------------------------------------------------- */
 
 /* A flush's own copy of a group, so sending needs no lock. */
 typedef struct snapshot {
+    notify_config_t *cfg;     /* the configuration `route` belongs to (one reference) */
     char           *key;
     const nroute_t *route;
     notify_kv_t    *glabels;
@@ -266,6 +345,7 @@ typedef struct snapshot {
     size_t          n;
 } snapshot_t;
 
+/* Frees the snapshot's copies; its configuration reference is dropped by the caller. */
 static void snapshot_free(snapshot_t *s)
 {
     for (size_t i = 0; i < s->n; i++)
@@ -383,6 +463,8 @@ static int send_one(notify_t *n, const nintegration_t *it, const nreceiver_t *rc
     char why[512] = "";
     int rc = 0;
     for (int i = 0; i < attempts; i++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         if (n->opts.deliver != NULL) {
             char *body = npayload_webhook(m, 0);
             notify_delivery_t d = { .receiver = rcv->name, .integration = it->ops->name,
@@ -394,6 +476,14 @@ static int send_one(notify_t *n, const nintegration_t *it, const nreceiver_t *rc
             free(body);
         } else {
             rc = it->ops->notify(it->conf, m, (int)timeout_ms, why, sizeof(why));
+        }
+        bool last = rc == 0 || rc == VIGIL_EINVAL || i + 1 == attempts;
+        if (n->opts.on_attempt != NULL) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            n->opts.on_attempt(n->opts.on_attempt_ctx, it->ops->name, rc,
+                               (double)(t1.tv_sec - t0.tv_sec) +
+                                   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+                               last);
         }
         if (rc == 0 || rc == VIGIL_EINVAL)
             break;
@@ -428,7 +518,7 @@ static int send_one(notify_t *n, const nintegration_t *it, const nreceiver_t *rc
  * integrations are up to date (so resolved alerts may leave the group). */
 static bool flush(notify_t *n, snapshot_t *s, int64_t now)
 {
-    const nreceiver_t *rcv = &n->cfg->receivers[s->route->receiver_idx];
+    const nreceiver_t *rcv = &s->cfg->receivers[s->route->receiver_idx];
     /* mute: inhibition and silences, decided under the lock on the current state */
     nalert_t **live = calloc(s->n ? s->n : 1, sizeof(*live));
     bool *res = calloc(s->n ? s->n : 1, sizeof(*res));
@@ -573,6 +663,8 @@ int64_t notify_tick(notify_t *n, int64_t now)
         snaps = v;
         snapshot_t *s = &snaps[nsnaps];
         memset(s, 0, sizeof(*s));
+        s->cfg = n->cfg;
+        n->cfg->refs++;
         s->key = strdup(g->key);
         s->route = g->route;
         s->glabels = kv_copy(g->labels, g->nlabels);
@@ -580,6 +672,7 @@ int64_t notify_tick(notify_t *n, int64_t now)
         s->alerts = calloc(g->n ? g->n : 1, sizeof(*s->alerts));
         if (s->key == NULL || s->glabels == NULL || s->alerts == NULL) {
             snapshot_free(s);
+            n->cfg->refs--;  /* not the last: the notifier holds one */
             break;
         }
         for (size_t j = 0; j < g->n; j++)
@@ -595,8 +688,11 @@ int64_t notify_tick(notify_t *n, int64_t now)
         pthread_mutex_lock(&n->mu);
         if (ok)
             prune(n, &snaps[i], now);
+        bool last = config_unref(snaps[i].cfg);
         pthread_mutex_unlock(&n->mu);
+        notify_config_t *done = last ? snaps[i].cfg : NULL;
         snapshot_free(&snaps[i]);
+        notify_config_free(done);  /* a reload replaced it during the flush */
     }
     free(snaps);
 
@@ -660,6 +756,7 @@ int notify_create(notify_t **out, notify_config_t *cfg, const notify_options_t *
         return vigil_error_set(err, VIGIL_ENOMEM, "out of memory");
     }
     n->cfg = cfg;
+    cfg->refs = 1;
     n->opts = *opts;
     n->data_dir = opts->data_dir ? strdup(opts->data_dir) : NULL;
     n->external_url = strdup(opts->external_url ? opts->external_url : "");

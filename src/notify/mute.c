@@ -93,6 +93,13 @@ int notify_silence_add(notify_t *n, notify_silence_t *s, vigil_error_t *err)
         nm_free(&x.matchers);
         return vigil_error_set(err, VIGIL_EINVAL, "silence: no matchers");
     }
+    /* Alertmanager's validation: a silence matching the empty label set would mute every
+     * alert lacking the labels it names, which is never what was meant. */
+    if (nm_matches(&x.matchers, NULL, 0)) {
+        nm_free(&x.matchers);
+        return vigil_error_set(err, VIGIL_EINVAL,
+                               "silence: at least one matcher must not match the empty string");
+    }
     pthread_mutex_lock(&n->mu);
     int64_t now = notify_now(n);
     x.starts_ms = s->starts_at_ms ? s->starts_at_ms : now;

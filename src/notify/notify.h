@@ -16,6 +16,7 @@
 #define VIGIL_NOTIFY_H
 
 #include "log/log.h"
+#include "util/buf.h"
 #include "vigil/error.h"
 
 #include <stdbool.h>
@@ -56,6 +57,10 @@ void notify_config_summarize(const notify_config_t *cfg, notify_config_summary_t
 /* The i-th warning of a lenient load (a disabled integration and why), NULL past the last.
  * Borrowed from the config. */
 const char *notify_config_warning(const notify_config_t *cfg, size_t i);
+
+/* The name of the i-th integration vigil has ("webhook", "slack", ...: the `integration` label
+ * of the metrics), NULL past the last. Static. */
+const char *notify_integration_name(size_t i);
 
 /* ---- alerts ------------------------------------------------------------------------------- */
 
@@ -108,6 +113,13 @@ typedef struct notify_options {
     void             *deliver_ctx;
     int               max_attempts;  /* send attempts per notification; 0: 5 */
     int64_t           backoff_ms;    /* first retry delay, doubled each time; 0: 1000 */
+    /* Called after every send attempt (the agent's metrics): the integration's name, the
+     * attempt's result (0 or a negative code), how long it took, and whether it was the
+     * notification's last attempt (delivered, not retryable, or out of attempts). Runs on
+     * the notifier thread without the notifier's lock; NULL: not called. */
+    void            (*on_attempt)(void *ctx, const char *integration, int rc, double seconds,
+                                  bool last);
+    void             *on_attempt_ctx;
 } notify_options_t;
 
 /* Creates a notifier that takes ownership of `cfg` (also on failure). With a data_dir the
@@ -124,6 +136,17 @@ int notify_push(notify_t *n, const notify_alert_t *alerts, size_t count);
  * the log write. Returns the time of the next due work (INT64_MAX: none). The thread calls
  * this; with opts->manual the caller does. */
 int64_t notify_tick(notify_t *n, int64_t now_ms);
+
+/* Replaces the configuration of a running notifier (SIGHUP), taking ownership of `cfg`. The
+ * alerts held are routed again through the new route tree into new groups, as Alertmanager's
+ * reload does; the notification log and silences stay, so a group whose key and receiver are
+ * unchanged is not notified again. A flush in progress finishes with the configuration it
+ * started with. Returns 0, or VIGIL_ESTATE after notify_stop started (cfg is freed). */
+int notify_reload(notify_t *n, notify_config_t *cfg);
+
+/* Counts of the alerts held (each fingerprint once): `active` ones are firing and neither
+ * silenced nor inhibited, `suppressed` ones are firing and muted (alertmanager_alerts). */
+void notify_alert_counts(notify_t *n, size_t *active, size_t *suppressed);
 
 /* Stops the thread (waiting for a send in progress, which is bounded by its timeout), writes
  * the state file and frees everything, `cfg` included. NULL is a no-op. */
@@ -156,6 +179,29 @@ void notify_silence_list(notify_t *n,
 /* True when the label set would be muted by an active silence now. */
 bool notify_silenced(notify_t *n, const notify_kv_t *labels, size_t nlabels);
 
+/* ---- Alertmanager's API v2 documents (api.c) ----------------------------------------------- */
+
+/* Appends the GettableSilences array of GET /api/v2/silences (every silence kept, expired ones
+ * included, as Alertmanager lists them). 0 or VIGIL_ELIMIT/VIGIL_ENOMEM from the buffer. */
+int notify_api_silences_json(notify_t *n, buf_t *out);
+
+/* Appends the GettableSilence of GET /api/v2/silence/{id}. VIGIL_ENOENT when unknown. */
+int notify_api_silence_json(notify_t *n, const char *id, buf_t *out);
+
+/* POST /api/v2/silences: creates a silence from a PostableSilence document (`body`, `len`
+ * bytes of JSON: matchers [{name, value, isRegex, isEqual}], startsAt, endsAt, createdBy,
+ * comment, optional id of a silence it replaces, which is expired). `id_out` (40 bytes)
+ * receives the new id. VIGIL_EPARSE / VIGIL_EINVAL with the field at fault in err,
+ * VIGIL_ENOENT for an unknown id to replace, VIGIL_ELIMIT. */
+int notify_api_silence_post(notify_t *n, const char *body, size_t len, char id_out[40],
+                            vigil_error_t *err);
+
+/* Appends the GettableAlerts array of GET /api/v2/alerts: every alert held that has not
+ * resolved, each fingerprint once, with its receivers and status (state "active" or
+ * "suppressed", silencedBy the ids of the active silences muting it, inhibitedBy empty: vigil
+ * does not track which alert inhibits). */
+int notify_api_alerts_json(notify_t *n, buf_t *out);
+
 /* ---- forwarding to a real Alertmanager (am_forward.c) --------------------------------------- */
 
 /*
@@ -181,11 +227,19 @@ typedef struct am_forward_options {
     int64_t          (*now_ms)(void *ctx);
     void              *clock_ctx;
     bool               manual;          /* no thread: the caller runs am_forward_flush() */
+    /* Called after each request with the index of the Alertmanager in `urls`, the number of
+     * alerts in the batch and whether that Alertmanager took it (the agent's per-Alertmanager
+     * metrics). Runs on the sending thread; NULL: not called. */
+    void             (*on_result)(void *ctx, size_t url_index, size_t alerts, bool ok);
+    void              *on_result_ctx;
 } am_forward_options_t;
 
 typedef struct am_forward_stats {
-    uint64_t sent, dropped, errors;
-    size_t   queued;
+    uint64_t sent;     /* alerts at least one Alertmanager took */
+    uint64_t dropped;  /* alerts pushed out of a full queue or refused by every Alertmanager */
+    uint64_t errors;   /* failed requests */
+    size_t   queued;   /* alerts waiting */
+    size_t   capacity; /* the queue's size */
 } am_forward_stats_t;
 
 /* Creates a forwarder; *out is freed with am_forward_stop(). VIGIL_EINVAL (no URL or a URL

@@ -110,6 +110,9 @@ struct notify_config {
     template_t  *lib;        /* Alertmanager's default templates + the `templates` files */
     char       **warnings;
     size_t       nwarnings;
+    unsigned     refs;       /* a notifier's users of it (its own reference and each flush in
+                                progress), under the notifier's lock: a reload frees the old
+                                configuration only once the last flush using it is done */
 };
 
 /* The loader state handed to integration parsers (config.c). */
@@ -267,7 +270,7 @@ typedef struct nsilence {
 } nsilence_t;
 
 struct notify {
-    notify_config_t *cfg;
+    notify_config_t *cfg;         /* the current configuration (one reference held) */
     notify_options_t opts;        /* strings below are our copies */
     char            *data_dir;
     char            *external_url;

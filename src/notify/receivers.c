@@ -848,3 +848,9 @@ const nintegration_ops_t notify_integrations[] = {
       file_notify, NULL },
     { NULL, NULL, false, 0, NULL, NULL, NULL, NULL },
 };
+
+const char *notify_integration_name(size_t i)
+{
+    size_t n = sizeof(notify_integrations) / sizeof(notify_integrations[0]) - 1;
+    return i < n ? notify_integrations[i].name : NULL;
+}

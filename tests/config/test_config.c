@@ -320,11 +320,12 @@ static void test_more_load_errors(void **state)
     (void)state;
     expect_load_error("bogus: 1\n", VIGIL_EPARSE,
                       "t.yml:1:1: unknown key \"bogus\"; expected one of listen, rule_files, "
-                      "storage, log, http, collect, monitoring, health, rules, alerting, export");
+                      "storage, log, http, collect, monitoring, health, rules, alerting, notify, "
+                      "export");
     expect_load_error("scrape_configs: []\n", VIGIL_EPARSE,
                       "t.yml:1:1: unknown key \"scrape_configs\"; expected one of listen, "
                       "rule_files, storage, log, http, collect, monitoring, health, rules, "
-                      "alerting, export");
+                      "alerting, notify, export");
     expect_load_error("- a\n- b\n", VIGIL_EPARSE,
                       "t.yml:1:1: expected a mapping of keys at the top level, got a list");
     expect_load_error("health: 5\n", VIGIL_EPARSE,
