@@ -157,6 +157,11 @@ static double store_wal_syncs(void *arg)
     return store_stat(arg, offsetof(tsdb_stats_t, wal_syncs));
 }
 
+static double store_series_removed(void *arg)
+{
+    return store_stat(arg, offsetof(tsdb_stats_t, head_series_removed));
+}
+
 static int register_store_metrics(agent_t *agent, vigil_error_t *err)
 {
     vigil_registry_t *r = agent->registry;
@@ -167,6 +172,9 @@ static int register_store_metrics(agent_t *agent, vigil_error_t *err)
     rc = rc ? rc : vigil_gauge_func_new(r, "vigil_tsdb_head_chunk_bytes",
                                         "Bytes of encoded chunks in the store's head.",
                                         store_chunk_bytes, agent, err);
+    rc = rc ? rc : vigil_counter_func_new(r, "vigil_tsdb_head_series_removed_total",
+                                          "Series garbage collected from the store's head.",
+                                          store_series_removed, agent, err);
     rc = rc ? rc : vigil_counter_func_new(r, "vigil_tsdb_wal_fsyncs_total",
                                           "fdatasync calls of the write-ahead log (group commits).",
                                           store_wal_syncs, agent, err);

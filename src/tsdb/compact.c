@@ -9,7 +9,9 @@
  *   3. publish the block to queries;
  *   4. bump the reader epoch and wait until sets of the old epoch are freed;
  *   5. drop everything older than `end` from the head;
- * and after the last range, 6. checkpoint the WAL (which deletes the segments it replaces).
+ * and after the last range, 6. garbage-collect the series left with nothing in the head
+ * (unlink them, wait for the reader epoch that could have seen them, free them), 7. checkpoint
+ * the WAL (which deletes the segments it replaces), so the checkpoint no longer names them.
  * A crash before 2 completes leaves a .tmp (deleted at start) and the full WAL; between 2 and
  * 6, the block and the full WAL (replay skips samples older than the newest block's end).
  */
@@ -88,6 +90,34 @@ static int checkpoint(tsdb_t *db, vigil_error_t *err)
         return rc;
     }
     return wal_checkpoint_commit(db->wal, cp, err);
+}
+
+/* Bumps the reader epoch and waits until every series set of the previous one is freed: sets
+ * created from now on see the store as it is now. */
+static void wait_for_readers(tsdb_t *db)
+{
+    pthread_mutex_lock(&db->epoch_mu);
+    uint64_t old = db->epoch++;
+    while (db->live[old & 1] > 0)
+        pthread_cond_wait(&db->epoch_cv, &db->epoch_mu);
+    pthread_mutex_unlock(&db->epoch_mu);
+}
+
+/* Series garbage collection (head.h): nothing here fails the compaction, a series kept now is
+ * collected after a later truncation. */
+static void collect_series(tsdb_t *db)
+{
+    head_gc_t gc;
+    int       rc = head_gc_unlink(db->head, &gc);
+    if (rc != 0)
+        log_warn(db->lg, "tsdb", "series garbage collection incomplete; the next truncation "
+                 "retries", LF_STR("reason", vigil_strerror(rc)));
+    if (gc.n == 0)
+        return;
+    size_t n = gc.n;
+    wait_for_readers(db); /* sets that found a series before it was unlinked may still read it */
+    head_gc_free(db->head, &gc);
+    log_info(db->lg, "tsdb", "series garbage collected from the head", LF_UINT("series", n));
 }
 
 /* Finds the oldest window of `range` (aligned) holding two or more blocks that lie inside it,
@@ -252,16 +282,14 @@ int tsdb_compact(tsdb_t *db, vigil_error_t *err)
                      LF_UINT("series", nseries));
         }
         /* Sets created before the block was listed may still need the head's copy. */
-        pthread_mutex_lock(&db->epoch_mu);
-        uint64_t old = db->epoch++;
-        while (db->live[old & 1] > 0)
-            pthread_cond_wait(&db->epoch_cv, &db->epoch_mu);
-        pthread_mutex_unlock(&db->epoch_mu);
+        wait_for_readers(db);
         head_truncate(db->head, end);
         wrote = true;
     }
-    if (rc == 0 && wrote)
+    if (rc == 0 && wrote) {
+        collect_series(db);
         rc = checkpoint(db, err);
+    }
     if (rc == 0)
         rc = merge_blocks(db, err);
     if (rc == 0) {

@@ -13,20 +13,32 @@
  *   4. series.mu        per series: append, out-of-order insert, snapshot. Held for one sample
  *                       (appenders) or one copy (readers), never while taking another lock.
  *   (the WAL's mutex is a leaf, taken under 1-2 by the creation hook.)
+ *   0. head.gc_lock     outermost: appenders hold it for reading from their first add until
+ *                       their commit (head_pin); series garbage collection holds it for
+ *                       writing while it unlinks series, and only ever try-locks it.
  * Why not a single writer with lock-free readers: collectors, pushes and rule evaluation
  * append from different threads, and a single writer would serialise them all; per-series
  * locks are uncontended in the common case (one writer per series), cost ~20 ns, and make the
  * reader side trivial (copy under the lock, iterate without it).
  *
  * The series table is two-level (pages of 4096 pointers, page array sized for max_series at
- * create), so it never moves and lookups by id need no lock: the count is published with a
- * release store after the slot is filled. A slot can be NULL when creation failed after the
- * id was taken (the index may already name it); readers skip NULL slots.
+ * create), so it never moves and lookups by id need no lock: slots are stored with release
+ * and loaded with acquire, and the count of ids in use only grows. A slot can be NULL when
+ * creation failed after the id was taken (the index may already name it) or after its series
+ * was garbage collected; readers skip NULL slots.
  *
  * Closed chunks are immutable; head_truncate() frees those older than the last block. Readers
  * therefore copy what they read (head_snapshot copies the chunk bytes under the series lock),
- * so no reader ever holds a pointer into the head after the lock. Series are never freed while
- * the store is open (series garbage collection would need reference counts; not done yet).
+ * so no reader ever holds a pointer into the head after the lock.
+ *
+ * Series garbage collection (after truncation, as Prometheus's head GC): a series with nothing
+ * left in the head is unlinked (map, table slot, postings) by head_gc_unlink() while no
+ * appender is pinned and no series is being created, so no appender holds its pointer and no
+ * sample can land in it. Readers (series sets) may still hold it: the store waits for the
+ * reader epoch that could have seen it to end, then head_gc_free() frees it, gives back its
+ * label strings and makes its id reusable. Reusing ids keeps the table and the postings
+ * bounded by the live series under churn; a stale tsdb_ref_t is told apart by the WAL ref bits
+ * it carries (head_series_by_handle).
  */
 #include "tsdb/head.h"
 
@@ -34,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct stripe {
     pthread_mutex_t mu;
@@ -45,11 +58,15 @@ struct head {
     head_limits_t     lim;
     symtab_t          syms;
     index_t           index;
+    pthread_rwlock_t  gc_lock;   /* see the top of the file */
     pthread_mutex_t   create_mu;
     uint64_t          next_ref;  /* under create_mu */
+    uint32_t         *free_ids;  /* under create_mu: ids of collected series, reused first */
+    uint32_t          nfree, capfree;
+    _Atomic uint64_t  removed;   /* series garbage collected since create */
     head_on_series_fn on_series;
     void             *on_series_ctx;
-    head_series_t  ***pages;     /* npages page pointers; each page 4096 series pointers */
+    _Atomic(head_series_t *) **pages; /* npages page pointers; each page 4096 slots */
     size_t            npages;
     _Atomic uint32_t  nseries;   /* ids in use (slots filled or burnt) */
     _Atomic uint32_t  nlive;     /* series actually created */
@@ -90,12 +107,18 @@ int head_create(head_t **out, const head_limits_t *lim, vigil_error_t *err)
         return vigil_error_set(err, rc, "tsdb head: cannot initialise (%s)", vigil_strerror(rc));
     }
     pthread_mutex_init(&h->create_mu, NULL);
+    pthread_rwlock_init(&h->gc_lock, NULL);
     for (size_t i = 0; i < HEAD_STRIPES; i++) {
         pthread_mutex_init(&h->stripes[i].mu, NULL);
         hmap_init(&h->stripes[i].map);
     }
     *out = h;
     return 0;
+}
+
+static _Atomic(head_series_t *) *slot(head_t *h, uint32_t id)
+{
+    return &h->pages[id >> HEAD_PAGE_BITS][id & ((1u << HEAD_PAGE_BITS) - 1)];
 }
 
 static void series_free(head_series_t *s)
@@ -121,7 +144,7 @@ void head_free(head_t *h)
         return;
     uint32_t n = atomic_load(&h->nseries);
     for (uint32_t id = 0; id < n; id++) {
-        head_series_t *s = h->pages[id >> HEAD_PAGE_BITS][id & ((1u << HEAD_PAGE_BITS) - 1)];
+        head_series_t *s = atomic_load_explicit(slot(h, id), memory_order_relaxed);
         if (s != NULL)
             series_free(s);
     }
@@ -135,6 +158,8 @@ void head_free(head_t *h)
     index_destroy(&h->index);
     symtab_destroy(&h->syms);
     pthread_mutex_destroy(&h->create_mu);
+    pthread_rwlock_destroy(&h->gc_lock);
+    free(h->free_ids);
     free(h);
 }
 
@@ -152,7 +177,31 @@ head_series_t *head_series_by_id(head_t *h, uint32_t id)
 {
     if (id >= atomic_load_explicit(&h->nseries, memory_order_acquire))
         return NULL;
-    return h->pages[id >> HEAD_PAGE_BITS][id & ((1u << HEAD_PAGE_BITS) - 1)];
+    return atomic_load_explicit(slot(h, id), memory_order_acquire);
+}
+
+uint64_t head_series_handle(const head_series_t *s)
+{
+    return (s->ref & 0xffffffffu) << 32 | ((uint64_t)s->id + 1);
+}
+
+head_series_t *head_series_by_handle(head_t *h, uint64_t handle)
+{
+    uint64_t id1 = handle & 0xffffffffu;
+    if (id1 == 0)
+        return NULL;
+    head_series_t *s = head_series_by_id(h, (uint32_t)(id1 - 1));
+    return s != NULL && (s->ref & 0xffffffffu) == handle >> 32 ? s : NULL;
+}
+
+void head_pin(head_t *h)
+{
+    pthread_rwlock_rdlock(&h->gc_lock);
+}
+
+void head_unpin(head_t *h)
+{
+    pthread_rwlock_unlock(&h->gc_lock);
 }
 
 /* ---- labels ------------------------------------------------------------------------------- */
@@ -238,9 +287,14 @@ static stripe_t *stripe_of(head_t *h, uint64_t hash)
     return &h->stripes[(hash >> 40) & (HEAD_STRIPES - 1)];
 }
 
-/* Takes the next id, making sure its page exists. create_mu held. */
+/* Takes an id (a collected series' first, else the next), making sure its page exists.
+ * create_mu held. */
 static int take_id(head_t *h, uint32_t *id)
 {
+    if (h->nfree > 0) {
+        *id = h->free_ids[--h->nfree];
+        return 0;
+    }
     uint32_t n = atomic_load_explicit(&h->nseries, memory_order_relaxed);
     size_t   page = n >> HEAD_PAGE_BITS;
     if (page >= h->npages)
@@ -257,8 +311,23 @@ static int take_id(head_t *h, uint32_t *id)
 /* Fills slot `id` (or leaves it NULL to burn it) and publishes it to lock-free readers. */
 static void publish(head_t *h, uint32_t id, head_series_t *s)
 {
-    h->pages[id >> HEAD_PAGE_BITS][id & ((1u << HEAD_PAGE_BITS) - 1)] = s;
-    atomic_store_explicit(&h->nseries, id + 1, memory_order_release);
+    atomic_store_explicit(slot(h, id), s, memory_order_release);
+    if (id + 1 > atomic_load_explicit(&h->nseries, memory_order_relaxed))
+        atomic_store_explicit(&h->nseries, id + 1, memory_order_release);
+}
+
+/* Gives back the label strings of s's first n labels (both sides interned). create_mu held. */
+static void release_labels(head_t *h, const head_series_t *s, size_t n)
+{
+    const char *v[2 * 64];
+    for (size_t i = 0; i < n;) {
+        size_t k = 0;
+        for (; i < n && k < sizeof(v) / sizeof(v[0]); i++) {
+            v[k++] = s->labels[i].name;
+            v[k++] = s->labels[i].value;
+        }
+        symtab_release(&h->syms, v, k);
+    }
 }
 
 int head_get_or_create(head_t *h, const tsdb_label_t *ls, size_t n, uint64_t hash, uint64_t ref,
@@ -301,6 +370,13 @@ int head_get_or_create(head_t *h, const tsdb_label_t *ls, size_t n, uint64_t has
         s->labels[i].name = symtab_intern(&h->syms, ls[i].name, strlen(ls[i].name));
         s->labels[i].value = symtab_intern(&h->syms, ls[i].value, strlen(ls[i].value));
         if (s->labels[i].name == NULL || s->labels[i].value == NULL) {
+            if (s->labels[i].name != NULL)
+                symtab_release(&h->syms, &s->labels[i].name, 1);
+            if (s->labels[i].value != NULL)
+                symtab_release(&h->syms, &s->labels[i].value, 1);
+            release_labels(h, s, i);
+            if (id < atomic_load(&h->nseries)) /* popped from the free list: put it back */
+                h->free_ids[h->nfree++] = id;
             free(s);
             s = NULL;
             rc = vigil_error_set(err, VIGIL_ENOMEM, "cannot create a series: out of memory");
@@ -318,6 +394,8 @@ int head_get_or_create(head_t *h, const tsdb_label_t *ls, size_t n, uint64_t has
 
     if ((rc = index_add(&h->index, id, (const char *const *)s->labels, n)) != 0) {
         rc = vigil_error_set(err, rc, "cannot index a series: %s", vigil_strerror(rc));
+        if (id < atomic_load(&h->nseries)) /* in no postings list: reusable as it was */
+            h->free_ids[h->nfree++] = id;
         goto out_free;
     }
     /* From here on the index may name the id: on failure the id is burnt, never reused. */
@@ -336,6 +414,7 @@ int head_get_or_create(head_t *h, const tsdb_label_t *ls, size_t n, uint64_t has
 out_burn:
     publish(h, id, NULL);
 out_free:
+    release_labels(h, s, n);
     series_free(s);
     s = NULL;
 out_unlock:
@@ -879,9 +958,98 @@ void head_truncate(head_t *h, int64_t t)
         ;
 }
 
+/* True when nothing of s is left in the head. Series lock held. */
+static bool series_empty(const head_series_t *s)
+{
+    return s->open.count == 0 && s->nclosed == 0 &&
+           (s->ooo == NULL || (s->ooo->n == 0 && s->ooo->nchunks == 0));
+}
+
+int head_gc_unlink(head_t *h, head_gc_t *gc)
+{
+    gc->dead = NULL;
+    gc->n = 0;
+    /* Appenders pin the head for a whole batch; wait up to a second for a gap between batches
+     * rather than block them (or deadlock a caller that compacts with a batch open). */
+    int tries = 0;
+    while (pthread_rwlock_trywrlock(&h->gc_lock) != 0) {
+        if (++tries == 200)
+            return VIGIL_EBUSY;
+        nanosleep(&(struct timespec){.tv_nsec = 5000000}, NULL);
+    }
+    pthread_mutex_lock(&h->create_mu);
+    uint32_t  n = atomic_load(&h->nseries);
+    uint64_t *bits = calloc(((size_t)n + 63) / 64 + 1, sizeof(uint64_t));
+    size_t    cap = 0;
+    int       rc = bits == NULL ? VIGIL_ENOMEM : 0;
+    for (uint32_t id = 0; rc == 0 && id < n; id++) {
+        head_series_t *s = atomic_load_explicit(slot(h, id), memory_order_relaxed);
+        if (s == NULL)
+            continue;
+        /* No appender is pinned and no creation runs, so emptiness cannot change under us; the
+         * lock is for readers' snapshots, which may still run. */
+        pthread_mutex_lock(&s->mu);
+        bool empty = series_empty(s);
+        pthread_mutex_unlock(&s->mu);
+        if (!empty)
+            continue;
+        if (gc->n == cap) {
+            size_t          ncap = cap ? cap * 2 : 1024;
+            head_series_t **nd = realloc(gc->dead, ncap * sizeof(*nd));
+            if (nd == NULL) {
+                rc = VIGIL_ENOMEM; /* what is unlinked so far stays unlinked */
+                break;
+            }
+            gc->dead = nd;
+            cap = ncap;
+        }
+        stripe_t *st = stripe_of(h, s->hash);
+        pthread_mutex_lock(&st->mu);
+        hmap_remove(&st->map, s->hash, s);
+        pthread_mutex_unlock(&st->mu);
+        atomic_store_explicit(slot(h, id), NULL, memory_order_release);
+        bits[id >> 6] |= UINT64_C(1) << (id & 63);
+        gc->dead[gc->n++] = s;
+    }
+    if (gc->n > 0) {
+        index_remove(&h->index, bits, n);
+        atomic_fetch_sub(&h->nlive, (uint32_t)gc->n);
+        atomic_fetch_add(&h->removed, gc->n);
+    }
+    free(bits);
+    pthread_mutex_unlock(&h->create_mu);
+    pthread_rwlock_unlock(&h->gc_lock);
+    return rc;
+}
+
+void head_gc_free(head_t *h, head_gc_t *gc)
+{
+    pthread_mutex_lock(&h->create_mu);
+    if (h->capfree - h->nfree < gc->n) {
+        size_t    ncap = h->nfree + gc->n;
+        uint32_t *nf = ncap <= UINT32_MAX ? realloc(h->free_ids, ncap * sizeof(*nf)) : NULL;
+        if (nf != NULL) { /* without it the ids are not reused: only table slots are lost */
+            h->free_ids = nf;
+            h->capfree = (uint32_t)ncap;
+        }
+    }
+    for (size_t i = 0; i < gc->n; i++) {
+        head_series_t *s = gc->dead[i];
+        if (h->nfree < h->capfree)
+            h->free_ids[h->nfree++] = s->id;
+        release_labels(h, s, s->nlabels);
+        series_free(s);
+    }
+    pthread_mutex_unlock(&h->create_mu);
+    free(gc->dead);
+    gc->dead = NULL;
+    gc->n = 0;
+}
+
 void head_fill_stats(head_t *h, tsdb_stats_t *st)
 {
     st->series = atomic_load(&h->nlive);
+    st->head_series_removed = atomic_load(&h->removed);
     st->samples = (uint64_t)atomic_load(&h->samples);
     st->chunks = (uint64_t)atomic_load(&h->chunks);
     st->chunk_bytes = (uint64_t)atomic_load(&h->chunk_bytes);

@@ -105,8 +105,9 @@ int head_labels_prepare(const head_t *h, const tsdb_label_t *in, size_t n, tsdb_
 
 /*
  * The series with the prepared labels `ls` (n of them, hash from head_labels_prepare),
- * created when absent with WAL ref `ref` (0: the head assigns the next one). The series stays
- * valid until head_free(). VIGIL_ELIMIT (max series; *reason set), VIGIL_ENOMEM, or the
+ * created when absent with WAL ref `ref` (0: the head assigns the next one). Borrowed: valid
+ * while the head is pinned (head_pin) or, single-threaded, until the next garbage collection.
+ * VIGIL_ELIMIT (max series; *reason set), VIGIL_ENOMEM, or the
  * hook's error.
  */
 int head_get_or_create(head_t *h, const tsdb_label_t *ls, size_t n, uint64_t hash, uint64_t ref,
@@ -126,8 +127,43 @@ int head_append(head_t *h, head_series_t *s, int64_t t, double v, bool replay, h
 void head_delta_init(head_delta_t *d);
 void head_delta_flush(head_t *h, head_delta_t *d);
 
-/* Series by table id / by in-memory ref (id + 1); NULL when absent. Lock-free. */
+/* Series by table id; NULL when absent. Lock-free. The pointer stays valid while the caller
+ * pins the head (appenders) or is in a reader epoch that began before the series could be
+ * garbage collected (series sets); see head_gc_unlink(). */
 head_series_t *head_series_by_id(head_t *h, uint32_t id);
+
+/* The tsdb_ref_t of a series: its id + 1 in the low 32 bits and the low 32 bits of its WAL
+ * ref above, so a handle kept past the series' garbage collection does not find the series
+ * that reuses its id. head_series_by_handle() is NULL for such a handle, 0, or a free id. */
+uint64_t head_series_handle(const head_series_t *s);
+head_series_t *head_series_by_handle(head_t *h, uint64_t handle);
+
+/* Appenders pin the head from their first sample to their commit: series found while pinned
+ * are not garbage collected until head_unpin(). Pins nest and are cheap (a shared read lock
+ * per batch); unpin from the thread that pinned. */
+void head_pin(head_t *h);
+void head_unpin(head_t *h);
+
+/* Series unlinked by head_gc_unlink(), waiting for readers before head_gc_free(). */
+typedef struct head_gc {
+    head_series_t **dead; /* owned array */
+    size_t          n;
+} head_gc_t;
+
+/*
+ * Garbage collection, step 1 (call after head_truncate): every series with nothing left in
+ * the head (all its chunks are in blocks) leaves the series map, the table and the postings,
+ * and no longer counts as a head series; a new sample for its label set creates a new series
+ * with a new WAL ref. Waits (up to a second) for a moment when no appender is pinned;
+ * VIGIL_EBUSY when there was none (nothing unlinked: the next truncation tries again),
+ * VIGIL_ENOMEM when memory ran out part-way (what was unlinked is in *gc all the same).
+ * Readers that found a series before this may still use it: wait for them, then step 2.
+ */
+int head_gc_unlink(head_t *h, head_gc_t *gc);
+
+/* Step 2: frees the series of *gc, gives back their label strings (strings no other series
+ * uses leave the symbol table) and makes their ids reusable. *gc is empty afterwards. */
+void head_gc_free(head_t *h, head_gc_t *gc);
 uint32_t head_series_count(head_t *h);
 
 /* The symbol table and index, for the querier. */
@@ -143,8 +179,8 @@ int64_t head_min_valid(head_t *h);
 void head_set_min_valid(head_t *h, int64_t t);
 
 /* Frees every chunk and sample older than t (a block-range boundary already written to a
- * block) and raises the minimum valid time to t. Series stay (empty ones too: their refs and
- * ordering state are still in use). Readers are safe: snapshots copy what they read. */
+ * block) and raises the minimum valid time to t. Series stay, empty ones too, until
+ * head_gc_unlink(). Readers are safe: snapshots copy what they read. */
 void head_truncate(head_t *h, int64_t t);
 
 /* Overall counters for tsdb_stats(). */

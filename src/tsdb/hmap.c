@@ -1,6 +1,7 @@
 /*
- * hmap.c - open addressing with linear probing, kept at most half full so probes stay short;
- * no deletion (the head never forgets a series until head truncation, which will rebuild).
+ * hmap.c - open addressing with linear probing, kept at most half full so probes stay short.
+ * Deletion shifts the rest of the probe run back (no tombstones), so lookups after many
+ * series garbage collections stay as short as after none.
  */
 #include "tsdb/hmap.h"
 
@@ -68,6 +69,35 @@ int hmap_insert(hmap_t *m, uint64_t hash, void *item)
     place(m->hashes, m->items, m->cap, hash, item);
     m->len++;
     return 0;
+}
+
+bool hmap_remove(hmap_t *m, uint64_t hash, const void *item)
+{
+    if (m->cap == 0)
+        return false;
+    size_t mask = m->cap - 1, i = hash & mask;
+    while (m->items[i] != item) {
+        if (m->items[i] == NULL)
+            return false;
+        i = (i + 1) & mask;
+    }
+    /* Backward shift: move each later entry of the run into the hole unless its home slot
+     * lies cyclically in (hole, entry], where moving it would put it before its home. */
+    for (size_t j = i;;) {
+        j = (j + 1) & mask;
+        if (m->items[j] == NULL)
+            break;
+        size_t home = m->hashes[j] & mask;
+        bool   stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (stays)
+            continue;
+        m->items[i] = m->items[j];
+        m->hashes[i] = m->hashes[j];
+        i = j;
+    }
+    m->items[i] = NULL;
+    m->len--;
+    return true;
 }
 
 static uint64_t rotl(uint64_t x, int r)

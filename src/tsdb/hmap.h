@@ -32,6 +32,11 @@ void *hmap_find(const hmap_t *m, uint64_t hash, hmap_eq_fn eq, const void *key);
 /* Adds an item the caller knows is absent. 0 or VIGIL_ENOMEM (the map is then unchanged). */
 int hmap_insert(hmap_t *m, uint64_t hash, void *item);
 
+/* Removes `item` (found by pointer under `hash`); false when it is not there. Entries after
+ * it in its probe run may move to earlier slots: a loop over the map that removes must look at
+ * the same slot again after a removal (items already visited may be seen twice, none missed). */
+bool hmap_remove(hmap_t *m, uint64_t hash, const void *item);
+
 /* Loops over every item, in no particular order: HMAP_FOREACH(&map, item) { ... }. The index
  * variable is named after the line, so loops can nest. */
 #define HMAP_CAT2_(a, b) a##b

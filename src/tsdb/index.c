@@ -129,6 +129,55 @@ int index_add(index_t *ix, uint32_t id, const char *const *pairs, size_t n)
     return rc;
 }
 
+static bool id_dead(const uint64_t *dead, uint32_t nbits, uint32_t id)
+{
+    return id < nbits && (dead[id >> 6] >> (id & 63) & 1) != 0;
+}
+
+void index_remove(index_t *ix, const uint64_t *dead, uint32_t nbits)
+{
+    pthread_rwlock_wrlock(&ix->lock);
+    /* One pass over every postings list: series garbage collection removes thousands of ids at
+     * once, and filtering each list once beats a search per removed id. A slot is looked at
+     * again after a removal (hmap_remove shifts later entries into it). */
+    for (size_t ni = 0; ni < ix->names.cap;) {
+        index_name_t *nm = ix->names.items[ni];
+        if (nm == NULL) {
+            ni++;
+            continue;
+        }
+        for (size_t vi = 0; vi < nm->values.cap;) {
+            index_value_t *iv = nm->values.items[vi];
+            if (iv == NULL) {
+                vi++;
+                continue;
+            }
+            uint32_t k = 0;
+            for (uint32_t i = 0; i < iv->p.len; i++)
+                if (!id_dead(dead, nbits, iv->p.ids[i]))
+                    iv->p.ids[k++] = iv->p.ids[i];
+            iv->p.len = k;
+            if (k > 0) {
+                vi++;
+                continue;
+            }
+            hmap_remove(&nm->values, sym_hash(iv->value), iv);
+            nm->value_bytes -= sym_len(iv->value);
+            ix->npairs--;
+            free(iv->p.ids);
+            free(iv);
+        }
+        if (nm->values.len > 0) {
+            ni++;
+            continue;
+        }
+        hmap_remove(&ix->names, sym_hash(nm->name), nm);
+        hmap_free(&nm->values);
+        free(nm);
+    }
+    pthread_rwlock_unlock(&ix->lock);
+}
+
 /* ---- set operations on sorted id arrays --------------------------------------------------- */
 
 static int cmp_u32(const void *a, const void *b)

@@ -51,6 +51,11 @@ void index_destroy(index_t *ix);
  */
 int index_add(index_t *ix, uint32_t id, const char *const *pairs, size_t n);
 
+/* Removes every id whose bit is set in dead[] (nbits bits, bit i of dead[i / 64]) from all
+ * postings lists; label pairs and names left without series go too. Their strings are the
+ * head's to release afterwards. Never fails. */
+void index_remove(index_t *ix, const uint64_t *dead, uint32_t nbits);
+
 /*
  * Ids of the series matching all n compiled matchers, ascending; `nall` is the number of
  * series ids in use (the universe for matchers that match the empty string). *out is the

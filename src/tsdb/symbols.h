@@ -3,9 +3,10 @@
  * series and the index hold `const char *` to the one copy, so equality of interned strings is
  * pointer equality and a million series naming `instance="host-1"` share one copy.
  *
- * Interned strings live until symtab_destroy(); nothing is freed earlier (head truncation will
- * rebuild the table). Thread-safe: lookups take a read lock, interning a new string the write
- * lock, and interning happens only when a series is created.
+ * Every symtab_intern() takes a reference that symtab_release() gives back; a string whose
+ * references are all released is removed and its memory reused or freed. Thread-safe: lookups
+ * take a read lock, interning a new string and releasing the write lock, and both happen only
+ * when a series is created or garbage collected.
  */
 #ifndef VIGIL_TSDB_SYMBOLS_H
 #define VIGIL_TSDB_SYMBOLS_H
@@ -32,11 +33,17 @@ int symtab_init(symtab_t *st);
 /* Frees every interned string; pointers handed out become invalid. */
 void symtab_destroy(symtab_t *st);
 
-/* The interned copy of s[0..len) (NUL-terminated), inserting it when new; valid until
- * symtab_destroy(); never freed by the caller. NULL only when out of memory. */
+/* The interned copy of s[0..len) (NUL-terminated), inserting it when new, with one more
+ * reference: valid until that reference is given back with symtab_release() (or
+ * symtab_destroy()); never freed by the caller. NULL only when out of memory. */
 const char *symtab_intern(symtab_t *st, const char *s, size_t len);
 
-/* The interned copy if there is one, else NULL; never inserts. */
+/* Gives back one reference to each of v[0..n) (interned copies, a string may appear several
+ * times); strings left without one are removed and must no longer be used by anyone. */
+void symtab_release(symtab_t *st, const char *const *v, size_t n);
+
+/* The interned copy if there is one, else NULL; never inserts nor takes a reference: valid
+ * only while the caller otherwise knows a reference is held. */
 const char *symtab_find(symtab_t *st, const char *s, size_t len);
 
 /* The hash an interned copy of s[0..len) has (or would have): lets the index find entries by

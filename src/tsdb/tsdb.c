@@ -83,6 +83,7 @@ struct tsdb_appender {
     tsdb_label_t *scratch;  /* prepared labels */
     size_t        scratch_cap;
     buf_t         rec;      /* record payload being built */
+    bool          pinned;   /* holds a head pin (head_pin) until the commit */
 };
 
 static const char *const reason_names[TSDB_REJECT__COUNT] = {
@@ -605,10 +606,29 @@ tsdb_appender_t *tsdb_appender_new(tsdb_t *db)
     return a;
 }
 
+/* Pins the head for the batch: the series this appender finds cannot be garbage collected
+ * before its commit, so none of its samples lands in an unlinked series. */
+static void appender_pin(tsdb_appender_t *a)
+{
+    if (!a->pinned) {
+        head_pin(a->db->head);
+        a->pinned = true;
+    }
+}
+
+static void appender_unpin(tsdb_appender_t *a)
+{
+    if (a->pinned) {
+        head_unpin(a->db->head);
+        a->pinned = false;
+    }
+}
+
 void tsdb_appender_free(tsdb_appender_t *a)
 {
     if (a == NULL)
         return;
+    appender_unpin(a);
     head_delta_flush(a->db->head, &a->delta);
     free(a->pending);
     free(a->scratch);
@@ -653,6 +673,7 @@ int tsdb_appender_add(tsdb_appender_t *a, const tsdb_label_t *labels, size_t n, 
     tsdb_reject_reason_t reason;
     head_series_t       *s;
     int rc = head_labels_prepare(a->db->head, labels, n, a->scratch, &k, &hash, &reason, err);
+    appender_pin(a);
     if (rc == 0)
         rc = head_get_or_create(a->db->head, a->scratch, k, hash, 0, &s, &reason, err);
     if (rc == VIGIL_ELIMIT || rc == VIGIL_EINVAL) {
@@ -662,16 +683,15 @@ int tsdb_appender_add(tsdb_appender_t *a, const tsdb_label_t *labels, size_t n, 
     if (rc != 0)
         return rc;
     if (ref != NULL)
-        *ref = (tsdb_ref_t)s->id + 1;
+        *ref = head_series_handle(s);
     return add_to_series(a, s, t_ms, v, err);
 }
 
 int tsdb_appender_add_ref(tsdb_appender_t *a, tsdb_ref_t ref, int64_t t_ms, double v,
                           vigil_error_t *err)
 {
-    head_series_t *s = ref == 0 || ref > UINT32_MAX ? NULL
-                                                    : head_series_by_id(a->db->head,
-                                                                        (uint32_t)(ref - 1));
+    appender_pin(a);
+    head_series_t *s = head_series_by_handle(a->db->head, ref);
     if (s == NULL)
         return vigil_error_set(err, VIGIL_ENOENT, "no series with ref %llu",
                                (unsigned long long)ref);
@@ -695,6 +715,7 @@ int tsdb_appender_commit(tsdb_appender_t *a, tsdb_durability_t d, vigil_error_t 
         rc = wal_sync(a->db->wal, lsn, err);
     a->n = 0;
     head_delta_flush(a->db->head, &a->delta);
+    appender_unpin(a);
     return rc;
 }
 

@@ -109,8 +109,10 @@ void tsdb_close(tsdb_t *db);
 
 /* ---- appending -------------------------------------------------------------------------- */
 
-/* A series handle, valid for the life of the tsdb_t: pass it back to skip the label lookup.
- * 0 is never a valid ref. */
+/* A series handle: pass it back to skip the label lookup. Valid until the series is garbage
+ * collected (all its samples written to blocks and none newer in the head: see tsdb_compact);
+ * tsdb_appender_add_ref() then says VIGIL_ENOENT, and tsdb_appender_add() by labels creates
+ * the series again. 0 is never a valid ref. */
 typedef uint64_t tsdb_ref_t;
 
 /* A batch of samples from one thread. Not thread-safe itself; use one per thread. */
@@ -187,8 +189,9 @@ int tsdb_select(tsdb_t *db, const tsdb_matcher_t *m, size_t n, int64_t mint, int
 /* Number of series in the set. */
 size_t tsdb_series_set_len(const tsdb_series_set_t *set);
 
-/* Labels of series i (sorted by name), *n of them. Borrowed: valid until tsdb_close() (the
- * strings are interned in the store), never freed by the caller. */
+/* Labels of series i (sorted by name), *n of them. Borrowed: valid until the set is freed
+ * (the strings are interned in the store, which may drop them once no set or series uses
+ * them), never freed by the caller. */
 const tsdb_label_t *tsdb_series_labels(const tsdb_series_set_t *set, size_t i, size_t *n);
 
 /* The value of label `name` of series i, or NULL. Borrowed as tsdb_series_labels(). */
@@ -263,6 +266,7 @@ typedef struct tsdb_stats {
     uint64_t blocks_deleted;      /* by retention, since open */
     uint64_t block_merges;        /* blocks merged into longer ranges, since open */
     int64_t  head_min_valid;      /* samples older than this are in blocks (INT64_MIN: none) */
+    uint64_t head_series_removed; /* series garbage collected from the head since open */
 } tsdb_stats_t;
 
 /* Fills *out. Cheap (counters; no scan). */
@@ -271,7 +275,7 @@ void tsdb_stats(tsdb_t *db, tsdb_stats_t *out);
 /*
  * One compaction pass, as the compactor thread runs it: while the head spans 1.5 block ranges
  * (2 h) past the start of its oldest range, writes that range to a block, drops it from the
- * head and checkpoints the WAL; merges complete windows of blocks into longer ranges (6 h,
+ * head, garbage-collects the series left with nothing in the head and checkpoints the WAL; merges complete windows of blocks into longer ranges (6 h,
  * 18 h, ... up to a tenth of retention); then deletes blocks past retention. Serialised with the
  * compactor. 0, or VIGIL_EIO / VIGIL_ENOMEM with detail (the head keeps the data and the WAL
  * its segments: nothing is lost, the next pass retries). Stores without a directory do
