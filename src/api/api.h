@@ -75,6 +75,21 @@ int api_put_value(buf_t *out, double v);
  * number literals: the shortest round-trip digits, never an exponent. Errors as above. */
 int api_put_float(buf_t *out, double v);
 
+/* The most bytes api_format_value writes: sign, "0.", 323 zeros and 17 digits of the smallest
+ * subnormals, rounded up. */
+#define API_VALUE_MAX 360
+
+/* Writes v into out (API_VALUE_MAX bytes; no terminator) as api_put_value (sample) or
+ * api_put_float (!sample) appends it; returns the length. */
+size_t api_format_value(char *out, double v, bool sample);
+
+/* The most bytes api_format_time writes ("-9223372036854775.808"). */
+#define API_TIME_MAX 24
+
+/* Writes a timestamp as api_put_time appends it into out (API_TIME_MAX bytes; no terminator);
+ * returns the length. */
+size_t api_format_time(char *out, int64_t ms);
+
 /* The shortest decimal that reads back as the finite, nonzero v (sign ignored), closest to v:
  * |v| ~ *m * 10^*exp10, *m without trailing zeros. Returns the number of digits of *m (1-17). */
 int api_shortest(double v, uint64_t *m, int *exp10);

@@ -285,53 +285,40 @@ static size_t scientific(char *out, uint64_t d, int n, int e)
     return o;
 }
 
-/* NaN, ±Inf and zeros as Prometheus writes them; false for other values. */
-static bool put_special(buf_t *out, double v, int *rc)
+size_t api_format_value(char *out, double v, bool sample)
 {
     if (v != v) {
-        *rc = buf_append(out, "NaN", 3);
-        return true;
+        memcpy(out, "NaN", 3);
+        return 3;
     }
     if (v == __builtin_inf() || v == -__builtin_inf()) {
-        *rc = buf_append(out, v > 0 ? "+Inf" : "-Inf", 4);
-        return true;
+        memcpy(out, v > 0 ? "+Inf" : "-Inf", 4);
+        return 4;
     }
+    size_t o = 0;
+    if (__builtin_signbit(v))
+        out[o++] = '-';
     if (v == 0) {
-        *rc = __builtin_signbit(v) ? buf_append(out, "-0", 2) : buf_append(out, "0", 1);
-        return true;
+        out[o++] = '0';
+        return o;
     }
-    return false;
-}
-
-/* Longest 'f' output: sign, "0.", 323 zeros, 17 digits (the smallest subnormals). */
-#define FIXED_MAX 360
-
-static int put_float(buf_t *out, double v, bool exponent_outside)
-{
-    int rc;
-    if (put_special(out, v, &rc))
-        return rc;
     uint64_t d;
     int e;
     int n = api_shortest(v, &d, &e);
-    char p[FIXED_MAX];
-    size_t o = 0;
-    if (v < 0)
-        p[o++] = '-';
     double a = v < 0 ? -v : v;
-    if (exponent_outside && (a < 1e-6 || a >= 1e21))
-        o += scientific(p + o, d, n, e);
-    else
-        o += fixed(p + o, d, n, e);
-    return buf_append(out, p, o);
+    if (sample && (a < 1e-6 || a >= 1e21))
+        return o + scientific(out + o, d, n, e);
+    return o + fixed(out + o, d, n, e);
 }
 
 int api_put_value(buf_t *out, double v)
 {
-    return put_float(out, v, true);
+    char s[API_VALUE_MAX];
+    return buf_append(out, s, api_format_value(s, v, true));
 }
 
 int api_put_float(buf_t *out, double v)
 {
-    return put_float(out, v, false);
+    char s[API_VALUE_MAX];
+    return buf_append(out, s, api_format_value(s, v, false));
 }

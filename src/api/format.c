@@ -11,12 +11,12 @@
 #include <stdint.h>
 #include <string.h>
 
-int api_put_time(buf_t *out, int64_t ms)
+size_t api_format_time(char *out, int64_t ms)
 {
     uint64_t mag = ms < 0 ? (uint64_t)0 - (uint64_t)ms : (uint64_t)ms;
     unsigned frac = (unsigned)(mag % 1000);
     uint64_t secs = mag / 1000;
-    char s[32];
+    char s[API_TIME_MAX];
     size_t o = sizeof(s);
     if (frac != 0) {
         /* ".781", ".5", ".01": the millisecond digits without trailing zeros */
@@ -34,7 +34,14 @@ int api_put_time(buf_t *out, int64_t ms)
     } while (secs != 0);
     if (ms < 0)
         s[--o] = '-';
-    return buf_append(out, s + o, sizeof(s) - o);
+    memcpy(out, s + o, sizeof(s) - o);
+    return sizeof(s) - o;
+}
+
+int api_put_time(buf_t *out, int64_t ms)
+{
+    char s[API_TIME_MAX];
+    return buf_append(out, s, api_format_time(s, ms));
 }
 
 int api_put_labels(buf_t *out, promql_labels_t labels)
@@ -50,14 +57,20 @@ int api_put_labels(buf_t *out, promql_labels_t labels)
     return rc ? rc : buf_putc(out, '}');
 }
 
-/* [t,"v"]; `put` writes v (vectors and matrices use api_put_value, a scalar api_put_float). */
-static int put_point(buf_t *out, int64_t t, double v, int (*put)(buf_t *, double))
+/* [t,"v"], written into a local buffer and appended once: range results have hundreds of
+ * thousands of points. `sample`: v as a vector or matrix value (else as a scalar). */
+static int put_point(buf_t *out, int64_t t, double v, bool sample)
 {
-    int rc = buf_putc(out, '[');
-    rc = rc ? rc : api_put_time(out, t);
-    rc = rc ? rc : buf_puts(out, ",\"");
-    rc = rc ? rc : put(out, v);
-    return rc ? rc : buf_puts(out, "\"]");
+    char p[API_TIME_MAX + API_VALUE_MAX + 8];
+    size_t o = 0;
+    p[o++] = '[';
+    o += api_format_time(p + o, t);
+    p[o++] = ',';
+    p[o++] = '"';
+    o += api_format_value(p + o, v, sample);
+    p[o++] = '"';
+    p[o++] = ']';
+    return buf_append(out, p, o);
 }
 
 static int put_vector(buf_t *out, const promql_result_t *r)
@@ -68,14 +81,27 @@ static int put_vector(buf_t *out, const promql_result_t *r)
         rc = buf_puts(out, i > 0 ? ",{\"metric\":" : "{\"metric\":");
         rc = rc ? rc : api_put_labels(out, s->labels);
         rc = rc ? rc : buf_puts(out, ",\"value\":");
-        rc = rc ? rc : put_point(out, s->t, s->v, api_put_value);
+        rc = rc ? rc : put_point(out, s->t, s->v, true);
         rc = rc ? rc : buf_putc(out, '}');
     }
     return rc ? rc : buf_puts(out, "]}");
 }
 
+/* Bytes a matrix point usually takes ("[1795512607,\"0.3333333333333333\"],"), to size the
+ * body once rather than through a dozen doublings of an 8 MB buffer. */
+#define POINT_BYTES_GUESS 32
+
 static int put_matrix(buf_t *out, const promql_result_t *r)
 {
+    size_t points = 0;
+    for (size_t i = 0; i < r->n_matrix; i++)
+        points += r->matrix[i].n + 8; /* + its labels */
+    /* Only a hint: a guess past the body's limit is left to the appends to grow or refuse. */
+    if (points < (out->max - out->len) / POINT_BYTES_GUESS) {
+        int rc = buf_reserve(out, points * POINT_BYTES_GUESS);
+        if (rc != 0)
+            return rc;
+    }
     int rc = buf_puts(out, "{\"resultType\":\"matrix\",\"result\":[");
     for (size_t i = 0; rc == 0 && i < r->n_matrix; i++) {
         const promql_series_t *s = &r->matrix[i];
@@ -85,7 +111,7 @@ static int put_matrix(buf_t *out, const promql_result_t *r)
         for (size_t j = 0; rc == 0 && j < s->n; j++) {
             if (j > 0)
                 rc = buf_putc(out, ',');
-            rc = rc ? rc : put_point(out, s->points[j].t, s->points[j].v, api_put_value);
+            rc = rc ? rc : put_point(out, s->points[j].t, s->points[j].v, true);
         }
         rc = rc ? rc : buf_puts(out, "]}");
     }
@@ -102,7 +128,7 @@ int api_put_result(buf_t *out, const promql_result_t *r)
         return put_matrix(out, r);
     case PROMQL_VALUE_SCALAR:
         rc = buf_puts(out, "{\"resultType\":\"scalar\",\"result\":");
-        rc = rc ? rc : put_point(out, r->t, r->scalar, api_put_float);
+        rc = rc ? rc : put_point(out, r->t, r->scalar, false);
         return rc ? rc : buf_putc(out, '}');
     case PROMQL_VALUE_STRING:
         rc = buf_puts(out, "{\"resultType\":\"string\",\"result\":[");

@@ -31,8 +31,9 @@ typedef struct sel_series {
     promql_labels_t lbls;
     promql_point_t *p;      /* all float samples incl. stale markers */
     size_t n;
-    promql_point_t *live;   /* the same without stale markers (range vectors) */
+    promql_point_t *live;   /* the same without stale markers (range vectors); p when none */
     size_t n_live;
+    bool counter_name;      /* eval_counter_name() of lbls */
     int64_t *hist_t;        /* histogram sample timestamps */
     size_t n_hist;
 } sel_series_t;
@@ -254,12 +255,17 @@ static int load_cache(evalctx_t *c, expr_t *vs)
     jmp_buf *oom = c->a->oom;
     c->a->oom = NULL;
     size_t cap = 0;
+    /* Samples are gathered in one malloc'd buffer reused across series, then copied to an
+     * exact-size arena block: growing each series' array in the arena would leave every
+     * smaller copy behind (twice the memory, all of it touched). */
+    promql_point_t *buf = NULL;
+    size_t bcap = 0;
     for (;;) {
         rc = set->ops->next(set, c->err);
         if (rc <= 0)
             break;
         sel_series_t s = { 0 };
-        size_t pcap = 0, hcap = 0;
+        size_t hcap = 0, n_stale = 0;
         int64_t t;
         double v;
         int kind;
@@ -276,14 +282,16 @@ static int load_cache(evalctx_t *c, expr_t *vs)
                 s.hist_t[s.n_hist++] = t;
                 continue;
             }
-            if (s.n == pcap) {
-                size_t nc = pcap ? pcap * 2 : 16;
-                s.p = arena_realloc(c->a, s.p, pcap * sizeof(*s.p), nc * sizeof(*s.p));
-                pcap = nc;
-                if (s.p == NULL)
+            if (s.n == bcap) {
+                size_t nc = bcap ? bcap * 2 : 512;
+                promql_point_t *nb = realloc(buf, nc * sizeof(*buf));
+                if (nb == NULL)
                     goto oom;
+                buf = nb;
+                bcap = nc;
             }
-            s.p[s.n++] = (promql_point_t){ t, v };
+            buf[s.n++] = (promql_point_t){ t, v };
+            n_stale += is_stale(v);
         }
         if (kind < 0) {
             rc = kind;
@@ -292,12 +300,23 @@ static int load_cache(evalctx_t *c, expr_t *vs)
         if (s.n == 0 && s.n_hist == 0)
             continue;
         s.lbls = labels_copy(c->a, set->ops->labels(set));
-        s.live = arena_alloc(c->a, (s.n ? s.n : 1) * sizeof(*s.live));
-        if (s.lbls.v == NULL || s.live == NULL)
+        s.p = arena_alloc(c->a, (s.n ? s.n : 1) * sizeof(*s.p));
+        if (s.lbls.v == NULL || s.p == NULL)
             goto oom;
-        for (size_t i = 0; i < s.n; i++)
-            if (!is_stale(s.p[i].v))
-                s.live[s.n_live++] = s.p[i];
+        if (s.n > 0)
+            memcpy(s.p, buf, s.n * sizeof(*s.p));
+        s.counter_name = eval_counter_name(s.lbls);
+        if (n_stale == 0) {
+            s.live = s.p;
+            s.n_live = s.n;
+        } else {
+            s.live = arena_alloc(c->a, (s.n - n_stale ? s.n - n_stale : 1) * sizeof(*s.live));
+            if (s.live == NULL)
+                goto oom;
+            for (size_t i = 0; i < s.n; i++)
+                if (!is_stale(s.p[i].v))
+                    s.live[s.n_live++] = s.p[i];
+        }
         if (sc->n == cap) {
             size_t nc = cap ? cap * 2 : 16;
             sc->s = arena_realloc(c->a, sc->s, cap * sizeof(*sc->s), nc * sizeof(*sc->s));
@@ -307,10 +326,12 @@ static int load_cache(evalctx_t *c, expr_t *vs)
         }
         sc->s[sc->n++] = s;
     }
+    free(buf);
     set->ops->close(set);
     c->a->oom = oom;
     return rc < 0 ? rc : 0;
 oom:
+    free(buf);
     set->ops->close(set);
     c->a->oom = oom;
     return eval_error(c, VIGIL_ENOMEM, "out of memory");
@@ -388,7 +409,7 @@ static int eval_matrix_selector(evalctx_t *c, const expr_t *e, int64_t t, value_
         if (hi <= lo)
             continue;
         out->mat.s[out->mat.n++] = (mseries_t){ s->lbls, s->live + lo + 1, (size_t)(hi - lo),
-                                                false };
+                                                false, s->counter_name };
         total += (size_t)(hi - lo);
     }
     return eval_count_samples(c, total);
@@ -482,7 +503,7 @@ static size_t mb_series(mbuilder_t *b, size_t pos, promql_labels_t l, bool drop_
             b->cap = nc;
         }
         b->s[b->n] = (mseries_t){ labels_copy(b->a, key_l), NULL, 0,
-                                  !b->strip_names && drop_name };
+                                  !b->strip_names && drop_name, false };
         b->pcap[b->n] = 0;
         b->n++;
     }

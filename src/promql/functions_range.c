@@ -61,9 +61,12 @@ static void arg_window(const expr_t *arg, int64_t t, int64_t *start, int64_t *en
     *start = *end - *range;
 }
 
-static bool possible_counter_name(const char *n)
+bool eval_counter_name(promql_labels_t l)
 {
     static const char *const sfx[] = { "_total", "_sum", "_count", "_bucket" };
+    const char *n = eval_metric_name(l);
+    if (n[0] == '\0')
+        return true;
     size_t len = strlen(n);
     for (size_t i = 0; i < 4; i++) {
         size_t sl = strlen(sfx[i]);
@@ -114,14 +117,16 @@ static bool extrapolated(evalctx_t *c, const expr_t *e, const mseries_t *s, int6
     return true;
 }
 
+/* Runs at every step for every series, so a selector's series carry the answer, computed once
+ * per query (mseries_t.counter_name). */
 static void counter_info(evalctx_t *c, const expr_t *e, const matrix_t *m)
 {
     for (size_t i = 0; i < m->n; i++) {
-        const char *name = eval_metric_name(m->s[i].lbls);
-        if (name[0] != '\0' && m->s[i].n > 0 && !possible_counter_name(name))
-            eval_annotate(c, false, e->call.args[0],
-                          "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"%s\"",
-                          name);
+        if (m->s[i].counter_name || m->s[i].n == 0 || eval_counter_name(m->s[i].lbls))
+            continue;
+        eval_annotate(c, false, e->call.args[0],
+                      "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"%s\"",
+                      eval_metric_name(m->s[i].lbls));
     }
 }
 

@@ -263,6 +263,7 @@ typedef struct mseries {
     promql_point_t *p;
     size_t n;
     bool drop_name;
+    bool counter_name;  /* known to need no "might not be a counter" info (see eval_counter_name) */
 } mseries_t;
 
 typedef struct matrix {
@@ -329,6 +330,9 @@ int eval_error(evalctx_t *c, int code, const char *fmt, ...) __attribute__((form
 int eval_check_duplicates(evalctx_t *c, const vector_t *v);
 /* The metric name of `l` for annotation texts ("" when none). */
 const char *eval_metric_name(promql_labels_t l);
+/* Whether rate() and increase() over a series with these labels need no "metric might not be
+ * a counter" info: no name, or one ending in _total/_sum/_count/_bucket. */
+bool eval_counter_name(promql_labels_t l);
 /* Evaluates a duration expression in seconds (step()/range() from the context). */
 double eval_duration(const evalctx_t *c, const expr_t *d);
 
