@@ -217,6 +217,7 @@ struct expr {
             const char **grouping;
             size_t n_grouping;
             bool without, by;
+            void *cache;               /* evaluator: grouping memo (per query) */
         } agg;
         struct { durop_t op; expr_t *l, *r; double v; bool dur; } dur;  /* v in seconds */
     };
