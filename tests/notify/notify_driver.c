@@ -1,7 +1,7 @@
 /*
- * notify_driver.c - drives src/notify from the integration tests until the agent wires the
- * notifier in: `check` is `vigil check notify`, `run` feeds a notifier from stdin commands,
- * `forward` feeds the Alertmanager forwarder.
+ * notify_driver.c - drives src/notify alone from the integration tests (the agent's wiring is
+ * tested by tests/integration/test_notify_e2e.py): `check` is `vigil check notify`, `run` feeds
+ * a notifier from stdin commands, `forward` feeds the Alertmanager forwarder.
  *
  *   notify_driver check [--lenient] FILE...
  *   notify_driver run CONFIG DATA_DIR EXTERNAL_URL    < commands

@@ -2,7 +2,7 @@
  * test_notify.c - the notifier without a network: config loading and amtool's checks, routing
  * (first match, continue, nested, matcher syntax, regex anchoring), group keys, timers on a
  * fake clock (group_wait, group_interval, repeat_interval, send_resolved), inhibition,
- * silences and the notification log across a restart. Deliveries go to a hook that records
+ * silences, reload, the API v2 documents and the notification log across a restart. Deliveries go to a hook that records
  * them; nothing sleeps and nothing depends on real time.
  */
 #include "notify/notify_int.h"
@@ -404,6 +404,151 @@ static void test_silences(void **state)
     notify_stop(n);
 }
 
+/* ---- reload, counts, the attempt hook ----------------------------------------------------- */
+
+typedef struct attempts {
+    int    n, last, failed;
+    char   integration[32];
+} attempts_t;
+
+static void on_attempt(void *ctx, const char *integration, int rc, double seconds, bool last)
+{
+    attempts_t *a = ctx;
+    assert_true(seconds >= 0);
+    a->n++;
+    a->last += last;
+    a->failed += rc != 0;
+    snprintf(a->integration, sizeof(a->integration), "%s", integration);
+}
+
+static void test_reload(void **state)
+{
+    (void)state;
+    sink_t s = { .now = 5000000, .fail = 1 };
+    attempts_t at = { 0 };
+    notify_options_t o = { .manual = true, .now_ms = fake_now, .clock_ctx = &s,
+                           .deliver = record, .deliver_ctx = &s, .on_attempt = on_attempt,
+                           .on_attempt_ctx = &at };
+    const char *y1 = "route:\n  receiver: a\n  group_wait: 1s\n  group_by: [alertname]\n"
+                     "receivers:\n- name: a\n  webhook_configs:\n  - url: http://127.0.0.1:1/\n"
+                     "- name: b\n  webhook_configs:\n  - url: http://127.0.0.1:2/\n";
+    notify_t *n;
+    vigil_error_t err = { 0 };
+    assert_int_equal(notify_create(&n, load(y1, 0), &o, &err), 0);
+    push(n, "alertname=X", s.now, 0);
+    push(n, "alertname=Y", s.now, 0);
+    notify_silence_t sil = { .matchers = "alertname=Y", .ends_at_ms = s.now + 600000 };
+    assert_int_equal(notify_silence_add(n, &sil, &err), 0);
+    size_t active, suppressed;
+    notify_alert_counts(n, &active, &suppressed);
+    assert_int_equal(active, 1);
+    assert_int_equal(suppressed, 1);
+    tick(n, &s, s.now + 1000);
+    assert_int_equal(s.n, 1);                  /* X, after one failed attempt */
+    assert_string_equal(s.log[0], "a/webhook {}:{alertname=\"X\"} firing f=1 r=0");
+    assert_int_equal(at.n, 2);
+    assert_int_equal(at.last, 1);
+    assert_int_equal(at.failed, 1);
+    assert_string_equal(at.integration, "webhook");
+
+    /* same route, same receiver: the alerts move into the new groups, nothing is repeated */
+    assert_int_equal(notify_reload(n, load(y1, 0)), 0);
+    tick(n, &s, s.now + 1000);
+    assert_int_equal(s.n, 1);
+    notify_alert_counts(n, &active, &suppressed);
+    assert_int_equal(active + suppressed, 2);
+
+    /* a new receiver for X: it has not heard of X yet */
+    const char *y2 = "route:\n  receiver: b\n  group_wait: 1s\n  group_by: [alertname]\n"
+                     "receivers:\n- name: b\n  webhook_configs:\n  - url: http://127.0.0.1:2/\n";
+    assert_int_equal(notify_reload(n, load(y2, 0)), 0);
+    tick(n, &s, s.now + 1000);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.log[1], "b/webhook {}:{alertname=\"X\"} firing f=1 r=0");
+    notify_stop(n);
+}
+
+/* ---- Alertmanager's API documents ------------------------------------------------------------ */
+
+static void test_api_documents(void **state)
+{
+    (void)state;
+    sink_t s = { .now = 1700000000000 };
+    notify_t *n = start("route:\n  receiver: h\n  group_wait: 1s\n"
+                        "receivers:\n- name: h\n  webhook_configs:\n  - url: http://127.0.0.1:1/\n",
+                        &s, NULL);
+    char id[40];
+    vigil_error_t err = { 0 };
+    const char *post = "{\"matchers\":[{\"name\":\"alertname\",\"value\":\"Disk\\\"x\","
+                       "\"isRegex\":false},{\"name\":\"dev\",\"value\":\"sd.*\",\"isRegex\":true,"
+                       "\"isEqual\":false}],\"startsAt\":\"2023-11-14T22:13:20Z\","
+                       "\"endsAt\":\"2023-11-15T00:13:20.5+01:00\",\"createdBy\":\"me\","
+                       "\"comment\":\"c\"}";
+    assert_int_equal(notify_api_silence_post(n, post, strlen(post), id, &err), 0);
+    buf_t b;
+    buf_init(&b, 1 << 20);
+    assert_int_equal(notify_api_silence_json(n, id, &b), 0);
+    char want[1024];
+    snprintf(want, sizeof(want),
+             "{\"id\":\"%s\",\"status\":{\"state\":\"active\"},\"updatedAt\":"
+             "\"2023-11-14T22:13:20.000Z\",\"comment\":\"c\",\"createdBy\":\"me\",\"endsAt\":"
+             "\"2023-11-14T23:13:20.500Z\",\"matchers\":[{\"name\":\"alertname\",\"value\":"
+             "\"Disk\\\"x\",\"isRegex\":false,\"isEqual\":true},{\"name\":\"dev\",\"value\":"
+             "\"sd.*\",\"isRegex\":true,\"isEqual\":false}],\"startsAt\":"
+             "\"2023-11-14T22:13:20.000Z\"}", id);
+    assert_string_equal(b.data, want);
+    assert_int_equal(notify_api_silence_json(n, "nope", &b), VIGIL_ENOENT);
+
+    /* replacing expires the old one */
+    char post2[1024], id2[40];
+    snprintf(post2, sizeof(post2), "{\"id\":\"%s\",%s", id, post + 1);
+    assert_int_equal(notify_api_silence_post(n, post2, strlen(post2), id2, &err), 0);
+    assert_string_not_equal(id, id2);
+    buf_reset(&b);
+    assert_int_equal(notify_api_silences_json(n, &b), 0);
+    assert_non_null(strstr(b.data, "\"expired\""));
+
+    /* bad documents name the field at fault */
+    static const struct { const char *doc; int rc; const char *msg; } bad[] = {
+        { "[", VIGIL_EPARSE, "body:1:" },
+        { "[]", VIGIL_EINVAL, "body: want a JSON object" },
+        { "{}", VIGIL_EINVAL, "matchers: want a non-empty array" },
+        { "{\"matchers\":[{\"name\":\"1a\",\"value\":\"x\",\"isRegex\":false}]}", VIGIL_EINVAL,
+          "matchers[0].name" },
+        { "{\"matchers\":[{\"name\":\"a\",\"value\":\"x\",\"isRegex\":false}],\"startsAt\":"
+          "\"yesterday\"}", VIGIL_EINVAL, "startsAt: want an RFC 3339 time" },
+        { "{\"matchers\":[{\"name\":\"a\",\"value\":\"(\",\"isRegex\":true}],\"startsAt\":"
+          "\"2023-11-14T22:13:20Z\",\"endsAt\":\"2099-01-01T00:00:00Z\",\"createdBy\":\"x\","
+          "\"comment\":\"y\"}", VIGIL_EPARSE, "silence:" },
+        { "{\"id\":\"gone\",\"matchers\":[{\"name\":\"a\",\"value\":\"x\",\"isRegex\":false}],"
+          "\"startsAt\":\"2023-11-14T22:13:20Z\",\"endsAt\":\"2099-01-01T00:00:00Z\","
+          "\"createdBy\":\"x\",\"comment\":\"y\"}", VIGIL_ENOENT, "silence gone not found" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int rc = notify_api_silence_post(n, bad[i].doc, strlen(bad[i].doc), id2, &err);
+        if (rc != bad[i].rc || strstr(err.message, bad[i].msg) == NULL)
+            fail_msg("%s: want %d [%s], got %d [%s]", bad[i].doc, bad[i].rc, bad[i].msg, rc,
+                     err.message);
+    }
+
+    /* the alert list: each fingerprint once, resolved ones left out */
+    push(n, "alertname=Up", s.now, 0);
+    push(n, "alertname=Gone", s.now - 2000, s.now - 1000);
+    buf_reset(&b);
+    assert_int_equal(notify_api_alerts_json(n, &b), 0);
+    notify_kv_t l = { "alertname", "Up" };
+    snprintf(want, sizeof(want),
+             "[{\"labels\":{\"alertname\":\"Up\"},\"annotations\":{\"summary\":\"s\"},"
+             "\"startsAt\":\"2023-11-14T22:13:20.000Z\",\"endsAt\":\"2023-11-14T22:18:20.000Z\","
+             "\"updatedAt\":\"2023-11-14T22:13:20.000Z\",\"generatorURL\":\"http://prom/graph\","
+             "\"fingerprint\":\"%016llx\",\"receivers\":[{\"name\":\"h\"}],\"status\":{\"state\":"
+             "\"active\",\"silencedBy\":[],\"inhibitedBy\":[]}}]",
+             (unsigned long long)notify_fingerprint(&l, 1));
+    assert_string_equal(b.data, want);
+    buf_free(&b);
+    notify_stop(n);
+}
+
 /* ---- the notification log across a restart --------------------------------------------- */
 
 static void test_restart(void **state)
@@ -519,6 +664,8 @@ int main(void)
         cmocka_unit_test(test_old_alert_flushes_at_once_and_retries),
         cmocka_unit_test(test_inhibition),
         cmocka_unit_test(test_silences),
+        cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_api_documents),
         cmocka_unit_test(test_restart),
         cmocka_unit_test(test_webhook_payload),
     };
