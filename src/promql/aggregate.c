@@ -150,105 +150,20 @@ static char *format_value(arena_t *a, double v)
     return arena_printf(a, "%.*f", decimals, v);
 }
 
-/*
- * Grouping is the cost of an aggregation in a range query: every step filters each sample's
- * labels and hashes the result. Steps mostly see the same input series at the same positions,
- * so an aggregation node remembers, per position, the label array it saw there and the group
- * that array belongs to, as an id that is stable for the whole query; a step then finds a
- * sample's group by comparing one pointer and indexing an array. Only label arrays that outlive
- * the step qualify (not those in the scratch arena, whose addresses are reused). Group labels
- * are copied into the query arena, so the output's label arrays are stable too (the range
- * result builder uses that the same way).
- */
-typedef struct memo_pos {
-    const promql_label_t *src;   /* the input label array last seen at this position */
-    size_t n;
-    size_t id;
-} memo_pos_t;
-
-typedef struct agg_memo {
-    strmap_t ids;                /* group key -> id */
-    promql_labels_t *lbls;       /* per id: the group's labels (query arena) */
-    size_t *step_group;          /* per id: its index among this step's groups... */
-    uint64_t *step_gen;          /* ...valid when equal to gen */
-    size_t n_ids, cap_ids;
-    uint64_t gen;
-    memo_pos_t *pos;
-    size_t cap_pos;
-} agg_memo_t;
-
-static agg_memo_t *agg_memo(evalctx_t *c, const expr_t *e)
+/* group_fn_t of aggregations: the grouping labels (by / without, which drops the name). */
+static bool group_labels(evalctx_t *c, const void *arg, const sample_t *s, promql_labels_t *gl,
+                         double *aux)
 {
-    agg_memo_t *m = e->agg.cache;
-    if (m == NULL) {
-        m = arena_alloc(c->a, sizeof(*m));
-        strmap_init(&m->ids, c->a, 16);
-        ((expr_t *)e)->agg.cache = m;
+    const expr_t *e = arg;
+    *aux = 0;
+    if (!e->agg.without) {
+        *gl = labels_filter(c->scratch, s->lbls, e->agg.grouping, e->agg.n_grouping, true);
+        return true;
     }
-    return m;
-}
-
-/* The group labels of sample s: the grouping labels of its labels. */
-static promql_labels_t group_labels(evalctx_t *c, const expr_t *e, const sample_t *s)
-{
-    if (!e->agg.without)
-        return labels_filter(c->scratch, s->lbls, e->agg.grouping, e->agg.n_grouping, true);
-    promql_labels_t gl = labels_filter(c->scratch, s->lbls, e->agg.grouping, e->agg.n_grouping,
-                                       false);
-    return labels_without(c->scratch, gl, LABEL_NAME);
-}
-
-/* The lookup key of a label set: names and values with separators no label contains. */
-static void group_key(buf_t *key, promql_labels_t gl)
-{
-    buf_reset(key);
-    for (size_t j = 0; j < gl.n; j++) {
-        buf_puts(key, gl.v[j].name);
-        buf_putc(key, '\xff');
-        buf_puts(key, gl.v[j].value);
-        buf_putc(key, '\xfe');
-    }
-}
-
-/* The query-wide id of the group of the sample at position i. */
-static size_t memo_group_id(evalctx_t *c, const expr_t *e, agg_memo_t *m, size_t i,
-                            const sample_t *s, buf_t *key)
-{
-    if (i < m->cap_pos && m->pos[i].src == s->lbls.v && s->lbls.v != NULL &&
-        m->pos[i].n == s->lbls.n)
-        return m->pos[i].id;
-    promql_labels_t gl = group_labels(c, e, s);
-    group_key(key, gl);
-    bool found;
-    size_t id = strmap_get_or_put(&m->ids, key->data != NULL ? key->data : "", key->len,
-                                  m->n_ids, &found);
-    if (!found) {
-        if (m->n_ids == m->cap_ids) {
-            size_t nc = m->cap_ids ? m->cap_ids * 2 : 16;
-            m->lbls = arena_realloc(c->a, m->lbls, m->cap_ids * sizeof(*m->lbls),
-                                    nc * sizeof(*m->lbls));
-            m->step_group = arena_realloc(c->a, m->step_group, m->cap_ids * sizeof(size_t),
-                                          nc * sizeof(size_t));
-            m->step_gen = arena_realloc(c->a, m->step_gen, m->cap_ids * sizeof(uint64_t),
-                                        nc * sizeof(uint64_t));
-            m->cap_ids = nc;
-        }
-        m->lbls[id] = labels_copy(c->a, gl);
-        m->step_gen[id] = 0;
-        m->n_ids++;
-    }
-    if (s->lbls.v != NULL && !arena_owns(c->scratch, s->lbls.v)) {
-        if (i >= m->cap_pos) {
-            size_t nc = m->cap_pos ? m->cap_pos * 2 : 64;
-            while (nc <= i)
-                nc *= 2;
-            m->pos = arena_realloc(c->a, m->pos, m->cap_pos * sizeof(*m->pos),
-                                   nc * sizeof(*m->pos));
-            m->cap_pos = nc;
-        }
-        m->pos[i] = (memo_pos_t){ s->lbls.v, s->lbls.n, id };
-    }
-    return id;
+    promql_labels_t l = labels_filter(c->scratch, s->lbls, e->agg.grouping, e->agg.n_grouping,
+                                      false);
+    *gl = labels_without(c->scratch, l, LABEL_NAME);
+    return true;
 }
 
 int eval_aggregate(evalctx_t *c, const expr_t *e, value_t *param, value_t *in, int64_t t,
@@ -297,13 +212,12 @@ int eval_aggregate(evalctx_t *c, const expr_t *e, value_t *param, value_t *in, i
             return eval_error(c, VIGIL_EINVAL, "invalid label name \"%s\"", cv_label);
     }
 
-    /* count_values groups by the value as well: it does its own keys, per step. */
-    agg_memo_t *memo = op == AGG_COUNT_VALUES ? NULL : agg_memo(c, e);
+    /* count_values groups by the value as well, so it builds its keys at every step; the
+     * others find groups through the node's memo (grouping.c). */
+    group_memo_t *memo = op == AGG_COUNT_VALUES ? NULL : group_memo(c, &((expr_t *)e)->agg.cache);
     strmap_t groups = { 0 };
     if (memo == NULL)
         strmap_init(&groups, c->scratch, v->n);
-    else
-        memo->gen++;
     group_t *g = arena_alloc(c->scratch, (v->n + 1) * sizeof(*g));
     size_t ng = 0;
     buf_t key;
@@ -314,16 +228,14 @@ int eval_aggregate(evalctx_t *c, const expr_t *e, value_t *param, value_t *in, i
         size_t gi;
         bool found;
         if (memo != NULL) {
-            size_t id = memo_group_id(c, e, memo, i, s, &key);
-            found = memo->step_gen[id] == memo->gen;
-            if (!found) {
-                memo->step_gen[id] = memo->gen;
-                memo->step_group[id] = ng;
-            }
-            gi = memo->step_group[id];
-            gl = memo->lbls[id];
+            group_ref_t ref;
+            group_memo_find(c, memo, i, s, group_labels, e, &ref);
+            gi = ref.group;
+            found = !ref.is_new;
+            gl = ref.lbls;
         } else {
-            gl = group_labels(c, e, s);
+            double unused;
+            group_labels(c, e, s, &gl, &unused);
             gl = labels_set(c->scratch, gl, cv_label, format_value(c->scratch, s->v));
             group_key(&key, gl);
             gi = strmap_get_or_put(&groups, key.data != NULL ? key.data : "", key.len, ng,

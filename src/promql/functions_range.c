@@ -591,48 +591,44 @@ static bool parse_le(const char *s, double *v)
     return promql_parse_number(s, strlen(s), v);
 }
 
-/* Groups a vector of `le` buckets by their other labels (name dropped). */
+/* group_fn_t of the bucket functions: the labels without `le` (the name stays in the group
+ * key, for delayed removal: two metrics never merge), and `le` parsed; false (annotated) when
+ * `le` is missing or malformed. */
+static bool bucket_group(evalctx_t *c, const void *arg, const sample_t *s, promql_labels_t *gl,
+                         double *le)
+{
+    static const char *const drop[] = { "le" };
+    const char *lv = labels_get(s->lbls, "le");
+    if (!parse_le(lv, le)) {
+        eval_annotate(c, true, arg,
+                      "bucket label \"le\" is missing or has a malformed value of \"%s\" for metric name \"%s\"",
+                      lv ? lv : "", eval_metric_name(s->lbls));
+        return false;
+    }
+    *gl = labels_filter(c->scratch, s->lbls, drop, 1, false);
+    return true;
+}
+
+/* Groups a vector of `le` buckets by their other labels (through the call's grouping memo). */
 static hgroup_t *group_buckets(evalctx_t *c, const expr_t *e, const vector_t *v, size_t *ng)
 {
-    strmap_t idx;
-    strmap_init(&idx, c->scratch, v->n);
+    group_memo_t *memo = group_memo(c, &((expr_t *)e)->call.cache);
     hgroup_t *g = arena_alloc(c->scratch, (v->n + 1) * sizeof(*g));
     size_t n = 0;
-    /* the name stays in the group key (delayed removal): two metrics never merge */
-    static const char *const drop[] = { "le" };
-    buf_t key;
-    buf_init(&key, (size_t)1 << 24);
     for (size_t i = 0; i < v->n; i++) {
-        const sample_t *s = &v->s[i];
-        double le;
-        if (!parse_le(labels_get(s->lbls, "le"), &le)) {
-            const char *lv = labels_get(s->lbls, "le");
-            eval_annotate(c, true, e,
-                          "bucket label \"le\" is missing or has a malformed value of \"%s\" for metric name \"%s\"",
-                          lv ? lv : "", eval_metric_name(s->lbls));
+        group_ref_t ref;
+        if (!group_memo_find(c, memo, i, &v->s[i], bucket_group, e, &ref))
             continue;
-        }
-        promql_labels_t gl = labels_filter(c->scratch, s->lbls, drop, 1, false);
-        buf_reset(&key);
-        for (size_t j = 0; j < gl.n; j++) {
-            buf_puts(&key, gl.v[j].name);
-            buf_putc(&key, '\xff');
-            buf_puts(&key, gl.v[j].value);
-            buf_putc(&key, '\xfe');
-        }
-        bool found;
-        size_t gi = strmap_get_or_put(&idx, key.data ? key.data : "", key.len, n, &found);
-        if (!found)
-            g[n++] = (hgroup_t){ gl, NULL, 0, 0 };
-        hgroup_t *h = &g[gi];
+        if (ref.is_new)
+            g[n++] = (hgroup_t){ ref.lbls, NULL, 0, 0 };
+        hgroup_t *h = &g[ref.group];
         if (h->n == h->cap) {
             size_t nc = h->cap ? h->cap * 2 : 16;
             h->b = arena_realloc(c->scratch, h->b, h->cap * sizeof(bucket_t), nc * sizeof(bucket_t));
             h->cap = nc;
         }
-        h->b[h->n++] = (bucket_t){ le, s->v };
+        h->b[h->n++] = (bucket_t){ ref.aux, v->s[i].v };
     }
-    buf_free(&key);
     *ng = n;
     return g;
 }

@@ -321,6 +321,32 @@ struct evalctx {
     size_t n_infos, cap_infos;
 };
 
+/* ---- grouping memo (grouping.c): a node's query-wide "sample -> group" assignments ---- */
+typedef struct group_memo group_memo_t;
+
+/* Derives the group labels of sample s (in c->scratch, or borrowed from s) and one number that
+ * depends only on s's labels (*aux, e.g. its parsed `le`). False skips the sample (after
+ * annotating why, if it should be). */
+typedef bool (*group_fn_t)(evalctx_t *c, const void *arg, const sample_t *s,
+                           promql_labels_t *gl, double *aux);
+
+typedef struct group_ref {
+    size_t group;           /* index among this grouping's groups, in order of first sight */
+    bool is_new;            /* first sample of that group in this grouping */
+    promql_labels_t lbls;   /* the group's labels (query arena: stable for the query) */
+    double aux;
+} group_ref_t;
+
+/* The memo kept in *slot (a node's cache field; created in the query arena on first use),
+ * starting a new grouping: every group's index is unassigned again. Borrowed. */
+group_memo_t *group_memo(evalctx_t *c, void **slot);
+/* The group of the sample s at position pos of the grouped vector; false when fn skipped it. */
+bool group_memo_find(evalctx_t *c, group_memo_t *m, size_t pos, const sample_t *s,
+                     group_fn_t fn, const void *arg, group_ref_t *out);
+/* Sets key to the lookup key of a label set (names and values with separators no UTF-8
+ * label contains). */
+void group_key(buf_t *key, promql_labels_t gl);
+
 /* eval.c */
 int eval_node(evalctx_t *c, const expr_t *e, int64_t t, value_t *out);
 int eval_count_samples(evalctx_t *c, size_t n);
