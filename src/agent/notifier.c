@@ -255,7 +255,8 @@ int agent_notifier_prepare(agent_notifier_t *an, const config_t *cfg, const char
         return vigil_error_set(err, rc, "notify.config: %s", lerr.message);
     const char *w;
     for (size_t i = 0; (w = notify_config_warning(*out, i)) != NULL; i++)
-        log_warn(an->log, "notify", "notify.config", LF_STR("file", path), LF_STR("warning", w));
+        log_warn(an->log, "notify", "notify.config loaded with a warning", LF_STR("file", path),
+                 LF_STR("warning", w));
     return 0;
 }
 

@@ -264,5 +264,23 @@ class NotifyEndToEnd(unittest.TestCase):
         self.assertEqual(self.agent.get("/api/v2/silence/nope").status, 404)
 
 
+SEED = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                     "..", "shared", "seeds", "configs",
+                                     "guardian-alertmanager.yml"))
+
+
+class SeedConfig(unittest.TestCase):
+    @unittest.skipUnless(os.path.exists(SEED), "the seeds' guardian-alertmanager.yml is absent")
+    def test_seed_loads_unchanged(self):
+        """The seeds' file (placeholder Slack URLs, e-mail subject/body) runs as it is: the
+        placeholders disable their integrations with a warning."""
+        with Agent("--notify.config", SEED) as a:
+            self.assertEqual(a.get("/api/v2/silences").json(), [])
+            warnings = [l for l in a.log_lines()
+                        if l.get("msg") == "notify.config loaded with a warning"]
+            self.assertEqual(len(warnings), 4, a.log_text())
+            self.assertIn("slack #0 disabled", warnings[0]["warning"])
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
