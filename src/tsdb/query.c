@@ -294,10 +294,44 @@ struct tsdb_iter {
     bool           in_chunk, done;
     bool           any;      /* a sample was returned: `last` holds its timestamp */
     int64_t        last;
+    head_chunk_t  *joined;   /* owned: the stream of several sources, when they do not overlap */
     /* merge mode: every sample in range, sorted, unique */
     head_sample_t *merged;
     size_t         nmerged, pos;
 };
+
+static int cmp_chunk_mint(const void *a, const void *b)
+{
+    const head_chunk_t *x = a, *y = b;
+    return (x->mint > y->mint) - (x->mint < y->mint);
+}
+
+/* Series usually span a few blocks and the head, each holding its own time range: their
+ * chunks, ordered by start, then follow each other without overlapping and can be streamed
+ * like one source instead of decoded, sorted and deduplicated up front (merge mode). Sets
+ * it->joined and the stream to them and returns true in that case; false (nothing set) when
+ * some chunks overlap (or on allocation failure, where merge mode still works). */
+static bool join_sources(tsdb_iter_t *it)
+{
+    size_t n = it->nbchunks + it->snap.nchunks;
+    head_chunk_t *j = malloc((n ? n : 1) * sizeof(*j));
+    if (j == NULL)
+        return false;
+    if (it->nbchunks > 0)
+        memcpy(j, it->bchunks, it->nbchunks * sizeof(*j));
+    if (it->snap.nchunks > 0)
+        memcpy(j + it->nbchunks, it->snap.chunks, it->snap.nchunks * sizeof(*j));
+    qsort(j, n, sizeof(*j), cmp_chunk_mint);
+    for (size_t i = 1; i < n; i++)
+        if (j[i].mint <= j[i - 1].maxt) {
+            free(j);
+            return false;
+        }
+    it->joined = j;
+    it->stream = j;
+    it->nstream = n;
+    return true;
+}
 
 int tsdb_iter_open(const tsdb_series_set_t *set, size_t i, tsdb_iter_t **out)
 {
@@ -335,8 +369,8 @@ int tsdb_iter_open(const tsdb_series_set_t *set, size_t i, tsdb_iter_t **out)
         } else if (!head_ooo && it->snap.nchunks == 0 && e->nbsrc == 1) {
             it->stream = it->bchunks;
             it->nstream = it->nbchunks;
-        } else {
-            /* Several sources or out-of-order data: materialise once (blocks first, so a
+        } else if (head_ooo || !join_sources(it)) {
+            /* Overlapping sources or out-of-order data: materialise once (blocks first, so a
              * timestamp present twice keeps the block's sample). */
             const head_chunk_t *lists[3] = {it->bchunks, it->snap.chunks, it->snap.ooo_chunks};
             size_t              nl[3] = {it->nbchunks, it->snap.nchunks, it->snap.nooo_chunks};
@@ -406,6 +440,7 @@ void tsdb_iter_free(tsdb_iter_t *it)
         return;
     head_snap_free(&it->snap);
     free(it->bchunks);
+    free(it->joined);
     free(it->merged);
     free(it);
 }
