@@ -19,6 +19,7 @@ flush in creation order on one thread, each send finished before the next starts
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import unittest
 import urllib.parse
@@ -280,6 +281,34 @@ class SeedConfig(unittest.TestCase):
                         if l.get("msg") == "notify.config loaded with a warning"]
             self.assertEqual(len(warnings), 4, a.log_text())
             self.assertIn("slack #0 disabled", warnings[0]["warning"])
+
+
+class Amtool(unittest.TestCase):
+    @unittest.skipUnless(shutil.which("amtool"), "amtool is not installed")
+    def test_amtool_manages_silences(self):
+        """Alertmanager's own client works against vigil's /api/v2 silences."""
+        with tempfile.TemporaryDirectory(prefix="vigil-amtool-") as tmp:
+            cfg = os.path.join(tmp, "am.yml")
+            with open(cfg, "w") as f:
+                f.write("route:\n  receiver: none\nreceivers:\n  - name: none\n")
+            with Agent("--notify.config", cfg) as a:
+                url = "--alertmanager.url=" + a.base
+
+                def amtool(*args):
+                    r = subprocess.run(["amtool", url] + list(args), capture_output=True,
+                                       text=True, timeout=60)
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    return r.stdout.strip()
+
+                sid = amtool("silence", "add", 'alertname="Foo"', "-c", "why", "-a", "me",
+                             "-d", "1h")
+                self.assertEqual(amtool("silence", "query", "-q"), sid)
+                (s,) = a.get("/api/v2/silences").json()
+                self.assertEqual((s["id"], s["comment"], s["createdBy"]), (sid, "why", "me"))
+                amtool("silence", "expire", sid)
+                self.assertEqual(amtool("silence", "query", "-q"), "")
+                self.assertEqual(a.get("/api/v2/silence/" + sid).json()["status"],
+                                 {"state": "expired"})
 
 
 if __name__ == "__main__":
