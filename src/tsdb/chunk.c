@@ -397,37 +397,59 @@ int chunk_iter_init(chunk_iter_t *it, const uint8_t *data, size_t len)
     return 0;
 }
 
+/* The next 64 bits of the stream from it->pos, most significant first; bits past the end read
+ * as zeros. Queries decode every sample of every chunk they touch, so fields are cut out of
+ * one 64-bit load rather than assembled a byte (or a bit) at a time. */
+static inline uint64_t peek64(const chunk_iter_t *it)
+{
+    size_t byte = it->pos >> 3, nbytes = (it->nbits + 7) >> 3;
+    uint64_t w = 0;
+    if (byte + 8 <= nbytes) {
+        memcpy(&w, it->data + byte, 8);
+        w = __builtin_bswap64(w);
+    } else {
+        for (size_t i = 0; byte + i < nbytes; i++)
+            w |= (uint64_t)it->data[byte + i] << (56 - 8 * i);
+    }
+    return w << (it->pos & 7);
+}
+
 static bool get_bits(chunk_iter_t *it, unsigned n, uint64_t *out)
 {
     if (it->nbits - it->pos < n) {
         it->failed = true;
         return false;
     }
-    uint64_t v = 0;
-    while (n > 0) {
-        unsigned room = 8 - (unsigned)(it->pos & 7);
-        unsigned take = n < room ? n : room;
-        unsigned byte = it->data[it->pos >> 3];
-        v = (v << take) | ((byte >> (room - take)) & ((1u << take) - 1));
-        n -= take;
-        it->pos += take;
+    if (n == 0) {
+        *out = 0;
+        return true;
     }
-    *out = v;
+    if (n > 56) { /* one load holds at least 57 bits after the in-byte offset */
+        uint64_t hi = peek64(it) >> 32;
+        it->pos += 32;
+        *out = (hi << (n - 32)) | (peek64(it) >> (64 - (n - 32)));
+        it->pos += n - 32;
+        return true;
+    }
+    *out = peek64(it) >> (64 - n);
+    it->pos += n;
     return true;
 }
 
-/* Counts up to `max` leading one bits, consuming the terminating zero when there is one. */
+/* Counts up to `max` (< 64) leading one bits, consuming the terminating zero when there is
+ * one; fails when the stream ends first. */
 static bool get_ones(chunk_iter_t *it, unsigned max, unsigned *ones)
 {
-    unsigned n = 0;
-    uint64_t bit;
-    while (n < max) {
-        if (!get_bits(it, 1, &bit))
-            return false;
-        if (bit == 0)
-            break;
-        n++;
+    uint64_t inv = ~peek64(it);
+    unsigned n = inv == 0 ? 64 : (unsigned)__builtin_clzll(inv);
+    unsigned used = n < max ? n + 1 : max;
+    if (n > max)
+        n = max;
+    if (it->nbits - it->pos < used) {
+        it->failed = true;
+        return false;
     }
+    it->pos += used;
     *ones = n;
     return true;
 }
