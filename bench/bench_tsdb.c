@@ -29,9 +29,15 @@
  *                        the raw bytes of their label strings (the comparison with
  *                        Prometheus, tsdb.memory_per_series, is bench/tsdb_memory.py)
  *   tsdb.wal_replay      seconds to reopen a store whose WAL holds 1 000 000 series × 120
- *                        samples (the issue's size; ~1.4 GB of WAL, a few minutes with its
- *                        generation, so only in `make bench`), vs read(2) of the same
- *                        segment files (the I/O floor; page cache warm for both)
+ *                        samples (the issue's size; ~1.5 GB of WAL, a few minutes with its
+ *                        generation, so only in `make bench`; BENCH_REPLAY_SERIES=N for
+ *                        another size), vs read(2) of the same segment files: the I/O floor,
+ *                        so the data dir is evicted from the page cache (fdatasync +
+ *                        POSIX_FADV_DONTNEED, checked with mincore) before every timed read
+ *                        and every timed replay; when eviction does not take, the line says
+ *                        so instead of a number
+ *   tsdb.wal_replay_warm the same with the page cache warm for both (a memory-bandwidth
+ *                        floor, not an I/O one)
  *
  * `bench_tsdb --dataset FILE` is the store's half of tsdb.bytes_per_sample on the real dataset
  * (bench/tsdb_dataset.py runs it next to Prometheus's promtool and prints that bench line).
@@ -42,7 +48,9 @@
 #include "tsdb/tsdb.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <math.h>
 #include <stdbool.h>
@@ -569,11 +577,117 @@ static size_t fill(tsdb_t *db, size_t n)
     return label_bytes;
 }
 
+/* Page-cache eviction of every file under a directory, for the cold timings: the pages
+ * still resident afterwards (mincore) and the file pages looked at are summed. */
+static uint64_t evict_resident, evict_total;
+
+static int evict_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)ftw;
+    if (flag != FTW_F || st->st_size == 0)
+        return 0;
+    int fd = open(p, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    /* Dirty pages cannot be dropped: write them back first. */
+    fdatasync(fd);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    long   pg = sysconf(_SC_PAGESIZE);
+    size_t npages = ((size_t)st->st_size + (size_t)pg - 1) / (size_t)pg;
+    void  *m = mmap(NULL, (size_t)st->st_size, PROT_READ, MAP_SHARED, fd, 0);
+    unsigned char *vec = malloc(npages ? npages : 1);
+    if (m != MAP_FAILED && vec != NULL && mincore(m, (size_t)st->st_size, vec) == 0) {
+        for (size_t i = 0; i < npages; i++)
+            evict_resident += vec[i] & 1;
+        evict_total += npages;
+    } else {
+        evict_resident += npages; /* unverifiable counts as not evicted */
+        evict_total += npages;
+    }
+    free(vec);
+    if (m != MAP_FAILED)
+        munmap(m, (size_t)st->st_size);
+    close(fd);
+    return 0;
+}
+
+/* Evicts dir's files from the page cache; false (with a note) when more than 1 % of their
+ * pages stayed resident, so no cold number is reported as if it were one. */
+static bool evict_dir(const char *dir)
+{
+    evict_resident = evict_total = 0;
+    sync();
+    nftw(dir, evict_one, 16, FTW_PHYS);
+    if (evict_resident * 100 > evict_total) {
+        fprintf(stderr, "bench_tsdb: page-cache eviction failed: %llu of %llu pages of %s still "
+                        "resident\n", (unsigned long long)evict_resident,
+                (unsigned long long)evict_total, dir);
+        return false;
+    }
+    return true;
+}
+
+/* Seconds to read every segment file of waldir sequentially with read(2); *bytes the total. */
+static double read_wal_files(const char *waldir, size_t *bytes)
+{
+    char  *buf = malloc(1 << 20);
+    double t0 = now_s();
+    *bytes = 0;
+    DIR   *d = opendir(waldir);
+    struct dirent *e;
+    while (d != NULL && buf != NULL && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[4400];
+        snprintf(p, sizeof(p), "%s/%s", waldir, e->d_name);
+        int fd = open(p, O_RDONLY);
+        if (fd < 0)
+            continue;
+        ssize_t got;
+        while ((got = read(fd, buf, 1 << 20)) > 0) {
+            *bytes += (size_t)got;
+            BARRIER();
+        }
+        close(fd);
+    }
+    if (d != NULL)
+        closedir(d);
+    double dt = now_s() - t0;
+    free(buf);
+    return dt;
+}
+
+/* Best of REPS reopenings of dir (evicting it from the page cache first when `cold`); a
+ * negative value when eviction failed. Checks the restored head. */
+static double time_replay(const char *dir, size_t n, bool cold)
+{
+    double         best = 1e9;
+    tsdb_options_t o = {.dir = dir, .max_series = 2 * n, .compact_interval_ms = UINT32_MAX};
+    for (int r = 0; r < REPS; r++) {
+        if (cold && !evict_dir(dir))
+            return -1;
+        tsdb_t *db;
+        double  t0 = now_s();
+        if (tsdb_open(&db, &o, NULL, NULL) != 0)
+            break;
+        double       dt = now_s() - t0;
+        tsdb_stats_t st;
+        tsdb_stats(db, &st);
+        if (st.samples != (uint64_t)n * MEM_STEPS || st.series != n)
+            fprintf(stderr, "bench_tsdb: replay restored %llu series, %llu samples\n",
+                    (unsigned long long)st.series, (unsigned long long)st.samples);
+        tsdb_close(db);
+        if (dt < best)
+            best = dt;
+    }
+    return best;
+}
+
 /* Fills a fresh store with n series (WAL on), reports the RSS growth per series as `mem_name`
  * when that is wanted, closes it, and when `replay` times reopening it (best of REPS) against
- * reading its segment files once (the I/O floor, page cache warm for both). Runs in a child
- * process so that every measurement starts from a fresh heap: memory a previous measurement
- * freed would otherwise hide growth. */
+ * reading its segment files (best of REPS), cold then warm. Runs in a child process so that
+ * every measurement starts from a fresh heap: memory a previous measurement freed would
+ * otherwise hide growth. */
 static void mem_and_replay(size_t n, const char *mem_name, bool replay)
 {
     fflush(stdout);
@@ -603,50 +717,32 @@ static void mem_and_replay(size_t n, const char *mem_name, bool replay)
     tsdb_close(db);
     if (replay) {
         char   waldir[4200];
-        double floor_s = 1e9;
-        size_t wal_bytes = 0, got;
+        size_t wal_bytes = 0;
         snprintf(waldir, sizeof(waldir), "%s/wal", dir);
-        char *buf = malloc(1 << 20);
-        for (int r = 0; r < REPS; r++) {
-            double t0 = now_s();
-            wal_bytes = 0;
-            for (int seq = 1; seq < 1000; seq++) {
-                char p[4300];
-                snprintf(p, sizeof(p), "%s/%08d", waldir, seq);
-                FILE *f = fopen(p, "rb");
-                if (f == NULL)
-                    continue;
-                while ((got = fread(buf, 1, 1 << 20, f)) > 0) {
-                    wal_bytes += got;
-                    BARRIER();
-                }
-                fclose(f);
+        double cold_read = 1e9, warm_read = 1e9;
+        bool   evicted = true;
+        for (int r = 0; r < REPS && evicted; r++) {
+            if ((evicted = evict_dir(dir))) {
+                double dt = read_wal_files(waldir, &wal_bytes);
+                cold_read = dt < cold_read ? dt : cold_read;
             }
-            double dt = now_s() - t0;
-            if (dt < floor_s)
-                floor_s = dt;
         }
-        free(buf);
-        double         best = 1e9;
-        tsdb_options_t o = {.dir = dir, .max_series = 2 * n, .compact_interval_ms = UINT32_MAX};
+        double cold = evicted ? time_replay(dir, n, true) : -1;
+        read_wal_files(waldir, &wal_bytes); /* warms the cache */
         for (int r = 0; r < REPS; r++) {
-            double t0 = now_s();
-            if (tsdb_open(&db, &o, NULL, NULL) != 0)
-                break;
-            double       dt = now_s() - t0;
-            tsdb_stats_t st;
-            tsdb_stats(db, &st);
-            if (st.samples != (uint64_t)n * MEM_STEPS || st.series != n)
-                fprintf(stderr, "bench_tsdb: replay restored %llu series, %llu samples\n",
-                        (unsigned long long)st.series, (unsigned long long)st.samples);
-            tsdb_close(db);
-            if (dt < best)
-                best = dt;
+            double dt = read_wal_files(waldir, &wal_bytes);
+            warm_read = dt < warm_read ? dt : warm_read;
         }
+        double warm = time_replay(dir, n, false);
         fprintf(stderr, "bench_tsdb: tsdb.wal_replay: %zu series x %d samples, %zu WAL bytes, "
-                        "%.1f M samples/s replayed\n", n, MEM_STEPS, wal_bytes,
-                (double)n * MEM_STEPS / best / 1e6);
-        report("tsdb.wal_replay", best, "s", "read_wal_files", floor_s);
+                        "%.1f M samples/s replayed warm, %ld CPUs\n", n, MEM_STEPS, wal_bytes,
+                (double)n * MEM_STEPS / warm / 1e6, sysconf(_SC_NPROCESSORS_ONLN));
+        if (cold >= 0)
+            report("tsdb.wal_replay", cold, "s", "read_wal_files_cold", cold_read);
+        else
+            printf("{\"bench\":\"tsdb.wal_replay\",\"error\":\"page-cache eviction did not "
+                   "take (see stderr): no cold number\"}\n");
+        report("tsdb.wal_replay_warm", warm, "s", "read_wal_files_warm", warm_read);
     }
     nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     fflush(stdout);
@@ -658,8 +754,13 @@ static void bench_memory_and_replay(void)
     if (wanted("tsdb.memory_per_series_inprocess"))
         mem_and_replay(MEM_SERIES, "tsdb.memory_per_series_inprocess", false);
     bool mem1m = wanted("tsdb.memory_per_series_inprocess_1m"), rep = wanted("tsdb.wal_replay");
-    if (mem1m || rep)
-        mem_and_replay(REPLAY_SERIES, "tsdb.memory_per_series_inprocess_1m", rep);
+    /* BENCH_REPLAY_SERIES: a smaller (or larger) replay for development; the 1 M memory line
+     * is then not reported, its name promising 1 M series. */
+    const char *env = getenv("BENCH_REPLAY_SERIES");
+    size_t      n = env != NULL && atol(env) > 0 ? (size_t)atol(env) : REPLAY_SERIES;
+    if ((mem1m && n == REPLAY_SERIES) || rep)
+        mem_and_replay(n, n == REPLAY_SERIES ? "tsdb.memory_per_series_inprocess_1m" : NULL,
+                       rep);
 }
 
 /* ---- --dataset: the store's half of tsdb.bytes_per_sample ---------------------------------- */

@@ -597,12 +597,13 @@ static const char *series_desc(const head_series_t *s, char *buf, size_t size)
     return buf;
 }
 
-int head_append(head_t *h, head_series_t *s, int64_t t, double v, bool replay, head_delta_t *d,
-                bool *stored, tsdb_reject_reason_t *reason, vigil_error_t *err)
+/* head_append's work; the caller holds the series lock or owns the series outright. */
+static int append_locked(head_t *h, head_series_t *s, int64_t t, double v, bool replay,
+                         head_delta_t *d, bool *stored, tsdb_reject_reason_t *reason,
+                         vigil_error_t *err)
 {
     int rc = 0;
     *stored = false;
-    pthread_mutex_lock(&s->mu);
     /* Checked under the series lock, which the block writer's snapshot also takes: once the
      * compactor has raised min_valid, no sample below it can slip into a range being written. */
     if (t < atomic_load(&h->min_valid)) {
@@ -699,8 +700,22 @@ int head_append(head_t *h, head_series_t *s, int64_t t, double v, bool replay, h
     d->samples++;
     *stored = true;
 out_unlock:
+    return rc;
+}
+
+int head_append(head_t *h, head_series_t *s, int64_t t, double v, bool replay, head_delta_t *d,
+                bool *stored, tsdb_reject_reason_t *reason, vigil_error_t *err)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = append_locked(h, s, t, v, replay, d, stored, reason, err);
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+int head_append_owned(head_t *h, head_series_t *s, int64_t t, double v, head_delta_t *d,
+                      bool *stored, tsdb_reject_reason_t *reason)
+{
+    return append_locked(h, s, t, v, true, d, stored, reason, NULL);
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */

@@ -123,6 +123,13 @@ int head_get_or_create(head_t *h, const tsdb_label_t *ls, size_t n, uint64_t has
 int head_append(head_t *h, head_series_t *s, int64_t t, double v, bool replay, head_delta_t *d,
                 bool *stored, tsdb_reject_reason_t *reason, vigil_error_t *err);
 
+/* head_append(replay = true) without the series lock, for WAL replay: the caller guarantees
+ * that no other thread touches s meanwhile (replay runs before the store is handed out, and
+ * each replay worker owns the series of its shard). Saves a lock round trip on every replayed
+ * sample, a third of replay's time. */
+int head_append_owned(head_t *h, head_series_t *s, int64_t t, double v, head_delta_t *d,
+                      bool *stored, tsdb_reject_reason_t *reason);
+
 /* Adds a delta to the head's counters and resets it. */
 void head_delta_init(head_delta_t *d);
 void head_delta_flush(head_t *h, head_delta_t *d);

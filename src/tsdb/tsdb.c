@@ -13,10 +13,13 @@
  * Replay: blocks are mapped first (the head's minimum valid time becomes the newest block's
  * end, so replayed samples they already hold are skipped). Series records map WAL refs to head
  * series (a temporary array indexed by ref, refs being dense, with a hash map for the rest; both
- * dropped after open); samples and checkpoint chunks go through
- * head_append(replay = true), which files samples that arrive out of order (two appenders to
- * one series can log in either order) in the out-of-order buffer instead of rejecting them,
- * and ignores exact duplicates.
+ * dropped after open). wal_open's thread reads, checks and decodes the records and creates the
+ * series; samples and checkpoint chunks go to replay workers (one per CPU, up to 8), each owning
+ * the series of one shard and appending them in log order, bucketed for the cache (see
+ * replay_worker_t), through head_append(replay = true) without the series lock: it files
+ * samples that arrive out of order (two appenders to one series can log in either order) in
+ * the out-of-order buffer instead of rejecting them, and ignores exact duplicates. Design and
+ * numbers: docs/format/wal.md, "Replay performance".
  *
  * Compaction: see compact.c.
  */
@@ -39,10 +42,70 @@
 
 #define RECORD_MAX_SAMPLES 100000 /* samples per WAL record: 2.8 MB at worst, under the cap */
 #define REPLAY_BLOCK       4096
+#define REPLAY_BUCKET_BITS 13 /* a worker's series per bucket: 2^13, their lines fit in L3 */
+#define REPLAY_STAGE_BYTES (64u << 20) /* samples a worker stages before appending them, per
+                                           buffer (two each): 2.8 M samples */
+#define REPLAY_MAX_WORKERS 8
+
+/* One sample on its way to the worker owning its series. */
+typedef struct replay_item {
+    head_series_t *s;
+    int64_t        t;
+    double         v;
+} replay_item_t;
+
+/* Samples of one bucket of a worker's series, in log order; the array is kept between
+ * batches (no allocation once replay has warmed up). */
+typedef struct replay_bucket {
+    replay_item_t *e;
+    size_t         n, cap;
+} replay_bucket_t;
+
+/* A batch: the samples staged for a worker, by bucket. */
+typedef struct replay_stage {
+    replay_bucket_t *b;
+    size_t           nb;
+    size_t           total;
+} replay_stage_t;
+
+/*
+ * A replay worker appends the samples of the series whose key (the series' own ref) is ≡ its
+ * index modulo the number of workers, without the series lock (head_append_owned): the
+ * decoding thread (wal_open's) is the only producer and the worker the only consumer, so a
+ * series is only ever touched by one thread. The producer stages samples in one of two
+ * buffers while the worker appends the other. Within a buffer samples are filed by bucket
+ * (ranges of 2^13 of the worker's series, in log order inside each), and the worker appends
+ * bucket after bucket: a series' lines are fetched from memory once per batch instead of once
+ * per sample (records hold one sample of every series, so in log order consecutive samples
+ * are of different series and a large head misses the cache on each). Samples of one series
+ * stay in log order: same worker, same bucket, batches in order.
+ */
+typedef struct replay_worker {
+    tsdb_t         *db;
+    pthread_t       th;
+    bool            threaded;  /* false: the producer appends each batch itself */
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;        /* a batch was handed over or finished, or the end came */
+    replay_stage_t  stage[2];
+    unsigned        fill;      /* the producer's buffer */
+    bool            busy;      /* under mu: the worker owns stage[fill ^ 1] */
+    bool            done;      /* under mu: no more batches */
+    head_delta_t    delta;     /* the worker's own, flushed at the end */
+    uint64_t        skipped;
+    int             rc;        /* VIGIL_ENOMEM when an append ran out of memory */
+} replay_worker_t;
+
+/* Where a WAL ref's samples go: the series, and its key (the series' own ref, which differs
+ * from the WAL ref only when two refs name one label set), read once at mapping so that the
+ * decoding thread can pick the worker and bucket without touching the series. */
+typedef struct replay_slot {
+    head_series_t *s;
+    uint64_t       key;
+} replay_slot_t;
 
 typedef struct replay_ref {
-    uint64_t       ref;
-    head_series_t *s;
+    uint64_t      ref;
+    replay_slot_t slot;
 } replay_ref_t;
 
 typedef struct replay_block {
@@ -56,21 +119,17 @@ struct replay {
     replay_block_t *blocks; /* storage of the entries */
     rec_sample_t   *samples;
     size_t          cap;
-    /* The previous samples record's refs and series, by position: collectors log the same
-     * series in the same order every cycle, so most lookups become one comparison. */
-    uint64_t       *prev_ref;
-    head_series_t **prev_s;
-    head_series_t **cur_s;
-    size_t          prev_n, prev_cap;
     /* Refs are handed out densely from 1, so most are found by indexing this array (a ref
      * below dense_cap whose slot is set); the others, and all of them after a wild ref in a
      * damaged WAL, by the hash map. The map alone cost a sixth of replay time. */
-    head_series_t **dense;
+    replay_slot_t  *dense;
     size_t          dense_cap;
-    head_delta_t    delta;
     uint64_t        skipped;       /* samples and series dropped */
     bool            warned_unknown;
     bool            warned_labels;
+    replay_worker_t *workers;      /* owned array of nworkers (at least one) */
+    unsigned         nworkers;
+    size_t           stage_max;    /* samples per batch */
 };
 
 
@@ -117,25 +176,25 @@ static uint64_t ref_hash(uint64_t ref)
     return ref;
 }
 
-/* The series of a ref seen in a series record, or NULL. */
-static head_series_t *replay_lookup(replay_t *r, uint64_t ref)
+/* The slot of a ref seen in a series record, or NULL. */
+static const replay_slot_t *replay_lookup(replay_t *r, uint64_t ref)
 {
-    if (ref < r->dense_cap && r->dense[ref] != NULL)
-        return r->dense[ref];
+    if (ref < r->dense_cap && r->dense[ref].s != NULL)
+        return &r->dense[ref];
     replay_ref_t *e = hmap_find(&r->refs, ref_hash(ref), ref_eq, &ref);
-    return e != NULL ? e->s : NULL;
+    return e != NULL ? &e->slot : NULL;
 }
 
 /* Also files ref in the dense array when it is within a few times the series seen so far
  * (growing it); a ref far beyond stays in the map only, so a damaged record cannot make the
  * array huge. */
-static void replay_dense(replay_t *r, uint64_t ref, head_series_t *s)
+static void replay_dense(replay_t *r, uint64_t ref, replay_slot_t slot)
 {
     if (ref >= r->dense_cap && ref < 4 * (r->refs.len + 1024)) {
         size_t          ncap = r->dense_cap ? r->dense_cap * 2 : 4096;
         if (ncap <= ref)
             ncap = (size_t)ref + 1;
-        head_series_t **n = realloc(r->dense, ncap * sizeof(*n));
+        replay_slot_t  *n = realloc(r->dense, ncap * sizeof(*n));
         if (n == NULL)
             return; /* the map still has it */
         memset(n + r->dense_cap, 0, (ncap - r->dense_cap) * sizeof(*n));
@@ -143,7 +202,7 @@ static void replay_dense(replay_t *r, uint64_t ref, head_series_t *s)
         r->dense_cap = ncap;
     }
     if (ref < r->dense_cap)
-        r->dense[ref] = s;
+        r->dense[ref] = slot;
 }
 
 static int replay_map(replay_t *r, uint64_t ref, head_series_t *s)
@@ -158,11 +217,11 @@ static int replay_map(replay_t *r, uint64_t ref, head_series_t *s)
     }
     replay_ref_t *e = &r->blocks->e[r->blocks->used];
     e->ref = ref;
-    e->s = s;
+    e->slot = (replay_slot_t){s, s->ref};
     if (hmap_insert(&r->refs, ref_hash(ref), e) != 0)
         return VIGIL_ENOMEM;
     r->blocks->used++;
-    replay_dense(r, ref, s);
+    replay_dense(r, ref, e->slot);
     return 0;
 }
 
@@ -200,6 +259,174 @@ static int replay_series(void *ctx, uint64_t ref, const tsdb_label_t *ls, size_t
     return replay_map(r, ref, s);
 }
 
+/* ---- replay workers ---------------------------------------------------------------------- */
+
+/* Appends items[0..n) (each series owned by the caller). The next series and its chunk's tail
+ * are fetched ahead, for the buckets whose series are not in the cache yet. */
+static int append_items(head_t *h, const replay_item_t *it, size_t n, head_delta_t *d,
+                        uint64_t *skipped)
+{
+    enum { AHEAD = 8 };
+    for (size_t i = 0; i < n; i++) {
+        if (i + 2 * AHEAD < n)
+            __builtin_prefetch(&it[i + 2 * AHEAD].s->open, 1);
+        if (i + AHEAD < n) {
+            const chunk_appender_t *a = &it[i + AHEAD].s->open;
+            __builtin_prefetch(it[i + AHEAD].s, 1);
+            if (a->buf != NULL)
+                __builtin_prefetch(a->buf + CHUNK_HEADER_BYTES + a->nbits / 8, 1);
+        }
+        bool                 stored;
+        tsdb_reject_reason_t reason;
+        int rc = head_append_owned(h, it[i].s, it[i].t, it[i].v, d, &stored, &reason);
+        if (rc == VIGIL_ENOMEM)
+            return rc;
+        if (rc != 0)
+            (*skipped)++; /* a duplicate timestamp with another value: the first one wins */
+    }
+    return 0;
+}
+
+/* Appends a batch bucket by bucket and empties it (keeping its arrays). */
+static void append_stage(replay_worker_t *w, replay_stage_t *st)
+{
+    for (size_t b = 0; b < st->nb; b++) {
+        if (w->rc == 0) /* after a failure the rest is dropped: the open fails anyway */
+            w->rc = append_items(w->db->head, st->b[b].e, st->b[b].n, &w->delta, &w->skipped);
+        st->b[b].n = 0;
+    }
+    st->total = 0;
+}
+
+static void *replay_worker_main(void *arg)
+{
+    replay_worker_t *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->busy && !w->done)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->busy)
+            break;
+        replay_stage_t *st = &w->stage[w->fill ^ 1]; /* fill only changes while !busy */
+        pthread_mutex_unlock(&w->mu);
+        append_stage(w, st);
+        pthread_mutex_lock(&w->mu);
+        w->busy = false;
+        pthread_cond_signal(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Hands the producer's buffer to the worker (once it has finished the other) and goes on
+ * filling the other; without a thread, appends it here. */
+static void replay_worker_push(replay_worker_t *w)
+{
+    if (!w->threaded) {
+        append_stage(w, &w->stage[w->fill]);
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    while (w->busy)
+        pthread_cond_wait(&w->cv, &w->mu);
+    w->fill ^= 1;
+    w->busy = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Sets up min(CPUs, REPLAY_MAX_WORKERS) workers, threads when there are two CPUs or more (one
+ * CPU: a single worker run by the producer, which still gains from the buckets). 0 or
+ * VIGIL_ENOMEM. */
+static int replay_workers_start(tsdb_t *db, replay_t *r)
+{
+    long     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned want = ncpu > REPLAY_MAX_WORKERS ? REPLAY_MAX_WORKERS : ncpu < 1 ? 1 : (unsigned)ncpu;
+    r->workers = calloc(want, sizeof(*r->workers));
+    if (r->workers == NULL)
+        return VIGIL_ENOMEM;
+    r->nworkers = want;
+    r->stage_max = REPLAY_STAGE_BYTES / sizeof(replay_item_t) / want;
+    for (unsigned i = 0; i < want; i++) {
+        replay_worker_t *w = &r->workers[i];
+        w->db = db;
+        head_delta_init(&w->delta);
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->cv, NULL);
+        /* Without a thread this worker's batches are appended by the producer. */
+        w->threaded = want > 1 && pthread_create(&w->th, NULL, replay_worker_main, w) == 0;
+    }
+    return 0;
+}
+
+/* Appends what is left, stops the workers, adds up their counters into the head and r, and
+ * frees them. 0, or VIGIL_ENOMEM when a worker ran out of memory. */
+static int replay_workers_finish(tsdb_t *db, replay_t *r)
+{
+    int rc = 0;
+    for (unsigned i = 0; i < r->nworkers; i++) {
+        replay_worker_t *w = &r->workers[i];
+        if (w->stage[w->fill].total > 0)
+            replay_worker_push(w);
+        if (w->threaded) {
+            pthread_mutex_lock(&w->mu);
+            w->done = true;
+            pthread_cond_signal(&w->cv);
+            pthread_mutex_unlock(&w->mu);
+        }
+    }
+    for (unsigned i = 0; i < r->nworkers; i++) {
+        replay_worker_t *w = &r->workers[i];
+        if (w->threaded)
+            pthread_join(w->th, NULL);
+        head_delta_flush(db->head, &w->delta);
+        r->skipped += w->skipped;
+        if (w->rc != 0)
+            rc = w->rc;
+        for (int k = 0; k < 2; k++) {
+            for (size_t b = 0; b < w->stage[k].nb; b++)
+                free(w->stage[k].b[b].e);
+            free(w->stage[k].b);
+        }
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+    }
+    free(r->workers);
+    r->workers = NULL;
+    r->nworkers = 0;
+    return rc;
+}
+
+/* Stages one replayed sample for the worker owning its series. 0 or VIGIL_ENOMEM. */
+static int replay_put(replay_t *r, const replay_slot_t *slot, int64_t t, double v)
+{
+    replay_worker_t *w = &r->workers[slot->key % r->nworkers];
+    replay_stage_t  *st = &w->stage[w->fill];
+    size_t           b = (size_t)((slot->key / r->nworkers) >> REPLAY_BUCKET_BITS);
+    if (b >= st->nb) {
+        size_t           nb = b + 1;
+        replay_bucket_t *n = realloc(st->b, nb * sizeof(*n));
+        if (n == NULL)
+            return VIGIL_ENOMEM;
+        memset(n + st->nb, 0, (nb - st->nb) * sizeof(*n));
+        st->b = n;
+        st->nb = nb;
+    }
+    replay_bucket_t *bk = &st->b[b];
+    if (bk->n == bk->cap) {
+        size_t         ncap = bk->cap ? bk->cap * 2 : 256;
+        replay_item_t *n = realloc(bk->e, ncap * sizeof(*n));
+        if (n == NULL)
+            return VIGIL_ENOMEM;
+        bk->e = n;
+        bk->cap = ncap;
+    }
+    bk->e[bk->n++] = (replay_item_t){slot->s, t, v};
+    if (++st->total >= r->stage_max)
+        replay_worker_push(w);
+    return 0;
+}
+
 /* A checkpoint's chunk record: uvarint ref, then the chunk's bytes. The chunk is decoded whole
  * before any sample reaches the head: a malformed one is cut at replay, and a record that is
  * cut must leave nothing behind (a second start, which no longer sees it, must rebuild the same
@@ -225,20 +452,15 @@ static int replay_chunk(tsdb_t *db, const uint8_t *p, size_t len)
         n++;
     if (chunk_iter_failed(&it))
         return VIGIL_EPARSE;
-    head_series_t *hs = replay_lookup(r, ref);
-    if (hs == NULL) {
+    const replay_slot_t *slot = replay_lookup(r, ref);
+    if (slot == NULL) {
         r->skipped += n;
         return 0;
     }
     for (size_t i = 0; i < n; i++) {
-        bool                 stored;
-        tsdb_reject_reason_t reason;
-        int rc = head_append(db->head, hs, r->samples[i].t, r->samples[i].v, true, &r->delta,
-                             &stored, &reason, NULL);
-        if (rc == VIGIL_ENOMEM)
-            return rc;
+        int rc = replay_put(r, slot, r->samples[i].t, r->samples[i].v);
         if (rc != 0)
-            r->skipped++;
+            return rc;
     }
     return 0;
 }
@@ -269,75 +491,25 @@ static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t len)
     int    rc = record_decode_samples(p, len, &r->samples, &r->cap, &n);
     if (rc != 0)
         return rc;
-    if (n > r->prev_cap) {
-        uint64_t       *a = realloc(r->prev_ref, n * sizeof(*a));
-        head_series_t **b = a ? realloc(r->prev_s, n * sizeof(*b)) : NULL;
-        head_series_t **c = b ? realloc(r->cur_s, n * sizeof(*c)) : NULL;
-        if (a != NULL)
-            r->prev_ref = a;
-        if (b != NULL)
-            r->prev_s = b;
-        if (c == NULL)
-            return VIGIL_ENOMEM;
-        r->cur_s = c;
-        r->prev_cap = n;
-    }
-    /* Pass 1: resolve every sample's series. */
     for (size_t i = 0; i < n; i++) {
-        uint64_t ref = r->samples[i].ref;
-        if (i < r->prev_n && r->prev_ref[i] == ref) {
-            r->cur_s[i] = r->prev_s[i];
-            continue;
-        }
-        r->cur_s[i] = replay_lookup(r, ref);
-        if (r->cur_s[i] == NULL && !r->warned_unknown) {
-            log_warn(db->lg, "tsdb", "WAL replay: samples of an unknown series skipped "
-                     "(its series record was lost or rejected)", LF_UINT("ref", ref));
+        const replay_slot_t *slot = replay_lookup(r, r->samples[i].ref);
+        if (slot == NULL) {
+            if (!r->warned_unknown)
+                log_warn(db->lg, "tsdb", "WAL replay: samples of an unknown series skipped "
+                         "(its series record was lost or rejected)",
+                         LF_UINT("ref", r->samples[i].ref));
             r->warned_unknown = true;
-        }
-    }
-    /* Pass 2: append. Each sample usually lands in a different series (records are written a
-     * collection cycle at a time), so the series and its chunk's tail are fetched ahead: the
-     * loop is bound by those cache misses, not by computation. */
-    enum { AHEAD = 8 };
-    for (size_t i = 0; i < n; i++) {
-        if (i + 2 * AHEAD < n && r->cur_s[i + 2 * AHEAD] != NULL)
-            __builtin_prefetch(&r->cur_s[i + 2 * AHEAD]->open, 1);
-        if (i + AHEAD < n && r->cur_s[i + AHEAD] != NULL) {
-            const chunk_appender_t *a = &r->cur_s[i + AHEAD]->open;
-            __builtin_prefetch(r->cur_s[i + AHEAD], 1);
-            if (a->buf != NULL)
-                __builtin_prefetch(a->buf + CHUNK_HEADER_BYTES + a->nbits / 8, 1);
-        }
-        head_series_t *s = r->cur_s[i];
-        if (s == NULL) {
             r->skipped++;
-            continue;
-        }
-        bool                 stored;
-        tsdb_reject_reason_t reason;
-        rc = head_append(db->head, s, r->samples[i].t, r->samples[i].v, true, &r->delta,
-                         &stored, &reason, NULL);
-        if (rc == VIGIL_ENOMEM)
+        } else if ((rc = replay_put(r, slot, r->samples[i].t, r->samples[i].v)) != 0) {
             return rc;
-        if (rc != 0)
-            r->skipped++; /* a duplicate timestamp with another value: the first one wins */
+        }
     }
-    for (size_t i = 0; i < n; i++) /* 0 is never a ref: unknown series are not cached */
-        r->prev_ref[i] = r->cur_s[i] != NULL ? r->samples[i].ref : 0;
-    head_series_t **t = r->prev_s;
-    r->prev_s = r->cur_s;
-    r->cur_s = t;
-    r->prev_n = n;
     return 0;
 }
 
 static void replay_free(replay_t *r)
 {
     free(r->dense);
-    free(r->prev_ref);
-    free(r->prev_s);
-    free(r->cur_s);
     for (replay_block_t *b = r->blocks, *n; b != NULL; b = n) {
         n = b->next;
         free(b);
@@ -530,12 +702,20 @@ int tsdb_open(tsdb_t **out, const tsdb_options_t *opts, log_t *lg, vigil_error_t
     replay_t r;
     memset(&r, 0, sizeof(r));
     hmap_init(&r.refs);
-    head_delta_init(&r.delta);
     db->replay = &r;
+    if ((rc = replay_workers_start(db, &r)) != 0) {
+        rc = vigil_error_set(err, rc, "WAL replay: out of memory");
+        goto out_head;
+    }
     wal_options_t wo = {.dir = waldir, .segment_bytes = opts->wal_segment_bytes,
                         .flush_interval_ms = opts->wal_flush_interval_ms};
     rc = wal_open(&db->wal, &wo, lg, replay_record, db, &db->rs, err);
-    head_delta_flush(db->head, &r.delta);
+    int wrc = replay_workers_finish(db, &r);
+    if (rc == 0 && wrc != 0) {
+        wal_close(db->wal);
+        db->wal = NULL;
+        rc = vigil_error_set(err, wrc, "WAL replay: %s", vigil_strerror(wrc));
+    }
     db->replay_skipped = r.skipped;
     db->replay = NULL;
     replay_free(&r);
