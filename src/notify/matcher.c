@@ -48,13 +48,14 @@ int nm_add(nmatchers_t *ms, const char *name, const char *value, nm_op_t op, cha
         return snprintf(why, why_len, "out of memory"), VIGIL_ENOMEM;
     }
     if (op == NM_RE || op == NM_NRE) {
-        int rc = template_regex_compile(&x->re, value, true, NULL, NULL, why, why_len);
+        vigil_error_t err;
+        int rc = re2posix_compile(&x->re, value, RE2POSIX_ANCHORED | RE2POSIX_NOSUB, &err);
         if (rc != 0) {
+            snprintf(why, why_len, "%s", err.message);
             free(x->name);
             free(x->value);
             return rc == VIGIL_ENOTSUP ? VIGIL_ENOTSUP : VIGIL_EPARSE;
         }
-        x->has_re = true;
     }
     ms->n++;
     return 0;
@@ -65,8 +66,7 @@ void nm_free(nmatchers_t *ms)
     for (size_t i = 0; i < ms->n; i++) {
         free(ms->m[i].name);
         free(ms->m[i].value);
-        if (ms->m[i].has_re)
-            regfree(&ms->m[i].re);
+        re2posix_free(&ms->m[i].re);
     }
     free(ms->m);
     ms->m = NULL;
@@ -207,8 +207,8 @@ bool nm_matches(const nmatchers_t *ms, const notify_kv_t *labels, size_t n)
         switch (m->op) {
         case NM_EQ:  ok = strcmp(v, m->value) == 0; break;
         case NM_NE:  ok = strcmp(v, m->value) != 0; break;
-        case NM_RE:  ok = regexec(&m->re, v, 0, NULL, 0) == 0; break;
-        default:     ok = regexec(&m->re, v, 0, NULL, 0) != 0; break;
+        case NM_RE:  ok = re2posix_matches(&m->re, v); break;
+        default:     ok = !re2posix_matches(&m->re, v); break;
         }
         if (!ok)
             return false;

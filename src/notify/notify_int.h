@@ -8,9 +8,9 @@
 #include "notify/notify.h"
 #include "template/template.h"
 #include "util/buf.h"
+#include "util/re2posix.h"
 
 #include <pthread.h>
-#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,8 +23,7 @@ typedef struct nmatcher {
     char   *name;
     char   *value;
     nm_op_t op;
-    bool    has_re;
-    regex_t re;     /* anchored ^(?:value)$ */
+    re2posix_t re;  /* anchored ^(?:value)$ for =~ and !~, zeroed otherwise */
 } nmatcher_t;
 
 typedef struct nmatchers {

@@ -42,7 +42,7 @@ bool promql_regex_match(void *p, const char *s, int *m, int nm)
         return re2posix_matches(r, s);
     regmatch_t pm[PROMQL_REGEX_MAX_GROUPS];
     size_t n = (size_t)nm < PROMQL_REGEX_MAX_GROUPS ? (size_t)nm : PROMQL_REGEX_MAX_GROUPS;
-    if (!re2posix_exec(r, s, pm, n))
+    if (!re2posix_exec(r, s, 0, pm, n))
         return false;
     for (int i = 0; i < nm; i++) {
         bool set = (size_t)i < n;

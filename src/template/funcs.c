@@ -11,6 +11,7 @@
  */
 #include "template/tmpl_int.h"
 #include "util/duration.h"
+#include "util/re2posix.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -935,12 +936,11 @@ FN(fn_args)
 
 /* ---- regular expressions ---------------------------------------------------------------------- */
 
-static int compile_re(tmpl_exec_t *ex, const char *fn, const char *pat, regex_t *re,
-                      int **groups, int *ngroups)
+static int compile_re(tmpl_exec_t *ex, const char *fn, const char *pat, re2posix_t *re)
 {
-    char why[256];
-    if (template_regex_compile(re, pat, false, groups, ngroups, why, sizeof(why)) != 0)
-        return tmpl_exec_fail(ex, VIGIL_EINVAL, "error calling %s: %s", fn, why);
+    vigil_error_t why;
+    if (re2posix_compile(re, pat, 0, &why) != 0)
+        return tmpl_exec_fail(ex, VIGIL_EINVAL, "error calling %s: %s", fn, why.message);
     return 0;
 }
 
@@ -951,18 +951,18 @@ FN(fn_match)
     const char *s = pat != NULL ? arg_str(ex, "match", a[1]) : NULL;
     if (s == NULL)
         return ex->rc;
-    regex_t re;
-    if (compile_re(ex, "match", pat, &re, NULL, NULL) != 0)
+    re2posix_t re;
+    if (compile_re(ex, "match", pat, &re) != 0)
         return ex->rc;
-    bool m = regexec(&re, s, 0, NULL, 0) == 0;
-    regfree(&re);
+    bool m = re2posix_matches(&re, s);
+    re2posix_free(&re);
     return ret_bool(ex, m, out);
 }
 
 /* Appends repl with $1 / ${1} / $$ expanded as Go's Regexp.Expand does ($name takes the
- * longest run of letters, digits and '_'; unknown names and numbers expand to nothing). */
-static int expand(buf_t *b, const char *repl, const char *s, const regmatch_t *m,
-                  const int *groups, int ngroups)
+ * longest run of letters, digits and '_'; unknown names and numbers expand to nothing).
+ * m[g] is RE2 group g, for g < nm. */
+static int expand(buf_t *b, const char *repl, const char *s, const regmatch_t *m, int nm)
 {
     int rc = 0;
     for (const char *p = repl; rc == 0 && *p; p++) {
@@ -1000,11 +1000,8 @@ static int expand(buf_t *b, const char *repl, const char *s, const regmatch_t *m
         }
         if (strspn(name, "0123456789") >= len && len < 9) {
             int g = atoi(name);
-            if (g <= ngroups) {
-                int pg = groups[g];
-                if (pg < 10 && m[pg].rm_so >= 0)
-                    rc = buf_append(b, s + m[pg].rm_so, (size_t)(m[pg].rm_eo - m[pg].rm_so));
-            }
+            if (g < nm && m[g].rm_so >= 0)
+                rc = buf_append(b, s + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
         }
     }
     return rc;
@@ -1018,9 +1015,8 @@ FN(fn_re_replace_all)
     const char *s = repl != NULL ? arg_str(ex, "reReplaceAll", a[2]) : NULL;
     if (s == NULL)
         return ex->rc;
-    regex_t re;
-    int *groups = NULL, ngroups = 0;
-    if (compile_re(ex, "reReplaceAll", pat, &re, &groups, &ngroups) != 0)
+    re2posix_t re;
+    if (compile_re(ex, "reReplaceAll", pat, &re) != 0)
         return ex->rc;
     regmatch_t m[10];
     buf_t b;
@@ -1030,7 +1026,7 @@ FN(fn_re_replace_all)
      * previous match, and always advance by at least one character (UTF-8 aware). */
     size_t len = strlen(s), search = 0, last_end = 0;
     while (rc == 0 && search <= len) {
-        if (regexec(&re, s + search, 10, m, search > 0 ? REG_NOTBOL : 0) != 0)
+        if (!re2posix_exec(&re, s + search, search > 0 ? REG_NOTBOL : 0, m, 10))
             break;
         for (int i = 0; i < 10; i++)
             if (m[i].rm_so >= 0) {
@@ -1040,7 +1036,7 @@ FN(fn_re_replace_all)
         size_t so = (size_t)m[0].rm_so, eo = (size_t)m[0].rm_eo;
         rc = buf_append(&b, s + last_end, so - last_end);
         if (rc == 0 && (eo > last_end || so == 0))
-            rc = expand(&b, repl, s, m, groups, ngroups < 9 ? ngroups : 9);
+            rc = expand(&b, repl, s, m, 10);
         last_end = eo;
         size_t width = 0;
         if (search < len) {
@@ -1058,8 +1054,7 @@ FN(fn_re_replace_all)
     }
     if (rc == 0 && last_end < len)
         rc = buf_append(&b, s + last_end, len - last_end);
-    regfree(&re);
-    free(groups);
+    re2posix_free(&re);
     return ret_buf(ex, &b, rc, out);
 }
 

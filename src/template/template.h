@@ -24,7 +24,6 @@
 #include "util/buf.h"
 #include "vigil/error.h"
 
-#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -144,17 +143,5 @@ const char *template_function_name(size_t i);
  * back: "1e+06", "0.1", "NaN", "+Inf") into out[cap], truncated to fit; 32 bytes always
  * suffice. */
 void template_format_float(double v, char *out, size_t cap);
-
-/* ---- RE2 regexes on POSIX ----------------------------------------------------------------- */
-
-/*
- * Compiles an RE2 pattern (Go's regexp syntax, the subset POSIX ERE can express) into `re`.
- * anchored: the whole string must match (Alertmanager matchers, `^(?:RE)$`). *groups, when not
- * NULL, receives a malloc'd map from RE2 group number (index) to POSIX group number (value),
- * of *ngroups + 1 entries, freed by the caller with free(). Returns 0, or VIGIL_EPARSE /
- * VIGIL_ENOTSUP with `why` filled (Go's wording where it has one). Free `re` with regfree().
- */
-int template_regex_compile(regex_t *re, const char *pattern, bool anchored, int **groups,
-                           int *ngroups, char *why, size_t why_len);
 
 #endif /* VIGIL_TEMPLATE_H */

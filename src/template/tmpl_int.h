@@ -7,7 +7,7 @@
  *   exec.c    the tree walker: actions, control structures, fields, variables
  *   funcs.c   the function table (Go builtins, Prometheus, Alertmanager) and printf
  *   format.c  Go's number formatting (%v of floats, %.4g), humanize*, time printing
- *   regex.c   RE2 -> POSIX ERE translation
+ *             (regexes: util/re2posix.h)
  */
 #ifndef VIGIL_TEMPLATE_INT_H
 #define VIGIL_TEMPLATE_INT_H

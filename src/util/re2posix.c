@@ -532,7 +532,7 @@ bool re2posix_matches(const re2posix_t *r, const char *s)
     return regexec(&r->re, s, 0, NULL, 0) == 0;
 }
 
-bool re2posix_exec(const re2posix_t *r, const char *s, regmatch_t *m, size_t n)
+bool re2posix_exec(const re2posix_t *r, const char *s, int eflags, regmatch_t *m, size_t n)
 {
     /* POSIX groups: the anchoring wrapper and non-capturing groups come in between RE2's. */
     regmatch_t pm[2 * MAX_DEPTH + 2];
@@ -541,7 +541,7 @@ bool re2posix_exec(const re2posix_t *r, const char *s, regmatch_t *m, size_t n)
         np = sizeof(pm) / sizeof(pm[0]);
     if (r->ngroups == 0)
         np = 1;
-    if (regexec(&r->re, s, np, pm, 0) != 0)
+    if (regexec(&r->re, s, np, pm, eflags) != 0)
         return false;
     for (size_t k = 0; k < n; k++) {
         size_t pk = k == 0 ? 0 : (int)k <= r->ngroups ? (size_t)r->groups[k] : np;

@@ -56,10 +56,11 @@ bool re2posix_matches(const re2posix_t *r, const char *s);
 
 /*
  * Matches `s` and fills m[0] (the whole match) and m[k] (RE2 group k) for k < n, with
- * rm_so = rm_eo = -1 for a group that did not take part. False when `s` does not match. Not
- * for a regex compiled with RE2POSIX_NOSUB.
+ * rm_so = rm_eo = -1 for a group that did not take part. `eflags`: regexec's (REG_NOTBOL to
+ * search on from inside a string). False when `s` does not match. Not for a regex compiled
+ * with RE2POSIX_NOSUB.
  */
-bool re2posix_exec(const re2posix_t *r, const char *s, regmatch_t *m, size_t n);
+bool re2posix_exec(const re2posix_t *r, const char *s, int eflags, regmatch_t *m, size_t n);
 
 /* Frees what re2posix_compile() allocated; safe on a zeroed struct and twice. */
 void re2posix_free(re2posix_t *r);

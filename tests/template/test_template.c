@@ -466,36 +466,21 @@ static void test_output_cap(void **state)
     template_free(t);
 }
 
+/* Regexes go through util/re2posix (tested in tests/util/test_re2posix.c); here: how the
+ * template functions use it. */
 static void test_regex(void **state)
 {
     (void)state;
-    regex_t re;
-    char why[200];
-    int *g = NULL, ng = 0;
-    assert_int_equal(template_regex_compile(&re, "a(?:b|c)(d)", true, &g, &ng, why,
-                                            sizeof(why)), 0);
-    assert_int_equal(ng, 1);
-    assert_int_equal(g[1], 3);  /* ^( + (?:b|c)=( + (d) */
-    assert_int_equal(regexec(&re, "acd", 0, NULL, 0), 0);
-    assert_int_not_equal(regexec(&re, "xacd", 0, NULL, 0), 0);  /* anchored */
-    regfree(&re);
-    free(g);
-    assert_int_equal(template_regex_compile(&re, "[\\]a-c\\d-]+", true, NULL, NULL, why,
-                                            sizeof(why)), 0);
-    assert_int_equal(regexec(&re, "]b7-", 0, NULL, 0), 0);
-    regfree(&re);
-    assert_int_equal(template_regex_compile(&re, "(?i)abc", true, NULL, NULL, why, sizeof(why)),
-                     0);
-    assert_int_equal(regexec(&re, "ABC", 0, NULL, 0), 0);
-    regfree(&re);
-    assert_int_equal(template_regex_compile(&re, "a{x", true, NULL, NULL, why, sizeof(why)), 0);
-    assert_int_equal(regexec(&re, "a{x", 0, NULL, 0), 0);
-    regfree(&re);
-    assert_int_equal(template_regex_compile(&re, "a+?", true, NULL, NULL, why, sizeof(why)),
-                     VIGIL_ENOTSUP);
-    assert_int_equal(template_regex_compile(&re, "(", true, NULL, NULL, why, sizeof(why)),
-                     VIGIL_EPARSE);
-    assert_non_null(strstr(why, "missing closing )"));
+    expect("{{ reReplaceAll \"a(?:b|c)(d)\" \"[$1]\" \"xacdx\" }}", 0, "x[d]x");
+    expect("{{ reReplaceAll \"(?P<n>\\\\d)\" \"<$1>\" \"a1\" }}", 0, "a<1>");
+    expect("{{ reReplaceAll \"^a\" \"-\" \"aaa\" }}", 0, "-aa");
+    expect("{{ reReplaceAll \"[\\\\]a-c\\\\d-]+\" \".\" \"x]b7-y\" }}", 0, "x.y");
+    expect("{{ match \"(?i)abc\" \"xABCx\" }}", 0, "true");
+    expect("{{ match \"a{x\" \"a{x\" }}", 0, "true");
+    expect_exec_error("{{ reReplaceAll \"a+?\" \"\" \"a\" }}",
+                      "error calling reReplaceAll: non-greedy repetition (+?) is not supported");
+    expect_exec_error("{{ match \"(\" \"a\" }}",
+                      "error calling match: missing closing ): `(`");
 }
 
 int main(void)

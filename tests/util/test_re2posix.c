@@ -105,7 +105,7 @@ static void test_groups_are_numbered_as_re2(void **state)
     assert_int_equal(r.ngroups, 3);
     const char *s = "xaa-bbb";
     regmatch_t m[5];
-    assert_true(re2posix_exec(&r, s, m, 5));
+    assert_true(re2posix_exec(&r, s, 0, m, 5));
     assert_int_equal(m[0].rm_so, 0);
     assert_int_equal(m[0].rm_eo, 7);
     assert_int_equal(m[1].rm_so, 1);
@@ -114,15 +114,20 @@ static void test_groups_are_numbered_as_re2(void **state)
     assert_int_equal(m[2].rm_eo, 7);
     assert_int_equal(m[3].rm_so, -1);   /* the optional group did not take part */
     assert_int_equal(m[4].rm_so, -1);   /* there is no group 4 */
-    assert_false(re2posix_exec(&r, "xaa-", m, 5));
+    assert_false(re2posix_exec(&r, "xaa-", 0, m, 5));
     re2posix_free(&r);
     re2posix_free(&r);  /* twice is harmless */
 
     /* Unanchored: the leftmost match, found inside the subject. */
     assert_int_equal(re2posix_compile(&r, "(\\d+)ms", 0, &err), 0);
-    assert_true(re2posix_exec(&r, "took 250ms", m, 2));
+    assert_true(re2posix_exec(&r, "took 250ms", 0, m, 2));
     assert_int_equal(m[1].rm_so, 5);
     assert_int_equal(m[1].rm_eo, 8);
+    /* REG_NOTBOL: a search resumed inside a string, where ^ must not match. */
+    re2posix_free(&r);
+    assert_int_equal(re2posix_compile(&r, "^a", 0, &err), 0);
+    assert_true(re2posix_exec(&r, "ab", 0, m, 1));
+    assert_false(re2posix_exec(&r, "ab", REG_NOTBOL, m, 1));
     re2posix_free(&r);
 }
 
