@@ -227,13 +227,25 @@ int api_shortest(double v, uint64_t *m, int *exp10)
     return n;
 }
 
+/* "00" "01" ... "99": two digits per division. */
+static const char DIGIT_PAIRS[201] =
+    "00010203040506070809101112131415161718192021222324"
+    "25262728293031323334353637383940414243444546474849"
+    "50515253545556575859606162636465666768697071727374"
+    "75767778798081828384858687888990919293949596979899";
+
 /* Writes the n decimal digits of d at out (no terminator). */
 static void put_digits(char *out, uint64_t d, int n)
 {
-    for (int i = n - 1; i >= 0; i--) {
-        out[i] = (char)('0' + d % 10);
-        d /= 10;
+    int i = n;
+    while (i >= 2) {
+        unsigned r = (unsigned)(d % 100);
+        d /= 100;
+        i -= 2;
+        memcpy(out + i, DIGIT_PAIRS + 2 * r, 2);
     }
+    if (i == 1)
+        out[0] = (char)('0' + d);
 }
 
 /* Go's 'f' with precision -1: all integer digits, no exponent, no trailing zeros. */

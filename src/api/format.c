@@ -9,6 +9,7 @@
 #include "api/api.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 size_t api_format_time(char *out, int64_t ms)
@@ -57,14 +58,39 @@ int api_put_labels(buf_t *out, promql_labels_t labels)
     return rc ? rc : buf_putc(out, '}');
 }
 
-/* [t,"v"], written into a local buffer and appended once: range results have hundreds of
- * thousands of points. `sample`: v as a vector or matrix value (else as a scalar). */
-static int put_point(buf_t *out, int64_t t, double v, bool sample)
+/* Formatted timestamps of one result, direct-mapped by time: the points of a range result
+ * share the query's steps, so each is formatted once instead of once per series. */
+#define TIME_CACHE_SLOTS 1024
+
+typedef struct time_cache {
+    int64_t t[TIME_CACHE_SLOTS];
+    uint8_t len[TIME_CACHE_SLOTS];  /* 0: empty */
+    char s[TIME_CACHE_SLOTS][API_TIME_MAX];
+} time_cache_t;
+
+static size_t cached_time(time_cache_t *tc, int64_t t, char *out)
+{
+    /* Fibonacci hashing spreads an arithmetic progression of steps evenly over the slots. */
+    size_t i = (size_t)(((uint64_t)t * 0x9e3779b97f4a7c15ULL) >> 54);
+    if (tc->len[i] == 0 || tc->t[i] != t) {
+        tc->len[i] = (uint8_t)api_format_time(tc->s[i], t);
+        tc->t[i] = t;
+    }
+    memcpy(out, tc->s[i], tc->len[i]);
+    return tc->len[i];
+}
+
+/* [t,"v"] (after a comma when `comma`), written into a local buffer and appended once: range results have hundreds of
+ * thousands of points. `sample`: v as a vector or matrix value (else as a scalar); `tc`:
+ * where formatted times are kept, or NULL. */
+static int put_point(buf_t *out, int64_t t, double v, bool sample, time_cache_t *tc, bool comma)
 {
     char p[API_TIME_MAX + API_VALUE_MAX + 8];
     size_t o = 0;
+    if (comma)
+        p[o++] = ',';
     p[o++] = '[';
-    o += api_format_time(p + o, t);
+    o += tc != NULL ? cached_time(tc, t, p + o) : api_format_time(p + o, t);
     p[o++] = ',';
     p[o++] = '"';
     o += api_format_value(p + o, v, sample);
@@ -81,15 +107,16 @@ static int put_vector(buf_t *out, const promql_result_t *r)
         rc = buf_puts(out, i > 0 ? ",{\"metric\":" : "{\"metric\":");
         rc = rc ? rc : api_put_labels(out, s->labels);
         rc = rc ? rc : buf_puts(out, ",\"value\":");
-        rc = rc ? rc : put_point(out, s->t, s->v, true);
+        rc = rc ? rc : put_point(out, s->t, s->v, true, NULL, false);
         rc = rc ? rc : buf_putc(out, '}');
     }
     return rc ? rc : buf_puts(out, "]}");
 }
 
-/* Bytes a matrix point usually takes ("[1795512607,\"0.3333333333333333\"],"), to size the
- * body once rather than through a dozen doublings of an 8 MB buffer. */
-#define POINT_BYTES_GUESS 32
+/* Bytes a matrix point usually takes at most ("[1795512607.5,\"0.3333333333333333\"],"), to
+ * size the body once rather than through a dozen doublings of an 8 MB buffer (pages reserved
+ * but never written cost nothing). */
+#define POINT_BYTES_GUESS 40
 
 static int put_matrix(buf_t *out, const promql_result_t *r)
 {
@@ -102,19 +129,19 @@ static int put_matrix(buf_t *out, const promql_result_t *r)
         if (rc != 0)
             return rc;
     }
+    /* Without the cache (out of memory) every time is formatted: slower, same bytes. */
+    time_cache_t *tc = calloc(1, sizeof(*tc));
     int rc = buf_puts(out, "{\"resultType\":\"matrix\",\"result\":[");
     for (size_t i = 0; rc == 0 && i < r->n_matrix; i++) {
         const promql_series_t *s = &r->matrix[i];
         rc = buf_puts(out, i > 0 ? ",{\"metric\":" : "{\"metric\":");
         rc = rc ? rc : api_put_labels(out, s->labels);
         rc = rc ? rc : buf_puts(out, ",\"values\":[");
-        for (size_t j = 0; rc == 0 && j < s->n; j++) {
-            if (j > 0)
-                rc = buf_putc(out, ',');
-            rc = rc ? rc : put_point(out, s->points[j].t, s->points[j].v, true);
-        }
+        for (size_t j = 0; rc == 0 && j < s->n; j++)
+            rc = put_point(out, s->points[j].t, s->points[j].v, true, tc, j > 0);
         rc = rc ? rc : buf_puts(out, "]}");
     }
+    free(tc);
     return rc ? rc : buf_puts(out, "]}");
 }
 
@@ -128,7 +155,7 @@ int api_put_result(buf_t *out, const promql_result_t *r)
         return put_matrix(out, r);
     case PROMQL_VALUE_SCALAR:
         rc = buf_puts(out, "{\"resultType\":\"scalar\",\"result\":");
-        rc = rc ? rc : put_point(out, r->t, r->scalar, false);
+        rc = rc ? rc : put_point(out, r->t, r->scalar, false, NULL, false);
         return rc ? rc : buf_putc(out, '}');
     case PROMQL_VALUE_STRING:
         rc = buf_puts(out, "{\"resultType\":\"string\",\"result\":[");

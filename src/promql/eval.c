@@ -34,6 +34,7 @@ typedef struct sel_series {
     promql_point_t *live;   /* the same without stale markers (range vectors); p when none */
     size_t n_live;
     bool counter_name;      /* eval_counter_name() of lbls */
+    uint32_t *drops;        /* mseries_t.drops over live; matrix selectors only */
     int64_t *hist_t;        /* histogram sample timestamps */
     size_t n_hist;
 } sel_series_t;
@@ -41,6 +42,7 @@ typedef struct sel_series {
 typedef struct sel_cache {
     int64_t mint, maxt;
     bool loaded;
+    bool want_drops;        /* read as a range vector: count decreases for counter functions */
     sel_series_t *s;
     size_t n;
 } sel_cache_t;
@@ -203,6 +205,8 @@ static int prepare(evalctx_t *c, expr_t *e, int64_t lo, int64_t hi)
         if (vs->vs.tm.at != AT_NONE)
             lo = hi = vs->vs.tm.at_ms;
         want_span(c, vs, lo - vs->vs.tm.offset_ms - span, hi - vs->vs.tm.offset_ms);
+        if (e->kind == N_MATRIX_SEL)
+            ((sel_cache_t *)vs->vs.cache)->want_drops = true;
         return 0;
     }
     case N_SUBQUERY: {
@@ -317,6 +321,13 @@ static int load_cache(evalctx_t *c, expr_t *vs)
                 if (!is_stale(s.p[i].v))
                     s.live[s.n_live++] = s.p[i];
         }
+        if (sc->want_drops) {
+            s.drops = arena_alloc(c->a, (s.n_live ? s.n_live : 1) * sizeof(*s.drops));
+            if (s.drops == NULL)
+                goto oom;
+            for (size_t i = 1; i < s.n_live; i++)
+                s.drops[i] = s.drops[i - 1] + (s.live[i].v < s.live[i - 1].v);
+        }
         if (sc->n == cap) {
             size_t nc = cap ? cap * 2 : 16;
             sc->s = arena_realloc(c->a, sc->s, cap * sizeof(*sc->s), nc * sizeof(*sc->s));
@@ -409,7 +420,8 @@ static int eval_matrix_selector(evalctx_t *c, const expr_t *e, int64_t t, value_
         if (hi <= lo)
             continue;
         out->mat.s[out->mat.n++] = (mseries_t){ s->lbls, s->live + lo + 1, (size_t)(hi - lo),
-                                                false, s->counter_name };
+                                                false, s->counter_name,
+                                                s->drops ? s->drops + lo + 1 : NULL };
         total += (size_t)(hi - lo);
     }
     return eval_count_samples(c, total);
@@ -446,7 +458,15 @@ typedef struct mbuilder {
     mb_hint_t *hint;
     size_t hint_cap;
     const arena_t *released;
+    /* Steps left including the current one: a new series' points are allocated for that many
+     * (up to MB_FIRST_CAP) at once, not grown by doubling with every smaller copy left
+     * behind in the arena. */
+    size_t steps_left;
 } mbuilder_t;
+
+/* Bounds the first allocation of a series' points: a series seen only once in a long range
+ * must not cost its whole range. */
+#define MB_FIRST_CAP 256
 
 static void mb_init(mbuilder_t *b, arena_t *a, arena_t *tmp, bool strip_names,
                     const arena_t *released)
@@ -503,7 +523,7 @@ static size_t mb_series(mbuilder_t *b, size_t pos, promql_labels_t l, bool drop_
             b->cap = nc;
         }
         b->s[b->n] = (mseries_t){ labels_copy(b->a, key_l), NULL, 0,
-                                  !b->strip_names && drop_name, false };
+                                  !b->strip_names && drop_name, false, NULL };
         b->pcap[b->n] = 0;
         b->n++;
     }
@@ -531,7 +551,9 @@ static size_t mb_add(mbuilder_t *b, size_t pos, promql_labels_t l, bool drop_nam
     s->drop_name = s->drop_name || (!b->strip_names && drop_name);
     *dup = s->n > 0 && s->p[s->n - 1].t == t;
     if (s->n == b->pcap[i]) {
-        size_t nc = b->pcap[i] ? b->pcap[i] * 2 : 8;
+        size_t first = b->steps_left < 8 ? 8 : b->steps_left < MB_FIRST_CAP ? b->steps_left
+                                                                              : MB_FIRST_CAP;
+        size_t nc = b->pcap[i] ? b->pcap[i] * 2 : first;
         s->p = arena_realloc(b->a, s->p, b->pcap[i] * sizeof(*s->p), nc * sizeof(*s->p));
         b->pcap[i] = nc;
     }
@@ -556,6 +578,7 @@ static int eval_subquery(evalctx_t *c, const expr_t *e, int64_t t, value_t *out)
         value_t v;
         if ((rc = eval_node(c, e->sq.e, it, &v)) != 0)
             return rc;
+        b.steps_left = (size_t)((ts - it) / step) + 1;
         bool dup;
         if (v.type == PT_SCALAR) {
             mb_add(&b, 0, (promql_labels_t){ NULL, 0 }, false, it, v.scalar, &dup);
@@ -835,6 +858,7 @@ static int run_body(query_t *q, promql_engine_t *eng, const promql_storage_t *st
             value_t v;
             if ((rc = eval_node(c, q->root, t, &v)) != 0)
                 goto out_free;
+            b.steps_left = step > 0 ? (size_t)((end - t) / step) + 1 : 1;
             bool dup = false;
             if (v.type == PT_SCALAR) {
                 mb_add(&b, 0, (promql_labels_t){ NULL, 0 }, false, t, v.scalar, &dup);

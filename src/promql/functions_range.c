@@ -86,7 +86,7 @@ static bool extrapolated(evalctx_t *c, const expr_t *e, const mseries_t *s, int6
     const promql_point_t *p = s->p;
     size_t n = s->n;
     double result = p[n - 1].v - p[0].v;
-    if (counter) {
+    if (counter && (s->drops == NULL || s->drops[n - 1] != s->drops[0])) {
         double last = 0;
         for (size_t i = 0; i < n; i++) {
             if (p[i].v < last)

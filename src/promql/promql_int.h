@@ -265,6 +265,9 @@ typedef struct mseries {
     size_t n;
     bool drop_name;
     bool counter_name;  /* known to need no "might not be a counter" info (see eval_counter_name) */
+    /* NULL, or a running count of decreases parallel to p (drops[i] - drops[j]: how many
+     * p[k].v < p[k-1].v for j < k <= i), so counter functions skip windows without resets. */
+    const uint32_t *drops;
 } mseries_t;
 
 typedef struct matrix {
