@@ -1,7 +1,8 @@
 /*
  * api.c - the notifier's part of Alertmanager's HTTP API v2 (the agent serves it, see
- * docs/notify.md): the silence documents, creating a silence from a PostableSilence, and the
- * alert list. Only JSON in and out; the HTTP side is the agent's route table.
+ * docs/notify.md): the silence documents, creating a silence from a PostableSilence, the
+ * alert list and the alert counts of the agent's gauges. Only JSON in and out; the HTTP side is
+ * the agent's route table.
  *
  * Shapes (Alertmanager 0.25's OpenAPI models, times as strfmt.DateTime writes them, always
  * with milliseconds):
@@ -274,6 +275,56 @@ int notify_api_silence_post(notify_t *n, const char *body, size_t len, char id_o
 
 /* ---- alerts -------------------------------------------------------------------------------- */
 
+static int cmp_fp(const void *x, const void *y)
+{
+    uint64_t a = (*(const nalert_t *const *)x)->fp, b = (*(const nalert_t *const *)y)->fp;
+    return a < b ? -1 : a > b;
+}
+
+/* The alerts held that have not resolved, each fingerprint once (an alert is in one group per
+ * matching route), sorted by fingerprint: sorting keeps this O(n log n) for the scrape-time
+ * gauges. *out is malloc'd, pointing into the groups: caller holds the lock while using it
+ * and frees the array. VIGIL_ENOMEM. */
+static int unique_alerts(const notify_t *n, int64_t now, const nalert_t ***out, size_t *count)
+{
+    const nalert_t **v = malloc((n->nalerts_total ? n->nalerts_total : 1) * sizeof(*v));
+    size_t k = 0;
+    if (v == NULL)
+        return VIGIL_ENOMEM;
+    for (size_t g = 0; g < n->ngroups; g++)
+        for (size_t i = 0; i < n->groups[g]->n && k < n->nalerts_total; i++)
+            if (n->groups[g]->alerts[i]->ends_ms > now)
+                v[k++] = n->groups[g]->alerts[i];
+    qsort(v, k, sizeof(*v), cmp_fp);
+    size_t u = 0;
+    for (size_t i = 0; i < k; i++)
+        if (u == 0 || v[u - 1]->fp != v[i]->fp)
+            v[u++] = v[i];
+    *out = v;
+    *count = u;
+    return 0;
+}
+
+static bool muted(const notify_t *n, const nalert_t *a, int64_t now)
+{
+    return nmute_inhibited(n, a, now) || nmute_silenced(n, a->labels, a->nlabels, now);
+}
+
+void notify_alert_counts(notify_t *n, size_t *active, size_t *suppressed)
+{
+    *active = *suppressed = 0;
+    pthread_mutex_lock(&n->mu);
+    int64_t now = notify_now(n);
+    const nalert_t **v;
+    size_t k;
+    if (unique_alerts(n, now, &v, &k) == 0) {
+        for (size_t i = 0; i < k; i++)
+            (*(muted(n, v[i], now) ? suppressed : active))++;
+        free(v);
+    }
+    pthread_mutex_unlock(&n->mu);
+}
+
 /* Appends the ids of the active silences muting `a`, as a JSON array. Caller holds the lock. */
 static int put_silenced_by(buf_t *b, const notify_t *n, const nalert_t *a, int64_t now)
 {
@@ -319,7 +370,6 @@ static int put_receivers(buf_t *b, const notify_t *n, uint64_t fp)
 
 static int put_alert(buf_t *b, const notify_t *n, const nalert_t *a, int64_t now)
 {
-    bool muted = nmute_inhibited(n, a, now) || nmute_silenced(n, a->labels, a->nlabels, now);
     int rc = buf_puts(b, "{\"labels\":");
     rc = rc ? rc : put_kv_map(b, a->labels, a->nlabels);
     rc = rc ? rc : buf_puts(b, ",\"annotations\":");
@@ -336,7 +386,7 @@ static int put_alert(buf_t *b, const notify_t *n, const nalert_t *a, int64_t now
                               (unsigned long long)a->fp);
     rc = rc ? rc : put_receivers(b, n, a->fp);
     rc = rc ? rc : buf_printf(b, ",\"status\":{\"state\":\"%s\",\"silencedBy\":",
-                              muted ? "suppressed" : "active");
+                              muted(n, a, now) ? "suppressed" : "active");
     rc = rc ? rc : put_silenced_by(b, n, a, now);
     return rc ? rc : buf_puts(b, ",\"inhibitedBy\":[]}}");
 }
@@ -345,22 +395,15 @@ int notify_api_alerts_json(notify_t *n, buf_t *out)
 {
     pthread_mutex_lock(&n->mu);
     int64_t now = notify_now(n);
-    uint64_t *seen = calloc(n->nalerts_total ? n->nalerts_total : 1, sizeof(*seen));
-    size_t nseen = 0;
-    int rc = seen == NULL ? VIGIL_ENOMEM : buf_putc(out, '[');
-    for (size_t g = 0; rc == 0 && g < n->ngroups; g++)
-        for (size_t i = 0; rc == 0 && i < n->groups[g]->n; i++) {
-            const nalert_t *a = n->groups[g]->alerts[i];
-            bool dup = false;
-            for (size_t k = 0; k < nseen && !dup; k++)
-                dup = seen[k] == a->fp;
-            if (dup || nseen == n->nalerts_total || a->ends_ms <= now)
-                continue;
-            rc = nseen > 0 ? buf_putc(out, ',') : 0;
-            seen[nseen++] = a->fp;
-            rc = rc ? rc : put_alert(out, n, a, now);
-        }
+    const nalert_t **v = NULL;
+    size_t k = 0;
+    int rc = unique_alerts(n, now, &v, &k);
+    rc = rc ? rc : buf_putc(out, '[');
+    for (size_t i = 0; rc == 0 && i < k; i++) {
+        rc = i > 0 ? buf_putc(out, ',') : 0;
+        rc = rc ? rc : put_alert(out, n, v[i], now);
+    }
+    free(v);
     pthread_mutex_unlock(&n->mu);
-    free(seen);
     return rc ? rc : buf_putc(out, ']');
 }

@@ -307,31 +307,6 @@ int notify_reload(notify_t *n, notify_config_t *cfg)
     return 0;
 }
 
-void notify_alert_counts(notify_t *n, size_t *active, size_t *suppressed)
-{
-    *active = *suppressed = 0;
-    pthread_mutex_lock(&n->mu);
-    int64_t now = notify_now(n);
-    uint64_t *seen = calloc(n->nalerts_total ? n->nalerts_total : 1, sizeof(*seen));
-    size_t nseen = 0;
-    for (size_t g = 0; seen != NULL && g < n->ngroups; g++)
-        for (size_t i = 0; i < n->groups[g]->n; i++) {
-            const nalert_t *a = n->groups[g]->alerts[i];
-            bool dup = false;
-            for (size_t k = 0; k < nseen && !dup; k++)
-                dup = seen[k] == a->fp;
-            if (dup || nseen == n->nalerts_total || resolved_at(a, now))
-                continue;
-            seen[nseen++] = a->fp;
-            if (nmute_inhibited(n, a, now) || nmute_silenced(n, a->labels, a->nlabels, now))
-                (*suppressed)++;
-            else
-                (*active)++;
-        }
-    pthread_mutex_unlock(&n->mu);
-    free(seen);
-}
-
 /* ---- flushing ------------------------------------------------------------------------------- */
 
 /* A flush's own copy of a group, so sending needs no lock. */
