@@ -283,6 +283,33 @@ class SeedConfig(unittest.TestCase):
             self.assertIn("slack #0 disabled", warnings[0]["warning"])
 
 
+class Reload(unittest.TestCase):
+    def test_bad_file_keeps_the_running_notifier(self):
+        """POST /-/reload re-reads notify.config: a bad file rejects the reload with its
+        position and the running notifier (and its silences) stays; a good one is taken."""
+        with tempfile.TemporaryDirectory(prefix="vigil-reload-") as tmp:
+            cfg = os.path.join(tmp, "am.yml")
+            good = "route:\n  receiver: none\nreceivers:\n  - name: none\n"
+            with open(cfg, "w") as f:
+                f.write(good)
+            with Agent("--notify.config", cfg) as a:
+                r = a.post("/api/v2/silences", json.dumps({
+                    "matchers": [{"name": "alertname", "value": "X", "isRegex": False}],
+                    "startsAt": "2020-01-01T00:00:00Z", "endsAt": "2099-01-01T00:00:00Z",
+                    "createdBy": "t", "comment": "c"}).encode())
+                self.assertEqual(r.status, 200, r.text)
+                with open(cfg, "w") as f:
+                    f.write(good + "  - name: none\n")
+                r = a.post("/-/reload")
+                self.assertEqual(r.status, 500)
+                self.assertIn("notify.config: " + cfg + ":5:", r.json()["error"])
+                self.assertEqual(len(a.get("/api/v2/silences").json()), 1)
+                with open(cfg, "w") as f:
+                    f.write(good.replace("none", "other"))
+                self.assertEqual(a.post("/-/reload").status, 200)
+                self.assertEqual(len(a.get("/api/v2/silences").json()), 1)
+
+
 class Amtool(unittest.TestCase):
     @unittest.skipUnless(shutil.which("amtool"), "amtool is not installed")
     def test_amtool_manages_silences(self):
