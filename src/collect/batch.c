@@ -15,7 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ARENA_BLOCK_BYTES 16384
+/* Every collector keeps two batches for good (the one it fills and the latest complete one),
+ * so what a batch holds beyond its needs is paid 32 times over in the agent's resident memory.
+ * Most collectors' strings fit in a few hundred bytes (loadavg, uname, time) and their
+ * families in a dozen slots, so the first arena block and the first array are small; each
+ * further block doubles the arena and each array doubles, so a big batch (netdev, mounts,
+ * processes, cgroups) still settles after a few runs. */
+#define ARENA_FIRST_BLOCK_BYTES 1024
+#define ARRAY_FIRST_ELEMS       16
 
 typedef struct arena_block {
     struct arena_block *next;
@@ -44,6 +51,7 @@ struct collect_batch {
     double      time;
     arena_block_t *head;    /* all blocks, in order */
     arena_block_t *cur;     /* block being filled */
+    size_t      arena_cap;  /* bytes in all blocks */
     size_t      bytes;      /* everything allocated, against COLLECT_BATCH_MAX_BYTES */
     family_t   *fams;
     size_t      nfam, capfam;
@@ -94,7 +102,7 @@ static int grow(collect_batch_t *b, void **arr, size_t *cap, size_t need, size_t
 {
     if (need <= *cap)
         return 0;
-    size_t ncap = *cap ? *cap * 2 : 64;
+    size_t ncap = *cap ? *cap * 2 : ARRAY_FIRST_ELEMS;
     while (ncap < need)
         ncap *= 2;
     size_t extra = (ncap - *cap) * elem;
@@ -117,7 +125,9 @@ static const char *arena_strdup(collect_batch_t *b, const char *s)
     while (blk != NULL && blk->cap - blk->used < n)
         blk = blk->next; /* later blocks are empty after a reset: reuse them */
     if (blk == NULL) {
-        size_t cap = n > ARENA_BLOCK_BYTES ? n : ARENA_BLOCK_BYTES;
+        size_t cap = b->arena_cap > 0 ? b->arena_cap : ARENA_FIRST_BLOCK_BYTES;
+        if (cap < n)
+            cap = n;
         if (b->bytes + cap > COLLECT_BATCH_MAX_BYTES)
             return NULL;
         blk = malloc(sizeof(*blk) + cap);
@@ -127,6 +137,7 @@ static const char *arena_strdup(collect_batch_t *b, const char *s)
         blk->cap = cap;
         blk->used = 0;
         b->bytes += cap;
+        b->arena_cap += cap;
         arena_block_t **tail = &b->head;
         while (*tail != NULL)
             tail = &(*tail)->next;
