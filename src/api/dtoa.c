@@ -219,9 +219,15 @@ int api_shortest(double v, uint64_t *m, int *exp10)
     } else {
         ryu(ieee_m, ieee_e, &d, &e);
     }
-    int n = 1;
-    for (uint64_t p = 10; n < 17 && d >= p; p *= 10)
-        n++;
+    /* Digits of d (< 10^17): floor(log10) estimated from the bit length, then corrected. */
+    static const uint64_t pow10[18] = {
+        1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+        100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull,
+        10000000000000ull, 100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+        100000000000000000ull,
+    };
+    int lg = ((64 - __builtin_clzll(d | 1)) * 1233) >> 12;
+    int n = lg + 1 - (d < pow10[lg]);
     *m = d;
     *exp10 = e;
     return n;

@@ -35,6 +35,8 @@ typedef struct sel_series {
     size_t n_live;
     bool counter_name;      /* eval_counter_name() of lbls */
     uint32_t *drops;        /* mseries_t.drops over live; matrix selectors only */
+    /* Where the last searches ended (see search_from): one per kind of search. */
+    size_t hint_vec, hint_lo, hint_hi;
     int64_t *hist_t;        /* histogram sample timestamps */
     size_t n_hist;
 } sel_series_t;
@@ -348,17 +350,35 @@ oom:
     return eval_error(c, VIGIL_ENOMEM, "out of memory");
 }
 
-/* Index of the last point with t <= ts, or -1. */
-static long last_at_or_before(const promql_point_t *p, size_t n, int64_t ts)
+/*
+ * Index of the last point with t <= ts, or -1. *hint is where the previous search for this
+ * series ended (the count of points at or before its time): a range query moves forward one
+ * step at a time, so the answer is usually there or a few points on, and a binary search
+ * runs only when it is not (other evaluation times, subqueries).
+ */
+static long search_from(const promql_point_t *p, size_t n, int64_t ts, size_t *hint)
 {
-    size_t lo = 0, hi = n;
+    size_t lo = 0, hi = n;              /* the count k of points with t <= ts is in [lo, hi] */
+    size_t h = *hint <= n ? *hint : n;
+    if (h == 0 || p[h - 1].t <= ts) {
+        size_t stop = h + 4 < n ? h + 4 : n;
+        for (lo = h; lo < stop && p[lo].t <= ts; lo++)
+            ;
+        if (lo < stop || lo == n) {
+            *hint = lo;
+            return (long)lo - 1;
+        }
+    } else {
+        hi = h - 1;
+    }
     while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
+        size_t mid = lo + (hi - lo) / 2;
         if (p[mid].t <= ts)
             lo = mid + 1;
         else
             hi = mid;
     }
+    *hint = lo;
     return (long)lo - 1;
 }
 
@@ -387,8 +407,8 @@ static int eval_vector_selector(evalctx_t *c, const expr_t *vs, int64_t t, value
     out->type = PT_VECTOR;
     out->vec.s = arena_alloc(c->scratch, (sc->n ? sc->n : 1) * sizeof(sample_t));
     for (size_t i = 0; i < sc->n; i++) {
-        const sel_series_t *s = &sc->s[i];
-        long k = last_at_or_before(s->p, s->n, ts);
+        sel_series_t *s = &sc->s[i];
+        long k = search_from(s->p, s->n, ts, &s->hint_vec);
         int64_t ft = k >= 0 ? s->p[k].t : INT64_MIN;
         if (s->n_hist > 0 && hist_in(s, ft > ts - c->lookback ? ft : ts - c->lookback, ts))
             return native_histograms(c, s);
@@ -412,11 +432,11 @@ static int eval_matrix_selector(evalctx_t *c, const expr_t *e, int64_t t, value_
     out->mat.s = arena_alloc(c->scratch, (sc->n ? sc->n : 1) * sizeof(mseries_t));
     size_t total = 0;
     for (size_t i = 0; i < sc->n; i++) {
-        const sel_series_t *s = &sc->s[i];
+        sel_series_t *s = &sc->s[i];
         if (s->n_hist > 0 && hist_in(s, from, ts))
             return native_histograms(c, s);
-        long hi = last_at_or_before(s->live, s->n_live, ts);
-        long lo = last_at_or_before(s->live, s->n_live, from);
+        long hi = search_from(s->live, s->n_live, ts, &s->hint_hi);
+        long lo = search_from(s->live, s->n_live, from, &s->hint_lo);
         if (hi <= lo)
             continue;
         out->mat.s[out->mat.n++] = (mseries_t){ s->lbls, s->live + lo + 1, (size_t)(hi - lo),
