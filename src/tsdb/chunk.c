@@ -108,12 +108,35 @@ static unsigned bucket_cost(int64_t x, const uint8_t *widths)
 
 /* ---- bit writer ------------------------------------------------------------------------- */
 
+/* A 64-bit word between host and big-endian (stream) order. */
+static uint64_t be64(uint64_t w)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return __builtin_bswap64(w);
+#else
+    return w;
+#endif
+}
+
 /* Writes the low n bits of v (n <= 64), most significant first. buf must be zero there. */
 static void put_bits(chunk_appender_t *a, uint64_t v, unsigned n)
 {
     if (n < 64)
         v &= (UINT64_C(1) << n) - 1;
     uint8_t *p = a->buf + CHUNK_HEADER_BYTES;
+    /* Fast path: OR the bits into the big-endian 64-bit word at their first byte, when they
+     * fit in it (offset + n <= 64) and the word lies inside the buffer; byte by byte
+     * otherwise. WAL replay spends most of its time here, a few bits at a time. */
+    size_t   first = a->nbits >> 3;
+    unsigned off = a->nbits & 7;
+    if (n > 0 && off + n <= 64 && CHUNK_HEADER_BYTES + first + 8 <= a->cap) {
+        uint64_t w;
+        memcpy(&w, p + first, 8);
+        w = be64(be64(w) | v << (64 - off - n));
+        memcpy(p + first, &w, 8);
+        a->nbits += n;
+        return;
+    }
     while (n > 0) {
         size_t   byte = a->nbits >> 3;
         unsigned room = 8 - (unsigned)(a->nbits & 7);
@@ -456,13 +479,27 @@ static bool get_ones(chunk_iter_t *it, unsigned max, unsigned *ones)
 
 static bool get_bucket(chunk_iter_t *it, const uint8_t *widths, int64_t *x)
 {
-    unsigned i;
-    uint64_t raw = 0;
-    if (!get_ones(it, BUCKETS - 1, &i))
-        return false;
+    /* Prefix and field usually fit one load (at least 57 valid bits): cut both from it. */
+    uint64_t bits = peek64(it), inv = ~bits;
+    unsigned ones = inv == 0 ? 64 : (unsigned)__builtin_clzll(inv);
+    unsigned i = ones < BUCKETS - 1 ? ones : BUCKETS - 1;
+    unsigned prefix = ones < BUCKETS - 1 ? ones + 1 : BUCKETS - 1;
     unsigned w = widths[i];
-    if (w > 0 && !get_bits(it, w, &raw))
-        return false;
+    uint64_t raw = 0;
+    if (prefix + w <= 57) {
+        if (it->nbits - it->pos < prefix + w) {
+            it->failed = true;
+            return false;
+        }
+        if (w > 0)
+            raw = (bits << prefix) >> (64 - w);
+        it->pos += prefix + w;
+    } else {
+        if (!get_ones(it, BUCKETS - 1, &i))
+            return false;
+        if (w > 0 && !get_bits(it, w, &raw))
+            return false;
+    }
     if (w > 0 && w < 64 && (raw >> (w - 1)) & 1) /* sign-extend */
         raw |= ~UINT64_C(0) << w;
     *x = u2i(raw);
