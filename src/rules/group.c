@@ -163,11 +163,18 @@ static int record(const rrule_t *r, const promql_result_t *res, int limit, rsamp
     return 0;
 }
 
-static bool in_set(const rsamples_t *s, promql_labels_t l)
+/* Whether `l` is among the samples, searching from *hint on and wrapping around: a rule lists
+ * its series in the same order round after round, so walking the previous round's series with
+ * one hint finds each at once instead of scanning (quadratic for rules with many alerts). */
+static bool in_set(const rsamples_t *s, promql_labels_t l, size_t *hint)
 {
-    for (size_t i = 0; i < s->n; i++)
-        if (rl_equal(rl_view(&s->l[i]), l))
+    for (size_t k = 0; k < s->n; k++) {
+        size_t i = (*hint + k) % s->n;
+        if (rl_equal(rl_view(&s->l[i]), l)) {
+            *hint = i + 1;
             return true;
+        }
+    }
     return false;
 }
 
@@ -192,8 +199,9 @@ static void write_out(rrule_t *r, const rules_eval_env_t *env, rsamples_t *out, 
             ok[i] = true;
         }
     }
+    size_t hint = 0;
     for (size_t i = 0; i < r->n_prev; i++)
-        if (!in_set(out, rl_view(&r->prev[i])))
+        if (!in_set(out, rl_view(&r->prev[i]), &hint))
             st->append(app, rl_view(&r->prev[i]), t, stale_nan(), &err);
     if (rejected > 0)
         log_warn(env->log, "rules", "rule evaluation result discarded",

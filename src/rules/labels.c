@@ -128,7 +128,23 @@ void rl_free(rlabels_t *l)
     }
     free(l->v);
     l->v = NULL;
-    l->n = 0;
+    l->n = l->cap = 0;
+}
+
+/* Room for `want` entries; grows by half again so building a set label by label stays linear. */
+static int rl_reserve(rlabels_t *l, size_t want)
+{
+    if (want <= l->cap)
+        return 0;
+    size_t nc = l->cap + l->cap / 2;
+    if (nc < want)
+        nc = want;
+    promql_label_t *v = realloc(l->v, nc * sizeof(*v));
+    if (v == NULL)
+        return VIGIL_ENOMEM;
+    l->v = v;
+    l->cap = nc;
+    return 0;
 }
 
 const char *rl_get(promql_labels_t l, const char *name)
@@ -169,30 +185,45 @@ int rl_set(rlabels_t *l, const char *name, const char *value)
         return 0;
     }
     char *nn = strdup(name);
-    promql_label_t *v = realloc(l->v, (l->n + 1) * sizeof(*v));
-    if (nn == NULL || v == NULL) {
+    if (nn == NULL || rl_reserve(l, l->n + 1) != 0) {
         free(nn);
         free(nv);
-        if (v != NULL)
-            l->v = v;
         return VIGIL_ENOMEM;
     }
-    l->v = v;
-    memmove(&v[i + 1], &v[i], (l->n - i) * sizeof(*v));
-    v[i] = (promql_label_t){ nn, nv };
+    memmove(&l->v[i + 1], &l->v[i], (l->n - i) * sizeof(l->v[0]));
+    l->v[i] = (promql_label_t){ nn, nv };
     l->n++;
     return 0;
 }
 
 int rl_copy(rlabels_t *dst, promql_labels_t src)
 {
-    dst->v = NULL;
-    dst->n = 0;
-    for (size_t i = 0; i < src.n; i++)
-        if (rl_set(dst, src.v[i].name, src.v[i].value) != 0) {
+    *dst = (rlabels_t){ 0 };
+    if (rl_reserve(dst, src.n + 4) != 0)
+        return VIGIL_ENOMEM;
+    /* Query results and stored series come sorted with unique names: append in order. Any
+     * other input takes the sorted insert of rl_set(). */
+    for (size_t i = 0; i < src.n; i++) {
+        const char *name = src.v[i].name, *value = src.v[i].value;
+        bool in_order = dst->n == 0 || strcmp(dst->v[dst->n - 1].name, name) < 0;
+        int rc = 0;
+        if (!in_order) {
+            rc = rl_set(dst, name, value);
+        } else if (value != NULL && value[0] != '\0') {
+            char *nn = strdup(name), *nv = strdup(value);
+            if (nn == NULL || nv == NULL) {
+                free(nn);
+                free(nv);
+                rc = VIGIL_ENOMEM;
+            } else {
+                dst->v[dst->n++] = (promql_label_t){ nn, nv };
+            }
+        }
+        if (rc != 0) {
             rl_free(dst);
             return VIGIL_ENOMEM;
         }
+    }
     return 0;
 }
 

@@ -65,11 +65,13 @@ const char *ry_go_tag(const yaml_node_t *n);
 typedef struct rlabels {
     promql_label_t *v;
     size_t n;
+    size_t cap;     /* entries allocated in v (zero-initialised sets have none) */
 } rlabels_t;
 
 static inline promql_labels_t rl_view(const rlabels_t *l) { return (promql_labels_t){ l->v, l->n }; }
 
-/* Deep copy of `src` (dropping empty values, sorting). 0 or VIGIL_ENOMEM (*dst empty). */
+/* Deep copy of `src` (dropping empty values, sorting), with room for a few more labels (a
+ * rule adds alertname, __name__, alertstate). 0 or VIGIL_ENOMEM (*dst empty). */
 int rl_copy(rlabels_t *dst, promql_labels_t src);
 /* Sets name=value (copied; empty value deletes). 0 or VIGIL_ENOMEM. */
 int rl_set(rlabels_t *l, const char *name, const char *value);
