@@ -281,11 +281,10 @@ static int cmp_fp(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-/* The alerts held that have not resolved, each fingerprint once (an alert is in one group per
- * matching route), sorted by fingerprint: sorting keeps this O(n log n) for the scrape-time
- * gauges. *out is malloc'd, pointing into the groups: caller holds the lock while using it
- * and frees the array. VIGIL_ENOMEM. */
-static int unique_alerts(const notify_t *n, int64_t now, const nalert_t ***out, size_t *count)
+/* An alert is in one group per matching route: sorting by fingerprint dedupes them in
+ * O(n log n), which matters for the scrape-time gauges. */
+int nalert_unique(const notify_t *n, int64_t now, bool resolved, const nalert_t ***out,
+                  size_t *count)
 {
     const nalert_t **v = malloc((n->nalerts_total ? n->nalerts_total : 1) * sizeof(*v));
     size_t k = 0;
@@ -293,7 +292,7 @@ static int unique_alerts(const notify_t *n, int64_t now, const nalert_t ***out, 
         return VIGIL_ENOMEM;
     for (size_t g = 0; g < n->ngroups; g++)
         for (size_t i = 0; i < n->groups[g]->n && k < n->nalerts_total; i++)
-            if (n->groups[g]->alerts[i]->ends_ms > now)
+            if (resolved || n->groups[g]->alerts[i]->ends_ms > now)
                 v[k++] = n->groups[g]->alerts[i];
     qsort(v, k, sizeof(*v), cmp_fp);
     size_t u = 0;
@@ -317,7 +316,7 @@ void notify_alert_counts(notify_t *n, size_t *active, size_t *suppressed)
     int64_t now = notify_now(n);
     const nalert_t **v;
     size_t k;
-    if (unique_alerts(n, now, &v, &k) == 0) {
+    if (nalert_unique(n, now, false, &v, &k) == 0) {
         for (size_t i = 0; i < k; i++)
             (*(muted(n, v[i], now) ? suppressed : active))++;
         free(v);
@@ -397,7 +396,7 @@ int notify_api_alerts_json(notify_t *n, buf_t *out)
     int64_t now = notify_now(n);
     const nalert_t **v = NULL;
     size_t k = 0;
-    int rc = unique_alerts(n, now, &v, &k);
+    int rc = nalert_unique(n, now, false, &v, &k);
     rc = rc ? rc : buf_putc(out, '[');
     for (size_t i = 0; rc == 0 && i < k; i++) {
         rc = i > 0 ? buf_putc(out, ',') : 0;

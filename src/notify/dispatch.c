@@ -215,8 +215,7 @@ static int group_insert(notify_t *n, ngroup_t *g, const nalert_t *a, int64_t now
     return 0;
 }
 
-/* Puts `a` into the groups of every route it matches. Caller holds the lock. */
-static int route_alert(notify_t *n, const nalert_t *a, int64_t now)
+int nalert_route(notify_t *n, const nalert_t *a, int64_t now)
 {
     const nroute_t *routes[64];
     size_t nr = nroute_match(&n->cfg->route, a->labels, a->nlabels, routes, 64);
@@ -254,9 +253,13 @@ int notify_push(notify_t *n, const notify_alert_t *alerts, size_t count)
             rc = VIGIL_ENOMEM;
             break;
         }
-        rc = route_alert(n, a, now);
+        rc = nalert_route(n, a, now);
         alert_free(a);
     }
+    /* The alerts are part of the state file: a restart that lost them could not send the
+     * resolve of an alert whose condition cleared meanwhile. */
+    if (n->data_dir != NULL)
+        n->dirty = true;
     pthread_cond_signal(&n->cond);
     pthread_mutex_unlock(&n->mu);
     return rc;
@@ -292,7 +295,7 @@ int notify_reload(notify_t *n, notify_config_t *cfg)
     int rc = 0;
     for (size_t i = 0; i < nold; i++) {
         for (size_t j = 0; j < old[i]->n; j++)
-            if (route_alert(n, old[i]->alerts[j], now) != 0)
+            if (nalert_route(n, old[i]->alerts[j], now) != 0)
                 rc = VIGIL_ENOMEM;
         group_free(old[i]);
     }
@@ -770,7 +773,7 @@ void notify_stop(notify_t *n)
     pthread_mutex_unlock(&n->mu);
     if (n->has_thread)
         pthread_join(n->thread, NULL);
-    if (n->data_dir != NULL && n->dirty) {
+    if (n->data_dir != NULL && (n->dirty || n->ngroups > 0)) {
         vigil_error_t err = { 0 };
         if (nflog_save(n, &err) != 0)
             log_error(n->opts.log, "notify", "cannot write the notification log",

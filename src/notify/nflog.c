@@ -1,6 +1,6 @@
 /*
- * nflog.c - the notification log and the state file that keeps it (and the silences) across
- * restarts, so a restart neither repeats a notification nor loses a resolve.
+ * nflog.c - the notification log and the state file that keeps it, the silences and the alerts
+ * held across restarts, so a restart neither repeats a notification nor loses a resolve.
  *
  * The log has one entry per (group key, receiver, integration, index): when the receiver was
  * last notified and which alert fingerprints were firing and resolved then (Alertmanager's
@@ -16,7 +16,13 @@
  *            | nresolved u32 | u64 * nresolved
  *   type 2   silence: id (str) | matchers (str) | starts_ms i64 | ends_ms i64 |
  *            updated_ms i64 | created_by (str) | comment (str)
+ *   type 3   alert: starts_ms i64 | ends_ms i64 | updated_ms i64 | generator_url (str) |
+ *            nlabels u32 | (name (str) | value (str)) * nlabels | nannotations u32 |
+ *            (name (str) | value (str)) * nannotations
  *   str      length u32 | bytes (no NUL)
+ *
+ * Readers skip record types they do not know (type 3 came after the first files were
+ * written: older readers skip it, newer ones read files without it).
  *
  * The file is rewritten whole (a temporary file, fsync, rename, fsync of the directory), so
  * a crash leaves the old or the new file, never a mix. Reading stops at the first record
@@ -206,6 +212,32 @@ int nflog_save(notify_t *n, vigil_error_t *err)
         if (rc == 0)
             rc = seal(&out, &rec, 2);
     }
+    /* The alerts, resolved ones included: a resolve not yet delivered must survive too. */
+    const nalert_t **alerts = NULL;
+    size_t nalerts = 0;
+    if (rc == 0)
+        rc = nalert_unique(n, 0, true, &alerts, &nalerts);
+    for (size_t i = 0; rc == 0 && i < nalerts; i++) {
+        const nalert_t *a = alerts[i];
+        rc = buf_append(&rec, "\0\0\0\0\0", 5);
+        if (rc == 0) rc = put_u64(&rec, (uint64_t)a->starts_ms);
+        if (rc == 0) rc = put_u64(&rec, (uint64_t)a->ends_ms);
+        if (rc == 0) rc = put_u64(&rec, (uint64_t)a->updated_ms);
+        if (rc == 0) rc = put_str(&rec, a->generator_url);
+        if (rc == 0) rc = put_u32(&rec, (uint32_t)a->nlabels);
+        for (size_t k = 0; rc == 0 && k < a->nlabels; k++) {
+            rc = put_str(&rec, a->labels[k].name);
+            if (rc == 0) rc = put_str(&rec, a->labels[k].value);
+        }
+        if (rc == 0) rc = put_u32(&rec, (uint32_t)a->nannotations);
+        for (size_t k = 0; rc == 0 && k < a->nannotations; k++) {
+            rc = put_str(&rec, a->annotations[k].name);
+            if (rc == 0) rc = put_str(&rec, a->annotations[k].value);
+        }
+        if (rc == 0)
+            rc = seal(&out, &rec, 3);
+    }
+    free(alerts);
     buf_free(&rec);
     if (rc != 0) {
         buf_free(&out);
@@ -342,6 +374,65 @@ static int load_silence(notify_t *n, reader_t *r)
     return rc;
 }
 
+static void pairs_free(notify_kv_t *kv, size_t n)
+{
+    for (size_t i = 0; kv != NULL && i < n; i++) {
+        free((char *)kv[i].name);
+        free((char *)kv[i].value);
+    }
+    free(kv);
+}
+
+/* `count` name/value pairs (malloc'd, each string too; caller frees with pairs_free), NULL
+ * when malformed. Each pair takes at least 8 bytes, which bounds `count` by what is left. */
+static notify_kv_t *get_pairs(reader_t *r, size_t *count)
+{
+    uint32_t n = (uint32_t)get_n(r, 4);
+    *count = 0;
+    if (r->bad || n > (r->len - r->off) / 8) {
+        r->bad = true;
+        return NULL;
+    }
+    notify_kv_t *kv = calloc(n ? n : 1, sizeof(*kv));
+    for (uint32_t i = 0; kv != NULL && i < n && !r->bad; i++) {
+        kv[i].name = get_str(r);
+        kv[i].value = get_str(r);
+        *count = i + 1;
+    }
+    if (kv == NULL)
+        r->bad = true;
+    return kv;
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+    return strcmp(((const notify_kv_t *)a)->name, ((const notify_kv_t *)b)->name);
+}
+
+/* An alert record: back into the groups of the routes it matches now (the configuration may
+ * have changed since it was written). */
+static int load_alert(notify_t *n, reader_t *r)
+{
+    nalert_t a;
+    memset(&a, 0, sizeof(a));
+    a.starts_ms = (int64_t)get_n(r, 8);
+    a.ends_ms = (int64_t)get_n(r, 8);
+    a.updated_ms = (int64_t)get_n(r, 8);
+    a.generator_url = get_str(r);
+    a.labels = get_pairs(r, &a.nlabels);
+    a.annotations = get_pairs(r, &a.nannotations);
+    int rc = VIGIL_EPARSE;
+    if (!r->bad && r->off == r->len && a.nlabels > 0) {
+        qsort(a.labels, a.nlabels, sizeof(*a.labels), cmp_pair);
+        a.fp = notify_fingerprint(a.labels, a.nlabels);
+        rc = nalert_route(n, &a, notify_now(n));
+    }
+    free(a.generator_url);
+    pairs_free(a.labels, a.nlabels);
+    pairs_free(a.annotations, a.nannotations);
+    return rc;
+}
+
 int nflog_load(notify_t *n, vigil_error_t *err)
 {
     char path[4096];
@@ -387,7 +478,10 @@ int nflog_load(notify_t *n, vigil_error_t *err)
         if (crc != nflog_crc32(r.p + start, 5 + (size_t)len))
             break;
         reader_t rr = { .p = r.p + r.off, .len = len };
-        int lrc = type == 1 ? load_entry(n, &rr) : type == 2 ? load_silence(n, &rr) : 0;
+        int lrc = type == 1 ? load_entry(n, &rr)
+                : type == 2 ? load_silence(n, &rr)
+                : type == 3 ? load_alert(n, &rr)
+                            : 0;
         if (lrc == VIGIL_ENOMEM) {
             buf_free(&b);
             return vigil_error_set(err, lrc, "%s: out of memory", path);

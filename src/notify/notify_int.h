@@ -294,6 +294,16 @@ struct notify {
 
 int64_t notify_now(const notify_t *n);
 
+/* dispatch.c (caller holds n->mu): puts a copy of `a` into the groups of every route it
+ * matches (the state file's alerts at start-up). 0, VIGIL_ENOMEM, VIGIL_ELIMIT. */
+int nalert_route(notify_t *n, const nalert_t *a, int64_t now);
+
+/* api.c (caller holds n->mu): the alerts held, each fingerprint once, sorted by fingerprint;
+ * with `resolved` false only those not resolved at `now`. *out is malloc'd and points into
+ * the groups (valid while the lock is held); the caller frees the array. 0 or VIGIL_ENOMEM. */
+int nalert_unique(const notify_t *n, int64_t now, bool resolved, const nalert_t ***out,
+                  size_t *count);
+
 /* mute.c: inhibition and silences (caller holds n->mu). */
 bool nmute_inhibited(const notify_t *n, const nalert_t *a, int64_t now);
 bool nmute_silenced(const notify_t *n, const notify_kv_t *labels, size_t nl, int64_t now);
@@ -306,7 +316,7 @@ int nflog_set(notify_t *n, const char *key, int64_t now, const uint64_t *firing,
               const uint64_t *resolved, size_t nr);
 void nflog_gc(notify_t *n, int64_t now);
 void nflog_free_all(notify_t *n);
-/* The state file <data_dir>/notify.state: notification log and silences. */
+/* The state file <data_dir>/notify.state: notification log, silences and the alerts held. */
 int nflog_load(notify_t *n, vigil_error_t *err);
 int nflog_save(notify_t *n, vigil_error_t *err);
 uint32_t nflog_crc32(const void *data, size_t len);

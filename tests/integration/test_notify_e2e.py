@@ -9,7 +9,8 @@ The alert fires from pushed data (POST /api/v1/import/prometheus). Checked, in o
   - Debian's prometheus-alertmanager lists the alert in its /api/v2/alerts;
   - a silence created through vigil's /api/v2/silences survives a restart of vigil and keeps a
     new alert of the group from being notified;
-  - the restart repeats nothing (the notification log is in the data directory);
+  - the restart repeats nothing and keeps the alert's startsAt (the notification log and the
+    alerts are in the data directory);
   - the resolve arrives (send_resolved) at both receivers, exactly once.
 
 Nothing here measures time. "Nothing was sent" is proven with a barrier: an alert of another
@@ -206,9 +207,10 @@ class NotifyEndToEnd(unittest.TestCase):
         (held0,) = wait_until(lambda: [a for a in self.agent.get("/api/v2/alerts").json()
                                        if a["labels"] == gpu0],
                               "the re-sent alert in the restarted notifier", DEADLINE)
-        # The rules restore ActiveAt, but FiredAt (startsAt) is the first firing evaluation
-        # after the restart, as a restarted Prometheus sends it.
-        starts = go_time(parse_time_ms(held0["startsAt"]))
+        # The notifier kept the alert in its state file: the rules' re-sent copy (a new
+        # FiredAt) merges into it and the first startsAt stays, as in an Alertmanager that
+        # outlived a Prometheus restart.
+        self.assertEqual(parse_time_ms(held0["startsAt"]), parse_time_ms(starts))
         self.assertEqual(held0["receivers"], [{"name": "team"}])
         self.assertEqual(held0["fingerprint"], fingerprint(gpu0))
         self.barrier(1)

@@ -603,6 +603,50 @@ static void test_restart(void **state)
     rmdir(dir);
 }
 
+/* The alerts held come back too: an alert whose condition cleared while the agent was down
+ * (the rules will never send its resolve) resolves at its end and the resolve goes out. */
+static void test_restart_keeps_alerts(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/vigil-notify-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    const char *y = "route:\n  receiver: h\n  group_wait: 10s\n  group_by: [alertname]\n"
+                    "receivers:\n- name: h\n  webhook_configs:\n  - url: http://127.0.0.1:1/\n";
+    sink_t s = { .now = 9000000 };
+    notify_t *n = start(y, &s, dir);
+    push(n, "alertname=Lost,job=x", s.now, s.now + 240000);  /* ValidUntil: 4 minutes */
+    tick(n, &s, s.now + 10000);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.log[0], "h/webhook {}:{alertname=\"Lost\"} firing f=1 r=0");
+    notify_stop(n);
+
+    /* back before the end: still firing, nothing repeated, the first start kept */
+    sink_t s2 = { .now = s.now + 60000 };
+    n = start(y, &s2, dir);
+    tick(n, &s2, s2.now);
+    assert_int_equal(s2.n, 0);
+    buf_t b;
+    buf_init(&b, 1 << 16);
+    assert_int_equal(notify_api_alerts_json(n, &b), 0);
+    assert_non_null(strstr(b.data, "\"startsAt\":\"1970-01-01T02:30:00.000Z\""));
+    buf_free(&b);
+    notify_stop(n);
+
+    /* back after the end, the rules never sending it again: the resolve goes out once */
+    sink_t s3 = { .now = s.now + 600000 };
+    n = start(y, &s3, dir);
+    tick(n, &s3, s3.now);
+    assert_int_equal(s3.n, 1);
+    assert_string_equal(s3.log[0], "h/webhook {}:{alertname=\"Lost\"} resolved f=0 r=1");
+    tick(n, &s3, s3.now + 600000);
+    assert_int_equal(s3.n, 1);
+    notify_stop(n);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/notify.state", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 /* ---- payload -------------------------------------------------------------------------------- */
 
 static void test_webhook_payload(void **state)
@@ -667,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_api_documents),
         cmocka_unit_test(test_restart),
+        cmocka_unit_test(test_restart_keeps_alerts),
         cmocka_unit_test(test_webhook_payload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
