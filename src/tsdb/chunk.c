@@ -506,6 +506,16 @@ static bool get_bucket(chunk_iter_t *it, const uint8_t *widths, int64_t *x)
     return true;
 }
 
+/* A decimal-coded value is converted to its double only when someone reads it (or when the
+ * next code works on its bits): a division per sample that range starts skip. */
+static inline void materialize(chunk_iter_t *it)
+{
+    if (it->vlazy) {
+        it->vbits = dbits((double)it->m / p10[it->e]);
+        it->vlazy = false;
+    }
+}
+
 /* Decodes one value; *code is its code (0: same bits as before). */
 static bool get_value(chunk_iter_t *it, unsigned *code_out)
 {
@@ -525,7 +535,7 @@ static bool get_value(chunk_iter_t *it, unsigned *code_out)
         int64_t m2 = u2i((uint64_t)it->m + (uint64_t)it->dm + (uint64_t)dod);
         it->dm = u2i((uint64_t)m2 - (uint64_t)it->m);
         it->m = m2;
-        it->vbits = dbits((double)m2 / p10[it->e]);
+        it->vlazy = true;
         return true;
     }
     case 2: {
@@ -534,6 +544,7 @@ static bool get_value(chunk_iter_t *it, unsigned *code_out)
         uint64_t x;
         if (!get_bits(it, 64u - it->lead - it->trail, &x))
             return false;
+        materialize(it);
         it->vbits ^= x << it->trail;
         it->dec_valid = false;
         it->dm = 0;
@@ -550,6 +561,7 @@ static bool get_value(chunk_iter_t *it, unsigned *code_out)
             return false;
         it->lead = (uint8_t)lead;
         it->trail = (uint8_t)(64 - lead - len);
+        materialize(it);
         it->vbits ^= x << it->trail;
         it->dec_valid = false;
         it->dm = 0;
@@ -560,6 +572,7 @@ static bool get_value(chunk_iter_t *it, unsigned *code_out)
         int64_t  d;
         if (!get_bits(it, 4, &e) || !get_bucket(it, val_widths, &d))
             return false;
+        materialize(it);
         double x = bitsd(it->vbits) * p10[e];
         if (!(fabs(x) <= TWO53))
             return (it->failed = true), false;
@@ -568,7 +581,7 @@ static bool get_value(chunk_iter_t *it, unsigned *code_out)
         it->dec_valid = true;
         it->dm = d;
         it->m = m2;
-        it->vbits = dbits((double)m2 / p10[e]);
+        it->vlazy = true;
         return true;
     }
     }
@@ -590,7 +603,7 @@ static bool get_run(chunk_iter_t *it)
     return true;
 }
 
-bool chunk_iter_next(chunk_iter_t *it, int64_t *t, double *v)
+bool chunk_iter_next_time(chunk_iter_t *it, int64_t *t)
 {
     if (it->failed || it->read >= it->count)
         return false;
@@ -621,7 +634,20 @@ bool chunk_iter_next(chunk_iter_t *it, int64_t *t, double *v)
     }
     it->read++;
     *t = it->t;
-    *v = bitsd(it->vbits);
+    return true;
+}
+
+double chunk_iter_value(chunk_iter_t *it)
+{
+    materialize(it);
+    return bitsd(it->vbits);
+}
+
+bool chunk_iter_next(chunk_iter_t *it, int64_t *t, double *v)
+{
+    if (!chunk_iter_next_time(it, t))
+        return false;
+    *v = chunk_iter_value(it);
     return true;
 }
 

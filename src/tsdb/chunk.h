@@ -76,6 +76,7 @@ typedef struct chunk_iter {
     bool     dec_valid;
     uint8_t  e;
     int64_t  m, dm;
+    bool     vlazy;       /* the value is m / 10^e, not yet converted into vbits */
 } chunk_iter_t;
 
 /* Prepares to read `data` (borrowed; it must outlive the iterator), of either version. 0, or
@@ -85,6 +86,11 @@ int chunk_iter_init(chunk_iter_t *it, const uint8_t *data, size_t len);
 /* Returns the next sample in *t, *v; false at the end or when the chunk is malformed
  * (chunk_iter_failed() tells which). */
 bool chunk_iter_next(chunk_iter_t *it, int64_t *t, double *v);
+
+/* Like chunk_iter_next without the value: readers skipping the samples before their range
+ * spare the decimal conversion. chunk_iter_value() gives the value of the sample it read. */
+bool chunk_iter_next_time(chunk_iter_t *it, int64_t *t);
+double chunk_iter_value(chunk_iter_t *it);
 
 /* True when iteration stopped because the bytes were malformed or truncated. */
 bool chunk_iter_failed(const chunk_iter_t *it);

@@ -408,8 +408,7 @@ bool tsdb_iter_next(tsdb_iter_t *it, int64_t *t, double *v)
             it->in_chunk = true;
         }
         int64_t ct;
-        double  cv;
-        if (!chunk_iter_next(&it->it, &ct, &cv)) {
+        if (!chunk_iter_next_time(&it->it, &ct)) {
             it->in_chunk = false;
             continue;
         }
@@ -428,7 +427,7 @@ bool tsdb_iter_next(tsdb_iter_t *it, int64_t *t, double *v)
         it->any = true;
         it->last = ct;
         *t = ct;
-        *v = cv;
+        *v = chunk_iter_value(&it->it);
         return true;
     }
     return false;
