@@ -173,26 +173,16 @@ static void on_forward_result(void *ctx, size_t url_index, size_t alerts, bool o
     vigil_counter_add_u64(ok ? t->sent : t->errors, alerts);
 }
 
-static double forward_stat(agent_notifier_t *an, size_t offset)
+/* The forwarder's own counts, read at exposition time. */
+static am_forward_stats_t forward_stats(void *arg)
 {
     am_forward_stats_t st;
-    am_forward_stats(an->forward, &st);
-    return offset == offsetof(am_forward_stats_t, dropped)  ? (double)st.dropped
-         : offset == offsetof(am_forward_stats_t, queued)   ? (double)st.queued
-                                                            : (double)st.capacity;
+    am_forward_stats(((agent_notifier_t *)arg)->forward, &st);
+    return st;
 }
-static double forward_dropped(void *arg)
-{
-    return forward_stat(arg, offsetof(am_forward_stats_t, dropped));
-}
-static double forward_queued(void *arg)
-{
-    return forward_stat(arg, offsetof(am_forward_stats_t, queued));
-}
-static double forward_capacity(void *arg)
-{
-    return forward_stat(arg, offsetof(am_forward_stats_t, capacity));
-}
+static double forward_dropped(void *arg) { return (double)forward_stats(arg).dropped; }
+static double forward_queued(void *arg) { return (double)forward_stats(arg).queued; }
+static double forward_capacity(void *arg) { return (double)forward_stats(arg).capacity; }
 
 static int start_forward(agent_notifier_t *an, const config_string_list_t *urls,
                          vigil_registry_t *reg, vigil_error_t *err)
