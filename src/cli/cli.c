@@ -93,6 +93,8 @@ static const cli_command_t commands[] = {
       "  --log-level LEVEL     error, warn, info, debug or trace (default info)\n"
       "  --log-format FORMAT   json or text (default json)\n"
       "  --rules FILE          a Prometheus rule file or glob (repeatable; adds to rule_files)\n"
+      "  --notify.config FILE  an Alertmanager configuration: vigil delivers the rules' alerts\n"
+      "                        itself (see docs/notify.md)\n"
       "  --KEY=VALUE           any config key by its dotted name, e.g. --http.max_connections=64\n"
       "Signals: SIGINT/SIGTERM shut down cleanly; SIGHUP reloads the config file.\n",
       cmd_run, NULL },
