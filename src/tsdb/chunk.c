@@ -603,6 +603,68 @@ static bool get_run(chunk_iter_t *it)
     return true;
 }
 
+/* Cuts a bucket (prefix of ones, then a signed field) from bits at *u; false when the field
+ * would end past `limit` bits (the caller then decodes the slow way). */
+static inline bool cut_bucket(uint64_t bits, unsigned *u, unsigned limit, const uint8_t *widths,
+                              int64_t *x)
+{
+    uint64_t inv = ~(bits << *u);
+    unsigned ones = inv == 0 ? 64 : (unsigned)__builtin_clzll(inv);
+    unsigned i = ones < BUCKETS - 1 ? ones : BUCKETS - 1;
+    unsigned end = *u + (ones < BUCKETS - 1 ? ones + 1 : BUCKETS - 1);
+    unsigned w = widths[i];
+    if (end + w > limit)
+        return false;
+    uint64_t raw = w > 0 ? (bits << end) >> (64 - w) : 0;
+    if (w > 0 && (raw >> (w - 1)) & 1) /* sign-extend */
+        raw |= ~UINT64_C(0) << w;
+    *x = u2i(raw);
+    *u = end + w;
+    return true;
+}
+
+/*
+ * The usual sample, decoded from one 64-bit load: a timestamp bucket, then value code 0 (same
+ * value) or 1 (decimal delta-of-delta bucket), all within the 57 bits a load is sure to hold,
+ * with that many bits left in the stream. Commits nothing and returns false for anything else,
+ * which the general path then decodes (and judges) bit field by bit field.
+ */
+static bool next_fast(chunk_iter_t *it)
+{
+    if (it->nbits - it->pos < 57)
+        return false;
+    uint64_t bits = peek64(it);
+    unsigned u = 0;
+    int64_t dod, vdod = 0;
+    if (!cut_bucket(bits, &u, 57, ts_widths, &dod))
+        return false;
+    bool tzero = u == 1;
+    unsigned code = (bits << u) >> 63;  /* "0": same value; "10": decimal bucket */
+    if (code != 0) {
+        if ((bits << u) >> 62 != 2 || !it->dec_valid)
+            return false;
+        u += 2;
+        if (!cut_bucket(bits, &u, 57, val_widths, &vdod))
+            return false;
+    } else {
+        u += 1;
+    }
+    it->pos += u;
+    it->tdelta += (uint64_t)dod;
+    it->t = u2i((uint64_t)it->t + it->tdelta);
+    if (code == 0) {
+        it->dm = 0;
+        if (it->version != CHUNK_ENCODING_V1 && tzero && !get_run(it))
+            return (it->failed = true), true;
+        return true;
+    }
+    int64_t m2 = u2i((uint64_t)it->m + (uint64_t)it->dm + (uint64_t)vdod);
+    it->dm = u2i((uint64_t)m2 - (uint64_t)it->m);
+    it->m = m2;
+    it->vlazy = true;
+    return true;
+}
+
 bool chunk_iter_next_time(chunk_iter_t *it, int64_t *t)
 {
     if (it->failed || it->read >= it->count)
@@ -618,6 +680,9 @@ bool chunk_iter_next_time(chunk_iter_t *it, int64_t *t)
         it->t = u2i(tb);
         it->lead = 0;
         it->trail = 64; /* no window yet: a 110 code before any 1110 is malformed */
+    } else if (next_fast(it)) {
+        if (it->failed)
+            return false;
     } else {
         int64_t  dod;
         unsigned vcode;
