@@ -63,6 +63,58 @@ static int cmp_cand(const void *a, const void *b)
     return c;
 }
 
+/* More runs than this: sort from scratch. */
+#define MERGE_MAX_RUNS 16
+
+/* Sorts the candidates by cmp_cand. They arrive as one run per block, sorted (a block stores
+ * its series in label order), then the head's, often sorted too: merging those runs costs a
+ * comparison per candidate and pass, where qsort would redo the whole order. 0 or
+ * VIGIL_ENOMEM. */
+static int sort_cands(cand_t *cv, size_t n)
+{
+    size_t starts[MERGE_MAX_RUNS + 1], nruns = 1;
+    starts[0] = 0;
+    for (size_t i = 1; i < n; i++)
+        if (cmp_cand(&cv[i - 1], &cv[i]) > 0) {
+            if (nruns == MERGE_MAX_RUNS) {
+                qsort(cv, n, sizeof(*cv), cmp_cand);
+                return 0;
+            }
+            starts[nruns++] = i;
+        }
+    if (nruns == 1)
+        return 0;
+    starts[nruns] = n;
+    cand_t *tmp = malloc(n * sizeof(*tmp));
+    if (tmp == NULL)
+        return VIGIL_ENOMEM;
+    cand_t *src = cv, *dst = tmp;
+    while (nruns > 1) {
+        size_t out = 0, k = 0;
+        for (size_t r = 0; r < nruns; r += 2) {
+            size_t a = starts[r], am = starts[r + 1];
+            size_t bm = r + 2 <= nruns ? starts[r + 2] : am;
+            size_t b = am;
+            starts[k++] = out;
+            while (a < am && b < bm)
+                dst[out++] = cmp_cand(&src[b], &src[a]) < 0 ? src[b++] : src[a++];
+            while (a < am)
+                dst[out++] = src[a++];
+            while (b < bm)
+                dst[out++] = src[b++];
+        }
+        starts[k] = n;
+        nruns = k;
+        cand_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != cv)
+        memcpy(cv, src, n * sizeof(*cv));
+    free(tmp);
+    return 0;
+}
+
 static int cand_push(cand_t **v, size_t *n, size_t *cap, cand_t c)
 {
     if (*n == *cap) {
@@ -197,8 +249,8 @@ int tsdb_select(tsdb_t *db, const tsdb_matcher_t *m, size_t n, int64_t mint, int
     free_matchers(ms, n);
     if (rc == 0) {
         if (nc > 1) /* cv is NULL when nothing matched */
-            qsort(cv, nc, sizeof(*cv), cmp_cand);
-        set->e = calloc(nc ? nc : 1, sizeof(*set->e));
+            rc = sort_cands(cv, nc);
+        set->e = rc == 0 ? calloc(nc ? nc : 1, sizeof(*set->e)) : NULL;
         if (set->e == NULL)
             rc = VIGIL_ENOMEM;
     }
