@@ -357,7 +357,8 @@ static int cmp_ref(const void *a, const void *b)
  * prev. Both are walked in ref order, so this is one merge pass. */
 static void mark_vanished(ingest_collector_series_t *h, tsdb_appender_t *app, int64_t t)
 {
-    qsort(h->cur.refs, h->cur.n, sizeof(*h->cur.refs), cmp_ref);
+    if (h->cur.n > 1) /* qsort of an empty, never allocated array is undefined */
+        qsort(h->cur.refs, h->cur.n, sizeof(*h->cur.refs), cmp_ref);
     uint64_t bits = PROMQL_STALE_NAN_BITS;
     double stale;
     memcpy(&stale, &bits, sizeof(stale));
