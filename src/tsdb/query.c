@@ -6,8 +6,9 @@
  * and from the head's index, sorts them by label set and groups equal ones into one entry with
  * several sources. The set joins the current reader epoch and holds a reference on each block
  * it uses, so neither a block deletion (retention) nor a head truncation (compaction) can take
- * data from under it. An iterator streams a single in-order source directly from its chunks;
- * several sources or out-of-order data are merged once into a sorted, duplicate-free array.
+ * data from under it. An iterator streams its chunks directly when they follow each other in
+ * time (one source, or blocks and head holding disjoint ranges); overlapping sources or
+ * out-of-order data are merged once into a sorted, duplicate-free array.
  */
 #include "tsdb/tsdb_int.h"
 
@@ -54,35 +55,55 @@ typedef struct cand {
     size_t              order; /* source order: blocks by time, the head last */
 } cand_t;
 
+/* head_labels_cmp() that skips strcmp for strings at the same address: the head interns its
+ * strings, so its series share the name's and most values' pointers. */
+static int cmp_labels(const tsdb_label_t *a, size_t na, const tsdb_label_t *b, size_t nb)
+{
+    for (size_t i = 0; i < na && i < nb; i++) {
+        int c = a[i].name == b[i].name ? 0 : strcmp(a[i].name, b[i].name);
+        if (c == 0 && a[i].value != b[i].value)
+            c = strcmp(a[i].value, b[i].value);
+        if (c != 0)
+            return c;
+    }
+    return (na > nb) - (na < nb);
+}
+
 static int cmp_cand(const void *a, const void *b)
 {
     const cand_t *x = a, *y = b;
-    int           c = head_labels_cmp(x->labels, x->nlabels, y->labels, y->nlabels);
+    int           c = cmp_labels(x->labels, x->nlabels, y->labels, y->nlabels);
     if (c == 0)
         c = (x->order > y->order) - (x->order < y->order);
     return c;
 }
 
-/* More runs than this: sort from scratch. */
+/* More sources than this: sort from scratch. */
 #define MERGE_MAX_RUNS 16
 
-/* Sorts the candidates by cmp_cand. They arrive as one run per block, sorted (a block stores
- * its series in label order), then the head's, often sorted too: merging those runs costs a
- * comparison per candidate and pass, where qsort would redo the whole order. 0 or
- * VIGIL_ENOMEM. */
+/* Sorts the candidates by cmp_cand. They arrive grouped by source (each block's, then the
+ * head's; cand_t.order): a block stores its series in label order, so its group is already a
+ * sorted run, and only the head's (in creation order) needs sorting; the runs are then merged
+ * with a comparison per candidate and pass, where one qsort would redo the whole order.
+ * 0 or VIGIL_ENOMEM. */
 static int sort_cands(cand_t *cv, size_t n)
 {
-    size_t starts[MERGE_MAX_RUNS + 1], nruns = 1;
-    starts[0] = 0;
-    for (size_t i = 1; i < n; i++)
-        if (cmp_cand(&cv[i - 1], &cv[i]) > 0) {
-            if (nruns == MERGE_MAX_RUNS) {
-                qsort(cv, n, sizeof(*cv), cmp_cand);
-                return 0;
-            }
-            starts[nruns++] = i;
+    size_t starts[MERGE_MAX_RUNS + 1], nruns = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        bool sorted = true;
+        for (; j < n && cv[j].order == cv[i].order; j++)
+            sorted = sorted && cmp_cand(&cv[j - 1], &cv[j]) <= 0;
+        if (nruns == MERGE_MAX_RUNS) {
+            qsort(cv, n, sizeof(*cv), cmp_cand);
+            return 0;
         }
-    if (nruns == 1)
+        if (!sorted)
+            qsort(cv + i, j - i, sizeof(*cv), cmp_cand);
+        starts[nruns++] = i;
+        i = j;
+    }
+    if (nruns <= 1)
         return 0;
     starts[nruns] = n;
     cand_t *tmp = malloc(n * sizeof(*tmp));
@@ -257,8 +278,8 @@ int tsdb_select(tsdb_t *db, const tsdb_matcher_t *m, size_t n, int64_t mint, int
     /* Group candidates with equal label sets into one entry. */
     for (size_t i = 0; rc == 0 && i < nc;) {
         size_t j = i;
-        while (j < nc && head_labels_cmp(cv[i].labels, cv[i].nlabels, cv[j].labels,
-                                         cv[j].nlabels) == 0)
+        while (j < nc && cmp_labels(cv[i].labels, cv[i].nlabels, cv[j].labels,
+                                    cv[j].nlabels) == 0)
             j++;
         set_entry_t *e = &set->e[set->n++];
         e->bsrc = malloc((j - i) * sizeof(*e->bsrc));
