@@ -21,11 +21,11 @@
  * Seeds: fuzz/corpus/tsdb_block/ (blocks written by the store's compactor, valid, truncated and
  * with flipped bytes); regenerate with tests/tsdb/gen_fuzz_corpus.c.
  */
+#include "fuzz_scratch.h"
 #include "tsdb/block.h"
 #include "tsdb/crc32c.h"
 #include "tsdb/tsdb.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,45 +40,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define HEADER       32
 #define SECTIONS     6
 #define TOC          (SECTIONS * 20 + 4)
-
-/* Empties `dir` (files only, one level) and removes it. */
-static void rm_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[4200];
-        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-/* The scratch data directory: made once per process, emptied after every input and removed at
- * exit (libFuzzer's entry point takes no context, hence the static). */
-static char scratch[4096];
-
-static void scratch_remove(void)
-{
-    rmdir(scratch);
-}
-
-static const char *scratch_dir(void)
-{
-    if (scratch[0] == '\0') {
-        const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-        snprintf(scratch, sizeof(scratch), "%s/vigil-fuzz-tsdb-block-XXXXXX", base);
-        if (mkdtemp(scratch) == NULL)
-            abort();
-        atexit(scratch_remove);
-    }
-    return scratch;
-}
 
 static uint64_t get_le(const uint8_t *p, int n)
 {
@@ -185,7 +146,7 @@ static void merge_self(const char *path, const char *out)
         block_unref(m);
     }
     block_unref(b);
-    rm_dir(out);
+    fuzz_remove_dir(out);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -201,7 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (flags & FLAG_FIX_CRC)
         fix_crcs(copy, n);
 
-    const char *dir = scratch_dir();
+    const char *dir = fuzz_scratch_dir("tsdb-block");
     char        blocks[4200], wal[4200], file[4300], out[4200];
     snprintf(blocks, sizeof(blocks), "%s/blocks", dir);
     snprintf(wal, sizeof(wal), "%s/wal", dir);
@@ -216,7 +177,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     merge_self(file, out);
     query_store(dir); /* last: a block failing its checks is renamed aside here */
-    rm_dir(blocks);
-    rm_dir(wal);
+    fuzz_remove_dir(blocks);
+    fuzz_remove_dir(wal);
     return 0;
 }

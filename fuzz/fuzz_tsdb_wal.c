@@ -21,11 +21,11 @@
  * Seeds: fuzz/corpus/tsdb_wal/ (segments and a checkpoint written by the store itself, valid,
  * truncated and with flipped bytes); regenerate with tests/tsdb/gen_fuzz_corpus.c.
  */
+#include "fuzz_scratch.h"
 #include "tsdb/crc32c.h"
 #include "tsdb/tsdb.h"
 #include "tsdb/wal.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,46 +38,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FLAG_FIX_CRC    1
 #define FLAG_CHECKPOINT 2
-
-/* Empties `dir` (files only, one level) and removes it. */
-static void rm_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[4200];
-        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-/* The scratch data directory: made once per process (the fuzzer runs millions of inputs; a
- * mkdtemp each would litter $TMPDIR when the process is killed), emptied after every input and
- * removed at exit. libFuzzer's entry point takes no context, hence the static. */
-static char scratch[4096];
-
-static void scratch_remove(void)
-{
-    rmdir(scratch);
-}
-
-static const char *scratch_dir(void)
-{
-    if (scratch[0] == '\0') {
-        const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-        snprintf(scratch, sizeof(scratch), "%s/vigil-fuzz-tsdb-wal-XXXXXX", base);
-        if (mkdtemp(scratch) == NULL)
-            abort();
-        atexit(scratch_remove);
-    }
-    return scratch;
-}
 
 static void put_le32(uint8_t *p, uint32_t v)
 {
@@ -164,7 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (flags & FLAG_FIX_CRC)
         fix_crcs(copy, n);
 
-    const char *dir = scratch_dir();
+    const char *dir = fuzz_scratch_dir("tsdb-wal");
     char        wal[4200], blocks[4200], file[4300];
     snprintf(wal, sizeof(wal), "%s/wal", dir);
     snprintf(blocks, sizeof(blocks), "%s/blocks", dir);
@@ -185,7 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             a.read != b.read)
             abort();
     }
-    rm_dir(wal);
-    rm_dir(blocks);
+    fuzz_remove_dir(wal);
+    fuzz_remove_dir(blocks);
     return 0;
 }

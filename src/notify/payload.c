@@ -35,9 +35,8 @@ void npayload_rfc3339(int64_t ms, char *out, size_t cap)
     char f[8] = "";
     if (frac) {
         snprintf(f, sizeof(f), ".%03lld", (long long)frac);
-        size_t n = strlen(f);
-        while (f[n - 1] == '0')
-            f[--n] = '\0';
+        for (size_t n = strlen(f); n > 1 && f[n - 1] == '0'; n--)
+            f[n - 1] = '\0';
     }
     snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d%sZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, f);

@@ -128,6 +128,7 @@ static int parse_fixture(const char *path)
 /* The value of key on d: NVML_SUCCESS with *val, or the error the fixture asks for. */
 static nvmlReturn_t lookup(struct nvmlDevice_st *d, const char *key, const char **val)
 {
+    *val = "";  /* a fixture error "!0" is NVML_SUCCESS with an empty value */
     if (!fake.initialised)
         return NVML_ERROR_UNINITIALIZED;
     if (d == NULL)
