@@ -10,9 +10,12 @@
  */
 #include "notify/notify_int.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 static bool equal_labels(const ninhibit_t *r, const nalert_t *a, const nalert_t *b)
 {
@@ -77,6 +80,28 @@ void nmute_gc(notify_t *n, int64_t now)
     n->nsil = o;
 }
 
+/* A random (version 4) UUID, the form Alertmanager gives silence ids and amtool prints.
+ * getrandom() only fails without kernel support or when interrupted; the clock and the
+ * address of the output then still keep ids apart within this process. */
+static void new_silence_id(char *out, size_t cap)
+{
+    unsigned char b[16];
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t x = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        uint64_t y = (uint64_t)(uintptr_t)out ^ (x * 0x9e3779b97f4a7c15u);
+        memcpy(b, &x, 8);
+        memcpy(b + 8, &y, 8);
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);  /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);  /* RFC 4122 variant */
+    snprintf(out, cap,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+}
+
 int notify_silence_add(notify_t *n, notify_silence_t *s, vigil_error_t *err)
 {
     nsilence_t x;
@@ -117,9 +142,7 @@ int notify_silence_add(notify_t *n, notify_silence_t *s, vigil_error_t *err)
         return vigil_error_set(err, VIGIL_ELIMIT, "silence: more than %d silences",
                                NOTIFY_MAX_SILENCES);
     }
-    /* ids: time and a sequence number, unique within this data dir's lifetime */
-    snprintf(x.id, sizeof(x.id), "%012llx-%08llx", (unsigned long long)now,
-             (unsigned long long)++n->id_seq);
+    new_silence_id(x.id, sizeof(x.id));
     x.matchers_text = strdup(s->matchers);
     x.created_by = strdup(s->created_by ? s->created_by : "");
     x.comment = strdup(s->comment ? s->comment : "");

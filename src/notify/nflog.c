@@ -363,7 +363,6 @@ static int load_silence(notify_t *n, reader_t *r)
         if (v != NULL) {
             n->sil = v;
             n->sil[n->nsil++] = s;
-            n->id_seq++;
             free(id);
             return 0;
         }

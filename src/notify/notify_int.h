@@ -284,7 +284,6 @@ struct notify {
     size_t           nlog;
     nsilence_t      *sil;
     size_t           nsil;
-    uint64_t         id_seq;
     bool             dirty;       /* the state file is behind */
 };
 

@@ -7,6 +7,7 @@
  */
 #include "notify/notify_int.h"
 
+#include <regex.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -381,7 +382,16 @@ static void test_silences(void **state)
                              .created_by = "me", .comment = "maintenance" };
     vigil_error_t err = { 0 };
     assert_int_equal(notify_silence_add(n, &sil, &err), 0);
-    assert_true(sil.id[0] != '\0');
+    /* A version 4 UUID, as Alertmanager's ids: amtool and Grafana show and expect that form. */
+    regex_t uuid;
+    assert_int_equal(regcomp(&uuid, "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
+                                    "[0-9a-f]{12}$", REG_EXTENDED | REG_NOSUB), 0);
+    assert_int_equal(regexec(&uuid, sil.id, 0, NULL, 0), 0);
+    regfree(&uuid);
+    notify_silence_t other = sil;
+    assert_int_equal(notify_silence_add(n, &other, &err), 0);
+    assert_string_not_equal(other.id, sil.id);
+    assert_int_equal(notify_silence_expire(n, other.id), 0);
     int active = 0;
     notify_silence_list(n, count_silence, &active);
     assert_int_equal(active, 1);
