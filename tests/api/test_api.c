@@ -251,6 +251,33 @@ static void test_parse_duration(void **state)
     assert_string_equal(err.message, "cannot parse \"1.5m\" to a valid duration");
 }
 
+/* Label strings as Go's encoding/json writes them for Prometheus (checked against 2.42). */
+static void check_label_value(const char *value, const char *want)
+{
+    promql_label_t l = { "x", value };
+    buf_t b;
+    buf_init(&b, 1024);
+    assert_int_equal(api_put_labels(&b, (promql_labels_t){ &l, 1 }), 0);
+    assert_string_equal(b.data, want);
+    buf_free(&b);
+}
+
+static void test_label_escaping(void **state)
+{
+    (void)state;
+    check_label_value("plain value", "{\"x\":\"plain value\"}");
+    check_label_value("<a&b>", "{\"x\":\"\\u003ca\\u0026b\\u003e\"}");
+    check_label_value("q\"b\\", "{\"x\":\"q\\\"b\\\\\"}");
+    check_label_value("\n\r\t\x01\x7f", "{\"x\":\"\\n\\r\\t\\u0001\x7f\"}");
+    check_label_value("\xc3\xa9 \xe2\x80\xa8\xe2\x80\xa9", "{\"x\":\"\xc3\xa9 \\u2028\\u2029\"}");
+    /* invalid UTF-8: a lone continuation byte, an overlong form, a surrogate, a cut sequence */
+    check_label_value("\x80", "{\"x\":\"\\ufffd\"}");
+    check_label_value("\xc0\xaf", "{\"x\":\"\\ufffd\\ufffd\"}");
+    check_label_value("\xed\xa0\x80", "{\"x\":\"\\ufffd\\ufffd\\ufffd\"}");
+    check_label_value("a\xe2\x82", "{\"x\":\"a\\ufffd\\ufffd\"}");
+    check_label_value("\xf0\x9f\x98\x80", "{\"x\":\"\xf0\x9f\x98\x80\"}");
+}
+
 static void test_results(void **state)
 {
     (void)state;
@@ -295,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_parse_time),
         cmocka_unit_test(test_parse_duration),
         cmocka_unit_test(test_results),
+        cmocka_unit_test(test_label_escaping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
