@@ -315,11 +315,53 @@ static int delete_silence(http_request_t *req, http_response_t *resp, notify_t *
     return rc != 0 ? rc : http_response_json(resp, 200, "{}");
 }
 
+/* A boolean query parameter of Alertmanager's API: absent is `dflt`. */
+static bool bool_param(http_request_t *req, const char *name, bool dflt, bool *ok)
+{
+    const char *v = http_request_param(req, name);
+    if (v == NULL)
+        return dflt;
+    if (strcmp(v, "true") == 0)
+        return true;
+    if (strcmp(v, "false") != 0)
+        *ok = false;
+    return false;
+}
+
+#define NOTIFY_MAX_FILTERS 64
+
+/* GET /api/v2/alerts?filter=...&active=&silenced=&inhibited=&receiver= as Alertmanager. */
 static int list_notify_alerts(http_request_t *req, http_response_t *resp, notify_t *n)
 {
-    (void)req;
+    const char *matchers[NOTIFY_MAX_FILTERS];
+    notify_alert_filter_t f = NOTIFY_ALERT_FILTER_ALL;
+    f.matchers = matchers;
+    size_t pos = 0;
+    const char *m;
+    while ((m = http_request_param_next(req, "filter", &pos)) != NULL) {
+        if (f.nmatchers == NOTIFY_MAX_FILTERS)
+            return http_response_error(resp, 400, "bad_data", "more than %d filter parameters",
+                                       NOTIFY_MAX_FILTERS);
+        matchers[f.nmatchers++] = m;
+    }
+    static const char *const flags[] = { "active", "silenced", "inhibited", "unprocessed" };
+    bool *fields[] = { &f.active, &f.silenced, &f.inhibited, NULL };
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+        bool ok = true, v = bool_param(req, flags[i], true, &ok);
+        if (!ok)
+            return http_response_error(resp, 400, "bad_data",
+                                       "%s: want true or false, got \"%s\"", flags[i],
+                                       http_request_param(req, flags[i]));
+        if (fields[i] != NULL)  /* vigil has no unprocessed alerts: accepted, no effect */
+            *fields[i] = v;
+    }
+    f.receiver = http_request_param(req, "receiver");
     http_response_set_content_type(resp, "application/json");
-    return notify_api_alerts_json(n, &resp->body);
+    vigil_error_t err;
+    int rc = notify_api_alerts_json(n, &f, &resp->body, &err);
+    if (rc == VIGIL_EPARSE)
+        return http_response_error(resp, 400, "bad_data", "%s", err.message);
+    return rc;
 }
 
 /* GET/POST /api/v2/silences, GET/DELETE /api/v2/silence/{id}, GET /api/v2/alerts. */

@@ -367,8 +367,67 @@ static int put_receivers(buf_t *b, const notify_t *n, uint64_t fp)
     return rc ? rc : buf_putc(b, ']');
 }
 
-static int put_alert(buf_t *b, const notify_t *n, const nalert_t *a, int64_t now)
+/* Collects the fingerprints of the alerts inhibiting one alert (an inhibitor held in several
+ * groups is reported once per group: deduplicated before printing). */
+typedef struct fp_list {
+    uint64_t *fp;
+    size_t    n, cap;
+    bool      oom;
+} fp_list_t;
+
+static void collect_fp(void *ctx, const nalert_t *source)
 {
+    fp_list_t *l = ctx;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        uint64_t *grown = realloc(l->fp, cap * sizeof(*grown));
+        if (grown == NULL) {
+            l->oom = true;
+            return;
+        }
+        l->fp = grown;
+        l->cap = cap;
+    }
+    l->fp[l->n++] = source->fp;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* One alert with what mutes it, worked out once for the filter and the document. */
+typedef struct alert_view {
+    const nalert_t *a;
+    bool            silenced;
+    fp_list_t       inhibitors;   /* sorted, unique */
+} alert_view_t;
+
+static int view_alert(alert_view_t *v, const notify_t *n, const nalert_t *a, int64_t now)
+{
+    memset(v, 0, sizeof(*v));
+    v->a = a;
+    v->silenced = nmute_silenced(n, a->labels, a->nlabels, now);
+    nmute_inhibitors(n, a, now, collect_fp, &v->inhibitors);
+    if (v->inhibitors.oom) {
+        free(v->inhibitors.fp);
+        return VIGIL_ENOMEM;
+    }
+    fp_list_t *l = &v->inhibitors;
+    if (l->n > 1)
+        qsort(l->fp, l->n, sizeof(*l->fp), cmp_u64);
+    size_t u = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (u == 0 || l->fp[u - 1] != l->fp[i])
+            l->fp[u++] = l->fp[i];
+    l->n = u;
+    return 0;
+}
+
+static int put_alert(buf_t *b, const notify_t *n, const alert_view_t *v, int64_t now)
+{
+    const nalert_t *a = v->a;
     int rc = buf_puts(b, "{\"labels\":");
     rc = rc ? rc : put_kv_map(b, a->labels, a->nlabels);
     rc = rc ? rc : buf_puts(b, ",\"annotations\":");
@@ -385,24 +444,87 @@ static int put_alert(buf_t *b, const notify_t *n, const nalert_t *a, int64_t now
                               (unsigned long long)a->fp);
     rc = rc ? rc : put_receivers(b, n, a->fp);
     rc = rc ? rc : buf_printf(b, ",\"status\":{\"state\":\"%s\",\"silencedBy\":",
-                              muted(n, a, now) ? "suppressed" : "active");
+                              v->silenced || v->inhibitors.n > 0 ? "suppressed" : "active");
     rc = rc ? rc : put_silenced_by(b, n, a, now);
-    return rc ? rc : buf_puts(b, ",\"inhibitedBy\":[]}}");
+    rc = rc ? rc : buf_puts(b, ",\"inhibitedBy\":[");
+    for (size_t i = 0; rc == 0 && i < v->inhibitors.n; i++)
+        rc = buf_printf(b, "%s\"%016llx\"", i > 0 ? "," : "",
+                        (unsigned long long)v->inhibitors.fp[i]);
+    return rc ? rc : buf_puts(b, "]}}");
 }
 
-int notify_api_alerts_json(notify_t *n, buf_t *out)
+/* True when one of the receivers whose groups hold `fp` matches `re`. Caller holds the lock. */
+static bool routed_to(const notify_t *n, uint64_t fp, const re2posix_t *re)
 {
+    for (size_t g = 0; g < n->ngroups; g++) {
+        const ngroup_t *grp = n->groups[g];
+        bool has = false;
+        for (size_t i = 0; i < grp->n && !has; i++)
+            has = grp->alerts[i]->fp == fp;
+        if (has && re2posix_matches(re, n->cfg->receivers[grp->route->receiver_idx].name))
+            return true;
+    }
+    return false;
+}
+
+static bool wanted(const notify_t *n, const notify_alert_filter_t *f, const nmatchers_t *ms,
+                   const re2posix_t *receiver, const alert_view_t *v)
+{
+    bool inhibited = v->inhibitors.n > 0;
+    if (!f->active && !v->silenced && !inhibited)
+        return false;
+    if (!f->silenced && v->silenced)
+        return false;
+    if (!f->inhibited && inhibited)
+        return false;
+    if (!nm_matches(ms, v->a->labels, v->a->nlabels))
+        return false;
+    return receiver == NULL || routed_to(n, v->a->fp, receiver);
+}
+
+int notify_api_alerts_json(notify_t *n, const notify_alert_filter_t *f, buf_t *out,
+                           vigil_error_t *err)
+{
+    nmatchers_t ms = { 0 };
+    char why[256];
+    for (size_t i = 0; i < f->nmatchers; i++)
+        if (nm_parse(&ms, f->matchers[i], why, sizeof(why)) != 0) {
+            nm_free(&ms);
+            return vigil_error_set(err, VIGIL_EPARSE, "filter %s: %s", f->matchers[i], why);
+        }
+    re2posix_t receiver_re = { 0 };
+    bool by_receiver = f->receiver != NULL && f->receiver[0] != '\0';
+    if (by_receiver) {
+        vigil_error_t rerr;
+        int rc = re2posix_compile(&receiver_re, f->receiver, RE2POSIX_ANCHORED | RE2POSIX_NOSUB,
+                                  &rerr);
+        if (rc != 0) {
+            nm_free(&ms);
+            return vigil_error_set(err, VIGIL_EPARSE, "receiver %s: %s", f->receiver,
+                                   rerr.message);
+        }
+    }
     pthread_mutex_lock(&n->mu);
     int64_t now = notify_now(n);
     const nalert_t **v = NULL;
     size_t k = 0;
     int rc = nalert_unique(n, now, false, &v, &k);
     rc = rc ? rc : buf_putc(out, '[');
+    bool first = true;
     for (size_t i = 0; rc == 0 && i < k; i++) {
-        rc = i > 0 ? buf_putc(out, ',') : 0;
-        rc = rc ? rc : put_alert(out, n, v[i], now);
+        alert_view_t view;
+        if ((rc = view_alert(&view, n, v[i], now)) != 0)
+            break;
+        if (wanted(n, f, &ms, by_receiver ? &receiver_re : NULL, &view)) {
+            rc = first ? 0 : buf_putc(out, ',');
+            rc = rc ? rc : put_alert(out, n, &view, now);
+            first = false;
+        }
+        free(view.inhibitors.fp);
     }
     free(v);
     pthread_mutex_unlock(&n->mu);
+    nm_free(&ms);
+    re2posix_free(&receiver_re);
     return rc ? rc : buf_putc(out, ']');
 }

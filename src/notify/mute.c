@@ -26,9 +26,11 @@ static bool equal_labels(const ninhibit_t *r, const nalert_t *a, const nalert_t 
     return true;
 }
 
-bool nmute_inhibited(const notify_t *n, const nalert_t *a, int64_t now)
+size_t nmute_inhibitors(const notify_t *n, const nalert_t *a, int64_t now,
+                        void (*each)(void *ctx, const nalert_t *source), void *ctx)
 {
     const notify_config_t *cfg = n->cfg;
+    size_t found = 0;
     for (size_t r = 0; r < cfg->ninhibits; r++) {
         const ninhibit_t *ir = &cfg->inhibits[r];
         if (!nm_matches(&ir->target, a->labels, a->nlabels))
@@ -42,10 +44,18 @@ bool nmute_inhibited(const notify_t *n, const nalert_t *a, int64_t now)
                     continue;
                 if (two_sided && nm_matches(&ir->target, s->labels, s->nlabels))
                     continue;
-                return true;
+                found++;
+                if (each == NULL)
+                    return found;  /* whether, not which: the first one answers */
+                each(ctx, s);
             }
     }
-    return false;
+    return found;
+}
+
+bool nmute_inhibited(const notify_t *n, const nalert_t *a, int64_t now)
+{
+    return nmute_inhibitors(n, a, now, NULL, NULL) > 0;
 }
 
 bool nmute_silenced(const notify_t *n, const notify_kv_t *labels, size_t nl, int64_t now)

@@ -196,11 +196,29 @@ int notify_api_silence_json(notify_t *n, const char *id, buf_t *out);
 int notify_api_silence_post(notify_t *n, const char *body, size_t len, char id_out[40],
                             vigil_error_t *err);
 
-/* Appends the GettableAlerts array of GET /api/v2/alerts: every alert held that has not
- * resolved, each fingerprint once, with its receivers and status (state "active" or
- * "suppressed", silencedBy the ids of the active silences muting it, inhibitedBy empty: vigil
- * does not track which alert inhibits). */
-int notify_api_alerts_json(notify_t *n, buf_t *out);
+/* The query parameters of GET /api/v2/alerts, as Alertmanager reads them. */
+typedef struct notify_alert_filter {
+    const char *const *matchers;   /* `filter`: each one matcher ("severity=~\"crit.*\"") that
+                                      the alert's labels must satisfy */
+    size_t             nmatchers;
+    bool               active;     /* include alerts neither silenced nor inhibited */
+    bool               silenced;   /* include alerts some silence mutes */
+    bool               inhibited;  /* include alerts some other alert inhibits */
+    const char        *receiver;   /* RE2, anchored: keep alerts routed to a matching
+                                      receiver; NULL or "": all */
+} notify_alert_filter_t;
+
+/* Everything in, as the endpoint's defaults (active, silenced and inhibited all true). */
+#define NOTIFY_ALERT_FILTER_ALL ((notify_alert_filter_t){ .active = true, .silenced = true, \
+                                                          .inhibited = true })
+
+/* Appends the GettableAlerts array of GET /api/v2/alerts: the alerts held that have not
+ * resolved and pass `filter`, each fingerprint once, with its receivers and status (state
+ * "active" or "suppressed", silencedBy the ids of the active silences muting it, inhibitedBy
+ * the fingerprints of the alerts inhibiting it). VIGIL_EPARSE with the reason in err for a bad
+ * matcher or receiver regex; else 0 or VIGIL_ELIMIT/VIGIL_ENOMEM from the buffer. */
+int notify_api_alerts_json(notify_t *n, const notify_alert_filter_t *filter, buf_t *out,
+                           vigil_error_t *err);
 
 /* ---- forwarding to a real Alertmanager (am_forward.c) --------------------------------------- */
 

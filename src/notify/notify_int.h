@@ -305,6 +305,11 @@ int nalert_unique(const notify_t *n, int64_t now, bool resolved, const nalert_t 
 
 /* mute.c: inhibition and silences (caller holds n->mu). */
 bool nmute_inhibited(const notify_t *n, const nalert_t *a, int64_t now);
+/* Calls each(ctx, source) for every firing alert that inhibits `a` (an alert held in several
+ * groups comes once per group) and returns how many; with each NULL, stops at the first.
+ * Caller holds the lock. */
+size_t nmute_inhibitors(const notify_t *n, const nalert_t *a, int64_t now,
+                        void (*each)(void *ctx, const nalert_t *source), void *ctx);
 bool nmute_silenced(const notify_t *n, const notify_kv_t *labels, size_t nl, int64_t now);
 void nmute_gc(notify_t *n, int64_t now);
 void nsilence_free(nsilence_t *s);

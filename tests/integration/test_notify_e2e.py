@@ -339,6 +339,45 @@ class Amtool(unittest.TestCase):
                 self.assertEqual(a.get("/api/v2/silence/" + sid).json()["status"],
                                  {"state": "expired"})
 
+    @unittest.skipUnless(shutil.which("amtool"), "amtool is not installed")
+    def test_amtool_queries_alerts_with_filters(self):
+        """`amtool alert query` sends Alertmanager's filter, silenced and receiver parameters."""
+        with tempfile.TemporaryDirectory(prefix="vigil-amtool-") as tmp:
+            cfg = os.path.join(tmp, "am.yml")
+            with open(cfg, "w") as f:
+                f.write("route:\n  receiver: none\n  group_wait: 1h\n  routes:\n"
+                        "  - matchers: [team=db]\n    receiver: db\n"
+                        "receivers:\n  - name: none\n  - name: db\n")
+            rules = os.path.join(tmp, "rules.yml")
+            with open(rules, "w") as f:
+                f.write("groups:\n- name: g\n  interval: 1s\n  rules:\n"
+                        "  - alert: DiskFull\n    expr: vector(1)\n"
+                        "    labels: {severity: warning}\n"
+                        "  - alert: DbDown\n    expr: vector(1)\n"
+                        "    labels: {severity: critical, team: db}\n")
+            with Agent("--notify.config", cfg, "--rules", rules) as a:
+                url = "--alertmanager.url=" + a.base
+
+                def names(*args):
+                    r = subprocess.run(["amtool", url, "-o", "json", "alert", "query"] +
+                                       list(args), capture_output=True, text=True, timeout=60)
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    return sorted(x["labels"]["alertname"] for x in json.loads(r.stdout))
+
+                wait_until(lambda: names() == ["DbDown", "DiskFull"], "both alerts")
+                self.assertEqual(names("severity=warning"), ["DiskFull"])
+                self.assertEqual(names("--receiver=db"), ["DbDown"])
+                r = a.post("/api/v2/silences", json.dumps({
+                    "matchers": [{"name": "alertname", "value": "DbDown", "isRegex": False}],
+                    "startsAt": "2020-01-01T00:00:00Z", "endsAt": "2099-01-01T00:00:00Z",
+                    "createdBy": "t", "comment": "c"}).encode())
+                self.assertEqual(r.status, 200, r.text)
+                self.assertEqual(names(), ["DiskFull"])  # amtool asks for silenced=false
+                self.assertEqual(names("--silenced"), ["DbDown"])  # silenced only
+                r = a.get("/api/v2/alerts?active=maybe")
+                self.assertEqual(r.status, 400)
+                self.assertIn("active: want true or false", r.json()["error"])
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -545,7 +545,8 @@ static void test_api_documents(void **state)
     push(n, "alertname=Up", s.now, 0);
     push(n, "alertname=Gone", s.now - 2000, s.now - 1000);
     buf_reset(&b);
-    assert_int_equal(notify_api_alerts_json(n, &b), 0);
+    notify_alert_filter_t all = NOTIFY_ALERT_FILTER_ALL;
+    assert_int_equal(notify_api_alerts_json(n, &all, &b, &err), 0);
     notify_kv_t l = { "alertname", "Up" };
     snprintf(want, sizeof(want),
              "[{\"labels\":{\"alertname\":\"Up\"},\"annotations\":{\"summary\":\"s\"},"
@@ -555,6 +556,93 @@ static void test_api_documents(void **state)
              "\"active\",\"silencedBy\":[],\"inhibitedBy\":[]}}]",
              (unsigned long long)notify_fingerprint(&l, 1));
     assert_string_equal(b.data, want);
+    buf_free(&b);
+    notify_stop(n);
+}
+
+/* GET /api/v2/alerts's filters, and inhibitedBy naming the inhibiting alert. */
+static size_t listed(notify_t *n, notify_alert_filter_t f, const char *const *matchers,
+                     size_t nm, char *fps, size_t cap)
+{
+    f.matchers = matchers;
+    f.nmatchers = nm;
+    buf_t b;
+    buf_init(&b, 1 << 16);
+    vigil_error_t err;
+    assert_int_equal(notify_api_alerts_json(n, &f, &b, &err), 0);
+    size_t count = 0;
+    fps[0] = '\0';
+    for (const char *p = b.data; (p = strstr(p, "\"labels\":{\"alertname\":\"")) != NULL;
+         count++) {
+        p += strlen("\"labels\":{\"alertname\":\"");
+        size_t len = strlen(fps);
+        snprintf(fps + len, cap - len, "%s%.*s", len ? " " : "", (int)strcspn(p, "\""), p);
+    }
+    buf_free(&b);
+    return count;
+}
+
+static void test_alert_filters(void **state)
+{
+    (void)state;
+    sink_t s = { .now = 8000000 };
+    notify_t *n = start("route:\n  receiver: h\n  group_wait: 1s\n  group_by: [alertname]\n"
+                        "  routes:\n  - matchers: [team=\"db\"]\n    receiver: db\n"
+                        "receivers:\n- name: h\n  webhook_configs:\n  - url: http://127.0.0.1:1/\n"
+                        "- name: db\n  webhook_configs:\n  - url: http://127.0.0.1:1/\n"
+                        "inhibit_rules:\n- source_matchers: [severity=\"critical\"]\n"
+                        "  target_matchers: [severity=\"warning\"]\n  equal: [alertname]\n",
+                        &s, NULL);
+    push(n, "alertname=Disk,severity=critical", s.now, 0);
+    push(n, "alertname=Disk,severity=warning", s.now, 0);
+    push(n, "alertname=Net,severity=warning,team=db", s.now, 0);
+    notify_silence_t sil = { .matchers = "alertname=Net", .ends_at_ms = s.now + 600000 };
+    vigil_error_t err = { 0 };
+    assert_int_equal(notify_silence_add(n, &sil, &err), 0);
+
+    char names[256];
+    notify_alert_filter_t f = NOTIFY_ALERT_FILTER_ALL;
+    assert_int_equal(listed(n, f, NULL, 0, names, sizeof(names)), 3);
+    f.inhibited = false;
+    assert_int_equal(listed(n, f, NULL, 0, names, sizeof(names)), 2);  /* Disk/warning out */
+    f = NOTIFY_ALERT_FILTER_ALL;
+    f.silenced = false;
+    assert_int_equal(listed(n, f, NULL, 0, names, sizeof(names)), 2);
+    assert_string_equal(names, "Disk Disk");
+    f = NOTIFY_ALERT_FILTER_ALL;
+    f.active = false;  /* only the muted ones */
+    assert_int_equal(listed(n, f, NULL, 0, names, sizeof(names)), 2);
+    const char *warning[] = { "severity=\"warning\"" };
+    f = NOTIFY_ALERT_FILTER_ALL;
+    assert_int_equal(listed(n, f, warning, 1, names, sizeof(names)), 2);
+    const char *both[] = { "severity=\"warning\"", "alertname=~\"N.*\"" };
+    assert_int_equal(listed(n, f, both, 2, names, sizeof(names)), 1);
+    assert_string_equal(names, "Net");
+    f.receiver = "d.";
+    assert_int_equal(listed(n, f, NULL, 0, names, sizeof(names)), 1);
+    assert_string_equal(names, "Net");
+
+    /* inhibitedBy names the critical alert, which is itself active */
+    notify_kv_t crit[] = { { "alertname", "Disk" }, { "severity", "critical" } };
+    char want[64];
+    snprintf(want, sizeof(want), "\"inhibitedBy\":[\"%016llx\"]",
+             (unsigned long long)notify_fingerprint(crit, 2));
+    buf_t b;
+    buf_init(&b, 1 << 16);
+    f = NOTIFY_ALERT_FILTER_ALL;
+    assert_int_equal(notify_api_alerts_json(n, &f, &b, &err), 0);
+    assert_non_null(strstr(b.data, want));
+    buf_free(&b);
+
+    /* bad filters are errors, not empty lists */
+    const char *bad[] = { "severity=~\"(\"" };
+    buf_init(&b, 1 << 16);
+    assert_int_equal(notify_api_alerts_json(n, &(notify_alert_filter_t){ .matchers = bad,
+                                                .nmatchers = 1 }, &b, &err), VIGIL_EPARSE);
+    assert_non_null(strstr(err.message, "filter severity=~\"(\""));
+    f = NOTIFY_ALERT_FILTER_ALL;
+    f.receiver = "(";
+    assert_int_equal(notify_api_alerts_json(n, &f, &b, &err), VIGIL_EPARSE);
     buf_free(&b);
     notify_stop(n);
 }
@@ -637,7 +725,9 @@ static void test_restart_keeps_alerts(void **state)
     assert_int_equal(s2.n, 0);
     buf_t b;
     buf_init(&b, 1 << 16);
-    assert_int_equal(notify_api_alerts_json(n, &b), 0);
+    notify_alert_filter_t all = NOTIFY_ALERT_FILTER_ALL;
+    vigil_error_t err;
+    assert_int_equal(notify_api_alerts_json(n, &all, &b, &err), 0);
     assert_non_null(strstr(b.data, "\"startsAt\":\"1970-01-01T02:30:00.000Z\""));
     buf_free(&b);
     notify_stop(n);
@@ -720,6 +810,7 @@ int main(void)
         cmocka_unit_test(test_silences),
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_api_documents),
+        cmocka_unit_test(test_alert_filters),
         cmocka_unit_test(test_restart),
         cmocka_unit_test(test_restart_keeps_alerts),
         cmocka_unit_test(test_webhook_payload),
