@@ -230,6 +230,14 @@ promql_labels_t labels_copy(arena_t *a, promql_labels_t l)
     return (promql_labels_t){ v, l.n };
 }
 
+promql_labels_t labels_keep(arena_t *a, const arena_t *scratch, promql_labels_t l)
+{
+    bool volatile_ = l.v != NULL && arena_owns(scratch, l.v);
+    for (size_t i = 0; i < l.n && !volatile_; i++)
+        volatile_ = arena_owns(scratch, l.v[i].name) || arena_owns(scratch, l.v[i].value);
+    return volatile_ ? labels_copy(a, l) : l;
+}
+
 promql_labels_t labels_without(arena_t *a, promql_labels_t l, const char *name)
 {
     return labels_set(a, l, name, NULL);

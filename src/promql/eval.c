@@ -542,7 +542,11 @@ static size_t mb_series(mbuilder_t *b, size_t pos, promql_labels_t l, bool drop_
             b->pcap = arena_realloc(b->a, b->pcap, b->cap * sizeof(size_t), nc * sizeof(size_t));
             b->cap = nc;
         }
-        b->s[b->n] = (mseries_t){ labels_copy(b->a, key_l), NULL, 0,
+        /* The range result keeps long-lived labels as they are; a subquery's builder and its
+         * inputs share the scratch arena, so it copies. */
+        promql_labels_t kept = b->released != NULL ? labels_keep(b->a, b->released, key_l)
+                                                   : labels_copy(b->a, key_l);
+        b->s[b->n] = (mseries_t){ kept, NULL, 0,
                                   !b->strip_names && drop_name, false, NULL };
         b->pcap[b->n] = 0;
         b->n++;
@@ -691,19 +695,46 @@ int eval_node(evalctx_t *c, const expr_t *e, int64_t t, value_t *out)
     return eval_error(c, VIGIL_EINVAL, "unknown expression node");
 }
 
+/* A hash of a label set's strings, eight bytes per multiply (the duplicate check hashes every
+ * sample of an instant result). */
+static uint64_t labels_hash64(promql_labels_t l)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL;
+    for (size_t i = 0; i < l.n; i++) {
+        const char *strs[2] = { l.v[i].name, l.v[i].value };
+        for (int k = 0; k < 2; k++) {
+            const char *p = strs[k];
+            size_t n = strlen(p);
+            for (; n >= 8; p += 8, n -= 8) {
+                uint64_t w;
+                memcpy(&w, p, 8);
+                h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+                h ^= h >> 31;
+            }
+            uint64_t w = 0;
+            memcpy(&w, p, n);
+            h = (h ^ w ^ ((uint64_t)n << 56)) * 0x94d049bb133111ebULL; /* n ends the string */
+            h ^= h >> 29;
+        }
+    }
+    return h;
+}
+
 int eval_check_duplicates(evalctx_t *c, const vector_t *v)
 {
     if (v->n < 2)
         return 0;
-    strmap_t m;
-    strmap_init(&m, c->scratch, v->n);
+    size_t cap = 16;
+    while (cap < v->n * 2)
+        cap *= 2;
+    size_t *slot = arena_alloc(c->scratch, cap * sizeof(*slot)); /* index + 1; 0 = empty */
     for (size_t i = 0; i < v->n; i++) {
-        size_t klen;
-        char *k = labels_key(c->scratch, v->s[i].lbls, &klen);
-        bool found;
-        strmap_get_or_put(&m, k, klen, i, &found);
-        if (found)
-            return eval_error(c, VIGIL_EINVAL, "vector cannot contain metrics with the same labelset");
+        size_t j = labels_hash64(v->s[i].lbls) & (cap - 1);
+        for (; slot[j] != 0; j = (j + 1) & (cap - 1))
+            if (labels_equal(v->s[slot[j] - 1].lbls, v->s[i].lbls))
+                return eval_error(c, VIGIL_EINVAL,
+                                  "vector cannot contain metrics with the same labelset");
+        slot[j] = i + 1;
     }
     return 0;
 }
@@ -837,8 +868,8 @@ static int run_body(query_t *q, promql_engine_t *eng, const promql_storage_t *st
             r->type = PROMQL_VALUE_VECTOR;
             r->vector = arena_alloc(q->a, (v.vec.n ? v.vec.n : 1) * sizeof(*r->vector));
             for (size_t i = 0; i < v.vec.n; i++)
-                r->vector[i] = (promql_sample_t){ labels_copy(q->a, v.vec.s[i].lbls), start,
-                                                  v.vec.s[i].v };
+                r->vector[i] = (promql_sample_t){
+                    labels_keep(q->a, &q->scratch, v.vec.s[i].lbls), start, v.vec.s[i].v };
             r->n_vector = v.vec.n;
             break;
         case PT_MATRIX:
@@ -851,7 +882,7 @@ static int run_body(query_t *q, promql_engine_t *eng, const promql_storage_t *st
                 promql_point_t *p = arena_alloc(q->a, (s->n ? s->n : 1) * sizeof(*p));
                 if (s->n > 0)
                     memcpy(p, s->p, s->n * sizeof(*p));
-                r->matrix[i] = (promql_series_t){ labels_copy(q->a, l), p, s->n };
+                r->matrix[i] = (promql_series_t){ labels_keep(q->a, &q->scratch, l), p, s->n };
             }
             r->n_matrix = v.mat.n;
             qsort(r->matrix, r->n_matrix, sizeof(*r->matrix), cmp_series_labels);

@@ -61,6 +61,9 @@ int labels_cmp(promql_labels_t a, promql_labels_t b);            /* Prometheus l
 bool labels_equal(promql_labels_t a, promql_labels_t b);
 uint64_t labels_hash(promql_labels_t l);
 promql_labels_t labels_copy(arena_t *a, promql_labels_t l);      /* deep copy of strings */
+/* l itself when neither its array nor any of its strings lie in `scratch` (they then live as
+ * long as the query), else labels_copy(a, l). */
+promql_labels_t labels_keep(arena_t *a, const arena_t *scratch, promql_labels_t l);
 promql_labels_t labels_without(arena_t *a, promql_labels_t l, const char *name);
 /* Sets (value non-empty) or deletes (value NULL or "") one label. Strings are not copied. */
 promql_labels_t labels_set(arena_t *a, promql_labels_t l, const char *name, const char *value);
