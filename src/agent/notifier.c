@@ -226,6 +226,20 @@ static int start_forward(agent_notifier_t *an, const config_string_list_t *urls,
 
 /* ---- the notifier ---------------------------------------------------------------------------- */
 
+/* The notifier's state directory exists, is a directory and is writable. */
+static int ensure_state_dir(const agent_notifier_t *an, vigil_error_t *err)
+{
+    struct stat st;
+    if ((mkdir(an->state_dir, 0750) != 0 && errno != EEXIST) || stat(an->state_dir, &st) != 0 ||
+        access(an->state_dir, W_OK) != 0)
+        return vigil_error_set(err, VIGIL_EIO, "notify state directory %s: %s", an->state_dir,
+                               strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return vigil_error_set(err, VIGIL_EIO, "notify state directory %s: not a directory",
+                               an->state_dir);
+    return 0;
+}
+
 int agent_notifier_prepare(agent_notifier_t *an, const config_t *cfg, const char *config_path,
                            notify_config_t **out, vigil_error_t *err)
 {
@@ -239,8 +253,13 @@ int agent_notifier_prepare(agent_notifier_t *an, const config_t *cfg, const char
         snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - config_path), config_path, file);
     else
         snprintf(path, sizeof(path), "%s", file);
+    /* The state directory is what starting a notifier most often trips on: checked here, a
+     * reload that would start one fails as a whole instead of reporting success. */
+    int rc = ensure_state_dir(an, err);
+    if (rc != 0)
+        return rc;
     vigil_error_t lerr;
-    int rc = notify_config_load_file(out, path, NOTIFY_LOAD_LENIENT, &lerr);
+    rc = notify_config_load_file(out, path, NOTIFY_LOAD_LENIENT, &lerr);
     if (rc != 0)
         return vigil_error_set(err, rc, "notify.config: %s", lerr.message);
     const char *w;
@@ -253,9 +272,10 @@ int agent_notifier_prepare(agent_notifier_t *an, const config_t *cfg, const char
 /* Creates the notifier over `ncfg` (taken). Caller holds the write lock. */
 static int create_notify(agent_notifier_t *an, notify_config_t *ncfg, vigil_error_t *err)
 {
-    if (mkdir(an->state_dir, 0750) != 0 && errno != EEXIST) {
+    int rc = ensure_state_dir(an, err);
+    if (rc != 0) {
         notify_config_free(ncfg);
-        return vigil_error_set(err, VIGIL_EIO, "%s: %s", an->state_dir, strerror(errno));
+        return rc;
     }
     notify_options_t o = { .data_dir = an->state_dir, .external_url = an->external_url,
                            .log = an->log, .on_attempt = on_attempt, .on_attempt_ctx = an };

@@ -311,6 +311,31 @@ class Reload(unittest.TestCase):
                 self.assertEqual(a.post("/-/reload").status, 200)
                 self.assertEqual(len(a.get("/api/v2/silences").json()), 1)
 
+    def test_reload_that_cannot_start_the_notifier_fails(self):
+        """Turning notifications on by reload reports a notifier that cannot start (its state
+        directory is unusable) as a failed reload, not a success with an error in the log."""
+        with tempfile.TemporaryDirectory(prefix="vigil-reload-") as tmp:
+            am = os.path.join(tmp, "am.yml")
+            with open(am, "w") as f:
+                f.write("route:\n  receiver: none\nreceivers:\n  - name: none\n")
+            config = os.path.join(tmp, "vigil.yml")
+            with open(config, "w") as f:
+                f.write("log:\n  level: info\n")
+            with Agent("--config", config) as a:
+                self.assertEqual(a.get("/api/v2/alerts").status, 503)
+                with open(os.path.join(a.data_dir, "notify"), "w") as f:
+                    f.write("in the way\n")
+                with open(config, "w") as f:
+                    f.write("notify:\n  config: %s\n" % am)
+                r = a.post("/-/reload")
+                self.assertEqual(r.status, 500)
+                self.assertIn("notify state directory", r.json()["error"])
+                self.assertIn("not a directory", r.json()["error"])
+                self.assertEqual(a.get("/api/v2/alerts").status, 503)
+                os.unlink(os.path.join(a.data_dir, "notify"))
+                self.assertEqual(a.post("/-/reload").status, 200)
+                self.assertEqual(a.get("/api/v2/alerts").status, 200)
+
 
 class Amtool(unittest.TestCase):
     @unittest.skipUnless(shutil.which("amtool"), "amtool is not installed")
