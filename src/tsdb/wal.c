@@ -198,8 +198,11 @@ static bool all_zero(const unsigned char *p, size_t n)
     return true;
 }
 
-/* Reads a whole segment. *data is the caller's (free()). */
-static int read_file(const char *path, unsigned char **data, size_t *len, vigil_error_t *err)
+/* Reads a whole segment into *data (the caller's, free(); grown with realloc to *cap bytes
+ * and reused from one segment to the next, so replay does not fault in fresh pages for every
+ * 128 MiB segment). */
+static int read_file(const char *path, unsigned char **data, size_t *cap, size_t *len,
+                     vigil_error_t *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -211,10 +214,18 @@ static int read_file(const char *path, unsigned char **data, size_t *len, vigil_
         return vigil_error_set(err, VIGIL_EIO, "%s: %s", path, strerror(e));
     }
     size_t         n = (size_t)st.st_size, got = 0;
-    unsigned char *p = malloc(n ? n : 1);
-    if (p == NULL) {
-        close(fd);
-        return vigil_error_set(err, VIGIL_ENOMEM, "%s: out of memory reading %zu bytes", path, n);
+    unsigned char *p = *data;
+    if (n > *cap || p == NULL) {
+        free(p); /* the old contents are not needed: no realloc copy */
+        *data = NULL;
+        *cap = 0;
+        if ((p = malloc(n ? n : 1)) == NULL) {
+            close(fd);
+            return vigil_error_set(err, VIGIL_ENOMEM, "%s: out of memory reading %zu bytes",
+                                   path, n);
+        }
+        *data = p;
+        *cap = n ? n : 1;
     }
     while (got < n) {
         ssize_t k = read(fd, p + got, n - got);
@@ -225,7 +236,6 @@ static int read_file(const char *path, unsigned char **data, size_t *len, vigil_
         got += (size_t)k;
     }
     close(fd);
-    *data = p;
     *len = got;
     return 0;
 }
@@ -257,14 +267,16 @@ static int truncate_at(const char *path, size_t off, vigil_error_t *err)
     return 0;
 }
 
+/* Replays one segment (or checkpoint) read into *buf (*cap bytes; see read_file). */
 static int replay_segment(wal_t *w, const char *path, uint32_t seq, wal_replay_fn fn, void *ctx,
-                          wal_replay_stats_t *rs, vigil_error_t *err)
+                          wal_replay_stats_t *rs, unsigned char **buf, size_t *cap,
+                          vigil_error_t *err)
 {
-    unsigned char *d = NULL;
-    size_t         n = 0;
-    int            rc = read_file(path, &d, &n, err);
+    size_t n = 0;
+    int    rc = read_file(path, buf, cap, &n, err);
     if (rc != 0)
         return rc;
+    unsigned char *d = *buf;
     rs->segments++;
     if (n < WAL_HEADER_BYTES || memcmp(d, "VGWL", 4) != 0 || d[4] != WAL_VERSION ||
         get_le32(d + 8) != seq || get_le32(d + 12) != crc32c(d, 12)) {
@@ -273,7 +285,6 @@ static int replay_segment(wal_t *w, const char *path, uint32_t seq, wal_replay_f
         log_warn(w->lg, "tsdb", "WAL segment has a short or corrupt header; removing it",
                  LF_STR("segment", path), LF_UINT("size", n));
         rs->corruptions++;
-        free(d);
         if (unlink(path) != 0)
             return vigil_error_set(err, VIGIL_EIO, "cannot remove %s: %s", path,
                                    strerror(errno));
@@ -313,14 +324,12 @@ static int replay_segment(wal_t *w, const char *path, uint32_t seq, wal_replay_f
             break;
         }
         if (rc != 0) {
-            free(d);
             return vigil_error_set(err, rc, "replaying %s at offset %zu: %s", path, off,
                                    vigil_strerror(rc));
         }
         rs->records++;
         off += WAL_RECORD_HEADER + len;
     }
-    free(d);
     if (why == NULL && off == WAL_HEADER_BYTES) {
         /* A segment with no records (a start with nothing logged): drop it so restarts do not
          * pile up empty files. Numbering still continues after it. */
@@ -589,8 +598,10 @@ int wal_open(wal_t **out, const wal_options_t *opts, log_t *lg, wal_replay_fn fn
         goto out_close_dir;
     /* The newest checkpoint holds everything of the segments up to its number (a crash may have
      * left some of them, and older checkpoints, behind: they go). Then the later segments. */
-    uint32_t next = cp + 1;
-    size_t   first = 0; /* the first segment after the checkpoint */
+    uint32_t       next = cp + 1;
+    unsigned char *buf = NULL; /* the segment being replayed, reused for the next */
+    size_t         cap = 0;
+    size_t         first = 0; /* the first segment after the checkpoint */
     while (first < nsegs && segs[first] <= cp)
         first++;
     if (cp > 0) {
@@ -601,7 +612,7 @@ int wal_open(wal_t **out, const wal_options_t *opts, log_t *lg, wal_replay_fn fn
             read_ahead(path);
         }
         snprintf(path, sizeof(path), "%s/checkpoint.%08u", w->dir, cp);
-        rc = replay_segment(w, path, cp, fn, ctx, rs, err);
+        rc = replay_segment(w, path, cp, fn, ctx, rs, &buf, &cap, err);
         rs->checkpoint = cp;
     }
     for (size_t i = first; i < nsegs && rc == 0; i++) {
@@ -611,12 +622,13 @@ int wal_open(wal_t **out, const wal_options_t *opts, log_t *lg, wal_replay_fn fn
             read_ahead(path);
         }
         seg_path(w, segs[i], path, sizeof(path));
-        rc = replay_segment(w, path, segs[i], fn, ctx, rs, err);
+        rc = replay_segment(w, path, segs[i], fn, ctx, rs, &buf, &cap, err);
         next = segs[i] + 1;
     }
     if (nsegs > 0 && segs[nsegs - 1] + 1 > next)
         next = segs[nsegs - 1] + 1;
     free(segs);
+    free(buf);
     if (rc != 0)
         goto out_close_dir;
     w->nsegments = rs->segments - (cp > 0); /* segments replayed and kept */
