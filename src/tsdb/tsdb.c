@@ -130,6 +130,7 @@ struct replay {
     uint64_t        skipped;       /* samples and series dropped */
     bool            warned_unknown;
     bool            warned_labels;
+    int64_t          min_valid;    /* the head's at replay: older samples are in blocks */
     replay_worker_t *workers;      /* owned array of nworkers (at least one) */
     unsigned         nworkers;
     size_t           stage_max;    /* samples per batch */
@@ -409,6 +410,8 @@ static int replay_workers_finish(tsdb_t *db, replay_t *r)
 /* Stages one replayed sample for the worker owning its series. 0 or VIGIL_ENOMEM. */
 static int replay_put(replay_t *r, const replay_slot_t *slot, int64_t t, double v)
 {
+    if (t < r->min_valid)
+        return 0; /* a block holds it (a crash came between the block and the checkpoint) */
     replay_worker_t *w = &r->workers[slot->worker];
     replay_stage_t  *st = &w->stage[w->fill];
     size_t           b = slot->bucket;
@@ -711,6 +714,7 @@ int tsdb_open(tsdb_t **out, const tsdb_options_t *opts, log_t *lg, vigil_error_t
     replay_t r;
     memset(&r, 0, sizeof(r));
     hmap_init(&r.refs);
+    r.min_valid = head_min_valid(db->head);
     db->replay = &r;
     if ((rc = replay_workers_start(db, &r)) != 0) {
         rc = vigil_error_set(err, rc, "WAL replay: out of memory");
