@@ -3,7 +3,8 @@
  * head leave the head's stats, postings and symbol table while their data stays readable from
  * the block; the checkpoint no longer names them, so a restart has the same series set; a new
  * sample for the same labels creates the series again (a new ref; the old handle is refused);
- * ids are reused under churn; readers and appenders running during collections stay correct.
+ * ids are reused under churn; readers and appenders running during collections stay correct;
+ * the hash map's deletion keeps every other item findable.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tsdb/hmap.h"
 #include "tsdb/tsdb.h"
 
 #include <ftw.h>
@@ -329,6 +331,53 @@ static void test_gc_concurrent_readers(void **state)
     tsdb_close(r.db);
 }
 
+/* hmap_remove's backward shift, on long probe runs: hashes share their low bits so every
+ * item lands in a few clusters that wrap around the table's end. */
+static bool u64_eq(const void *item, const void *key)
+{
+    return *(const uint64_t *)item == *(const uint64_t *)key;
+}
+
+static void test_hmap_remove(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    static uint64_t keys[N];
+    static bool     in[N];
+    hmap_t          m;
+    hmap_init(&m);
+    uint64_t rnd = 42;
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < N; i++) {
+            keys[i] = (uint64_t)i;
+            if (!in[i]) {
+                /* High bits differ, low bits collide: 8 home slots near the table's end. */
+                assert_int_equal(hmap_insert(&m, ((uint64_t)i << 32) | (UINT64_C(0xffff) - i % 8),
+                                             &keys[i]), 0);
+                in[i] = true;
+            }
+        }
+        for (int i = 0; i < N; i++) {
+            rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+            if (rnd >> 62 == 0) /* a quarter of them */
+                continue;
+            uint64_t h = ((uint64_t)i << 32) | (UINT64_C(0xffff) - i % 8);
+            assert_true(hmap_remove(&m, h, &keys[i]));
+            assert_false(hmap_remove(&m, h, &keys[i]));
+            in[i] = false;
+        }
+        size_t live = 0;
+        for (int i = 0; i < N; i++) {
+            uint64_t h = ((uint64_t)i << 32) | (UINT64_C(0xffff) - i % 8);
+            void    *found = hmap_find(&m, h, u64_eq, &keys[i]);
+            assert_true(in[i] ? found == &keys[i] : found == NULL);
+            live += in[i];
+        }
+        assert_int_equal(m.len, live);
+    }
+    hmap_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +385,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_gc_series_comes_back, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_gc_churn, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_gc_concurrent_readers, setup_dir, teardown_dir),
+        cmocka_unit_test(test_hmap_remove),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
