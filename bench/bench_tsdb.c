@@ -53,6 +53,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <math.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -745,11 +746,12 @@ static void mem_and_replay(size_t n, const char *mem_name, bool replay)
             double dt = read_wal_files(waldir, &wal_bytes);
             warm_read = dt < warm_read ? dt : warm_read;
         }
-        double warm = time_replay(dir, n, false, &warm_cpu);
+        double    warm = time_replay(dir, n, false, &warm_cpu);
+        cpu_set_t set; /* the CPUs replay may use (its worker count) */
         fprintf(stderr, "bench_tsdb: tsdb.wal_replay: %zu series x %d samples, %zu WAL bytes, "
                         "%.1f M samples/s replayed warm, CPU time %.3f s cold / %.3f s warm, "
-                        "%ld CPUs\n", n, MEM_STEPS, wal_bytes, (double)n * MEM_STEPS / warm / 1e6,
-                cold_cpu, warm_cpu, sysconf(_SC_NPROCESSORS_ONLN));
+                        "%d CPUs\n", n, MEM_STEPS, wal_bytes, (double)n * MEM_STEPS / warm / 1e6,
+                cold_cpu, warm_cpu, sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 0);
         if (cold >= 0)
             report("tsdb.wal_replay", cold, "s", "read_wal_files_cold", cold_read);
         else

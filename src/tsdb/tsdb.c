@@ -33,6 +33,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -350,7 +351,10 @@ static void replay_worker_push(replay_worker_t *w)
  * VIGIL_ENOMEM. */
 static int replay_workers_start(tsdb_t *db, replay_t *r)
 {
-    long     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    /* The CPUs this process may run on (as nproc counts them), else the online ones. */
+    cpu_set_t set;
+    long      ncpu = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
+                                                                   : sysconf(_SC_NPROCESSORS_ONLN);
     unsigned want = ncpu > REPLAY_MAX_WORKERS ? REPLAY_MAX_WORKERS : ncpu < 1 ? 1 : (unsigned)ncpu;
     r->workers = calloc(want, sizeof(*r->workers));
     if (r->workers == NULL)
