@@ -179,12 +179,14 @@ static size_t cached_time(time_cache_t *tc, int64_t t, char *out)
     return tc->len[i];
 }
 
-/* [t,"v"] (after a comma when `comma`), written into a local buffer and appended once: range results have hundreds of
- * thousands of points. `sample`: v as a vector or matrix value (else as a scalar); `tc`:
- * where formatted times are kept, or NULL. */
-static int put_point(buf_t *out, int64_t t, double v, bool sample, time_cache_t *tc, bool comma)
+/* The most bytes format_point writes. */
+#define POINT_MAX (API_TIME_MAX + API_VALUE_MAX + 8)
+
+/* Writes [t,"v"] (after a comma when `comma`) at p; returns its length. `sample`: v as a
+ * vector or matrix value (else as a scalar); `tc`: where formatted times are kept, or NULL. */
+static size_t format_point(char *p, int64_t t, double v, bool sample, time_cache_t *tc,
+                           bool comma)
 {
-    char p[API_TIME_MAX + API_VALUE_MAX + 8];
     size_t o = 0;
     if (comma)
         p[o++] = ',';
@@ -195,7 +197,39 @@ static int put_point(buf_t *out, int64_t t, double v, bool sample, time_cache_t 
     o += api_format_value(p + o, v, sample);
     p[o++] = '"';
     p[o++] = ']';
-    return buf_append(out, p, o);
+    return o;
+}
+
+static int put_point(buf_t *out, int64_t t, double v, bool sample, time_cache_t *tc, bool comma)
+{
+    char p[POINT_MAX];
+    return buf_append(out, p, format_point(p, t, v, sample, tc, comma));
+}
+
+/* Points written straight into the buffer, room for this many reserved at a time. */
+#define POINT_BATCH 256
+
+/* The points of one series: in batches written without a bounds check per point where the
+ * buffer has room for the batch's worst case, else point by point (near the body's limit). */
+static int put_points(buf_t *out, const promql_series_t *s, time_cache_t *tc)
+{
+    for (size_t j = 0; j < s->n;) {
+        size_t end = s->n - j > POINT_BATCH ? j + POINT_BATCH : s->n;
+        if (buf_reserve(out, (end - j) * POINT_MAX) != 0) {
+            for (; j < end; j++) {
+                int rc = put_point(out, s->points[j].t, s->points[j].v, true, tc, j > 0);
+                if (rc != 0)
+                    return rc;
+            }
+            continue;
+        }
+        char *d = out->data + out->len;
+        for (; j < end; j++)
+            d += format_point(d, s->points[j].t, s->points[j].v, true, tc, j > 0);
+        out->len = (size_t)(d - out->data);
+        out->data[out->len] = '\0';
+    }
+    return 0;
 }
 
 static int put_vector(buf_t *out, const promql_result_t *r)
@@ -236,8 +270,7 @@ static int put_matrix(buf_t *out, const promql_result_t *r)
         rc = buf_puts(out, i > 0 ? ",{\"metric\":" : "{\"metric\":");
         rc = rc ? rc : api_put_labels(out, s->labels);
         rc = rc ? rc : buf_puts(out, ",\"values\":[");
-        for (size_t j = 0; rc == 0 && j < s->n; j++)
-            rc = put_point(out, s->points[j].t, s->points[j].v, true, tc, j > 0);
+        rc = rc ? rc : put_points(out, s, tc);
         rc = rc ? rc : buf_puts(out, "]}");
     }
     free(tc);
