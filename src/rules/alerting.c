@@ -139,7 +139,7 @@ static int make_alert(const rrule_t *r, const rules_eval_env_t *env, promql_labe
     ralert_t *a = calloc(1, sizeof(*a));
     if (a == NULL)
         return VIGIL_ENOMEM;
-    rules_tmpl_data_t d = { metric, env->external_labels, env->external_url, v, ts };
+    rules_tmpl_data_t d = { metric, env->external_labels, env->external_url, v };
     rules_expander_t x = { .ops = env->tmpl, .d = &d };
     buf_t b;
     buf_init(&b, 1 << 20);

@@ -41,11 +41,11 @@
 
 /* What an alerting rule's label and annotation templates see. */
 typedef struct rules_tmpl_data {
-    promql_labels_t labels;           /* $labels / .Labels: the alert's labels (no __name__) */
+    promql_labels_t labels;           /* $labels / .Labels: the result sample's labels, __name__
+                                         included as in Prometheus (not the rule's labels) */
     promql_labels_t external_labels;  /* $externalLabels */
     const char     *external_url;     /* $externalURL */
     double          value;            /* $value / .Value */
-    int64_t         eval_ms;          /* evaluation time (humanizeTimestamp "now") */
 } rules_tmpl_data_t;
 
 /*

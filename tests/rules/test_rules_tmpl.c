@@ -31,7 +31,7 @@ static const char *expand(const char *text, double v)
         snprintf(res, sizeof(res), "ERR: %s", err.message);
         return res;
     }
-    rules_tmpl_data_t d = { { lbl, 2 }, { ext, 1 }, "http://vigil:9470", v, 0 };
+    rules_tmpl_data_t d = { { lbl, 2 }, { ext, 1 }, "http://vigil:9470", v };
     void *data;
     assert_int_equal(t->data_new(t->ctx, &d, &data), 0);
     buf_t b;
@@ -149,7 +149,7 @@ static void test_kv_expand_error_text(void **state)
     rules_kv_t kv = { "summary", "{{ humanize \"x\" }}", NULL };
     vigil_error_t err;
     assert_int_equal(t->compile(t->ctx, "__alert_A", kv.value, &kv.tmpl, &err), 0);
-    rules_tmpl_data_t d = { { NULL, 0 }, { NULL, 0 }, "", 0, 0 };
+    rules_tmpl_data_t d = { { NULL, 0 }, { NULL, 0 }, "", 0 };
     rules_expander_t x = { .ops = t, .d = &d };
     buf_t b;
     buf_init(&b, 4096);
