@@ -665,7 +665,7 @@ static bool next_fast(chunk_iter_t *it)
     return true;
 }
 
-bool chunk_iter_next_time(chunk_iter_t *it, int64_t *t)
+static inline bool next_time(chunk_iter_t *it, int64_t *t)
 {
     if (it->failed || it->read >= it->count)
         return false;
@@ -700,6 +700,19 @@ bool chunk_iter_next_time(chunk_iter_t *it, int64_t *t)
     it->read++;
     *t = it->t;
     return true;
+}
+
+bool chunk_iter_next_time(chunk_iter_t *it, int64_t *t)
+{
+    return next_time(it, t);
+}
+
+bool chunk_iter_next_from(chunk_iter_t *it, int64_t mint, int64_t *t)
+{
+    while (next_time(it, t))
+        if (*t >= mint)
+            return true;
+    return false;
 }
 
 double chunk_iter_value(chunk_iter_t *it)

@@ -90,6 +90,9 @@ bool chunk_iter_next(chunk_iter_t *it, int64_t *t, double *v);
 /* Like chunk_iter_next without the value: readers skipping the samples before their range
  * spare the decimal conversion. chunk_iter_value() gives the value of the sample it read. */
 bool chunk_iter_next_time(chunk_iter_t *it, int64_t *t);
+/* chunk_iter_next_time() of the next sample at or after mint (skipping earlier ones in one
+ * loop: a query's range usually starts inside a chunk). */
+bool chunk_iter_next_from(chunk_iter_t *it, int64_t mint, int64_t *t);
 double chunk_iter_value(chunk_iter_t *it);
 
 /* True when iteration stopped because the bytes were malformed or truncated. */

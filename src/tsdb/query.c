@@ -481,12 +481,10 @@ bool tsdb_iter_next(tsdb_iter_t *it, int64_t *t, double *v)
             it->in_chunk = true;
         }
         int64_t ct;
-        if (!chunk_iter_next_time(&it->it, &ct)) {
+        if (!chunk_iter_next_from(&it->it, it->mint, &ct)) {
             it->in_chunk = false;
             continue;
         }
-        if (ct < it->mint)
-            continue;
         if (ct > it->maxt) {
             it->done = true; /* chunks are ascending: nothing later is in range */
             break;
