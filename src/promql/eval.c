@@ -245,6 +245,39 @@ static int prepare(evalctx_t *c, expr_t *e, int64_t lo, int64_t hi)
 
 /* ---- selectors ---- */
 
+/* Copies of a selection's label strings, direct-mapped by the store's pointer: stores intern
+ * their strings, so names and common values come at one address for every series and are
+ * copied once per selection rather than once per series. */
+#define INTERN_SLOTS 64
+
+typedef struct intern_slot {
+    const char *from;
+    char *copy;
+} intern_slot_t;
+
+static const char *copy_string(arena_t *a, const char *s, intern_slot_t *slots)
+{
+    intern_slot_t *e = &slots[((uintptr_t)s >> 3) % INTERN_SLOTS];
+    if (e->from != s) {
+        e->from = s;
+        e->copy = arena_strdup(a, s);
+    }
+    return e->copy;
+}
+
+/* labels_copy() through the selection's string cache; .v NULL on allocation failure. */
+static promql_labels_t copy_labels(arena_t *a, promql_labels_t l, intern_slot_t *slots)
+{
+    promql_label_t *v = arena_alloc(a, (l.n ? l.n : 1) * sizeof(*v));
+    for (size_t i = 0; v != NULL && i < l.n; i++) {
+        v[i].name = copy_string(a, l.v[i].name, slots);
+        v[i].value = copy_string(a, l.v[i].value, slots);
+        if (v[i].name == NULL || v[i].value == NULL)
+            v = NULL;
+    }
+    return (promql_labels_t){ v, l.n };
+}
+
 static int load_cache(evalctx_t *c, expr_t *vs)
 {
     sel_cache_t *sc = vs->vs.cache;
@@ -266,6 +299,7 @@ static int load_cache(evalctx_t *c, expr_t *vs)
      * smaller copy behind (twice the memory, all of it touched). */
     promql_point_t *buf = NULL;
     size_t bcap = 0;
+    intern_slot_t interned[INTERN_SLOTS] = { { NULL, NULL } };
     for (;;) {
         rc = set->ops->next(set, c->err);
         if (rc <= 0)
@@ -305,13 +339,13 @@ static int load_cache(evalctx_t *c, expr_t *vs)
         }
         if (s.n == 0 && s.n_hist == 0)
             continue;
-        s.lbls = labels_copy(c->a, set->ops->labels(set));
+        s.lbls = copy_labels(c->a, set->ops->labels(set), interned);
         s.p = arena_alloc(c->a, (s.n ? s.n : 1) * sizeof(*s.p));
         if (s.lbls.v == NULL || s.p == NULL)
             goto oom;
         if (s.n > 0)
             memcpy(s.p, buf, s.n * sizeof(*s.p));
-        s.counter_name = eval_counter_name(s.lbls);
+        s.counter_name = !sc->want_drops || eval_counter_name(s.lbls); /* range vectors only */
         if (n_stale == 0) {
             s.live = s.p;
             s.n_live = s.n;
