@@ -289,8 +289,11 @@ static bool parse_series_desc(arena_t *a, const char *line, sdesc_t *d, char *er
             snprintf(err, errlen, "bad value \"%s\"", tok);
             return false;
         }
-        for (long i = 0; i <= k; i++)
-            push(a, d, &cap, base + delta * (double)i, false, false);
+        /* Repeated addition, as Prometheus's series parser does: base + delta * i rounds
+         * differently for steps like 0.1 and then expected values disagree in the last bit. */
+        double v = base;
+        for (long i = 0; i <= k; i++, v += delta)
+            push(a, d, &cap, v, false, false);
     }
     return true;
 }
