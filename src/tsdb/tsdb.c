@@ -119,7 +119,8 @@ typedef struct replay_block {
 } replay_block_t;
 
 struct replay {
-    hmap_t          refs;   /* of replay_ref_t*, by ref */
+    hmap_t          refs;   /* of replay_ref_t*, by ref: the refs the dense array cannot hold */
+    size_t          nmapped; /* refs mapped, in either */
     replay_block_t *blocks; /* storage of the entries */
     rec_sample_t   *samples;
     size_t          cap;
@@ -193,25 +194,34 @@ static const replay_slot_t *replay_lookup(replay_t *r, uint64_t ref)
 /* Also files ref in the dense array when it is within a few times the series seen so far
  * (growing it); a ref far beyond stays in the map only, so a damaged record cannot make the
  * array huge. */
-static void replay_dense(replay_t *r, uint64_t ref, replay_slot_t slot)
+static bool replay_dense(replay_t *r, uint64_t ref, replay_slot_t slot)
 {
-    if (ref >= r->dense_cap && ref < 4 * (r->refs.len + 1024)) {
+    if (ref >= r->dense_cap && ref < 4 * (r->nmapped + 1024)) {
         size_t          ncap = r->dense_cap ? r->dense_cap * 2 : 4096;
         if (ncap <= ref)
             ncap = (size_t)ref + 1;
         replay_slot_t  *n = realloc(r->dense, ncap * sizeof(*n));
         if (n == NULL)
-            return; /* the map still has it */
+            return false; /* the map takes it */
         memset(n + r->dense_cap, 0, (ncap - r->dense_cap) * sizeof(*n));
         r->dense = n;
         r->dense_cap = ncap;
     }
-    if (ref < r->dense_cap)
-        r->dense[ref] = slot;
+    if (ref >= r->dense_cap)
+        return false;
+    r->dense[ref] = slot;
+    return true;
 }
 
+/* Maps a WAL ref to its series: in the dense array when it fits there, else in the map (a
+ * million map entries cost a tenth of replay's decoding thread). 0 or VIGIL_ENOMEM. */
 static int replay_map(replay_t *r, uint64_t ref, head_series_t *s)
 {
+    replay_slot_t slot = {s, (uint32_t)(s->ref % r->nworkers),
+                          (uint32_t)((s->ref / r->nworkers) >> REPLAY_BUCKET_BITS)};
+    r->nmapped++;
+    if (replay_dense(r, ref, slot))
+        return 0;
     if (r->blocks == NULL || r->blocks->used == REPLAY_BLOCK) {
         replay_block_t *b = malloc(sizeof(*b));
         if (b == NULL)
@@ -222,12 +232,10 @@ static int replay_map(replay_t *r, uint64_t ref, head_series_t *s)
     }
     replay_ref_t *e = &r->blocks->e[r->blocks->used];
     e->ref = ref;
-    e->slot = (replay_slot_t){s, (uint32_t)(s->ref % r->nworkers),
-                              (uint32_t)((s->ref / r->nworkers) >> REPLAY_BUCKET_BITS)};
+    e->slot = slot;
     if (hmap_insert(&r->refs, ref_hash(ref), e) != 0)
         return VIGIL_ENOMEM;
     r->blocks->used++;
-    replay_dense(r, ref, e->slot);
     return 0;
 }
 
@@ -237,7 +245,7 @@ static int replay_series(void *ctx, uint64_t ref, const tsdb_label_t *ls, size_t
     replay_t *r = db->replay;
     if (ref == 0)
         return VIGIL_EPARSE;
-    if (hmap_find(&r->refs, ref_hash(ref), ref_eq, &ref) != NULL)
+    if (replay_lookup(r, ref) != NULL)
         return 0; /* the same series record twice (a future checkpoint may repeat them) */
     tsdb_label_t        *tmp = malloc((n ? n : 1) * sizeof(*tmp));
     size_t               k;
