@@ -68,6 +68,18 @@ int notify_http_post(const char *url, const char *content_type, const char *body
     return status >= 500 || status == 429 ? VIGIL_EIO : VIGIL_EINVAL;
 }
 
+/* POSTs `root` (taken) as compact JSON in key order: the Slack and PagerDuty documents. */
+static int post_json(const char *url, json_t *root, int timeout_ms, char *why, size_t why_len)
+{
+    char *body = json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT);
+    json_decref(root);
+    if (body == NULL)
+        return snprintf(why, why_len, "out of memory"), VIGIL_ENOMEM;
+    int rc = notify_http_post(url, "application/json", body, timeout_ms, why, why_len);
+    free(body);
+    return rc;
+}
+
 int ntmpl_render(const ntmpl_t *t, const nmessage_t *m, buf_t *b, char *why, size_t why_len)
 {
     if (t->text == NULL)
@@ -286,15 +298,11 @@ static int slack_notify(const void *conf, const nmessage_t *m, int timeout_ms, c
     json_t *atts = json_array();
     json_array_append_new(atts, att);
     json_object_set_new(root, "attachments", atts);
-    char *body = rc == 0 ? json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT) : NULL;
-    json_decref(root);
-    if (rc != 0)
+    if (rc != 0) {
+        json_decref(root);
         return rc;
-    if (body == NULL)
-        return snprintf(why, why_len, "out of memory"), VIGIL_ENOMEM;
-    rc = notify_http_post(c->url, "application/json", body, timeout_ms, why, why_len);
-    free(body);
-    return rc;
+    }
+    return post_json(c->url, root, timeout_ms, why, why_len);
 }
 
 /* ---- pagerduty --------------------------------------------------------------------------------- */
@@ -486,15 +494,11 @@ static int pagerduty_notify(const void *conf, const nmessage_t *m, int timeout_m
     free(client);
     free(client_url);
     json_decref(details);
-    char *body = rc == 0 ? json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT) : NULL;
-    json_decref(root);
-    if (rc != 0)
+    if (rc != 0) {
+        json_decref(root);
         return rc;
-    if (body == NULL)
-        return snprintf(why, why_len, "out of memory"), VIGIL_ENOMEM;
-    rc = notify_http_post(c->endpoint, "application/json", body, timeout_ms, why, why_len);
-    free(body);
-    return rc;
+    }
+    return post_json(c->endpoint, root, timeout_ms, why, why_len);
 }
 
 /* ---- email ------------------------------------------------------------------------------------ */
@@ -594,6 +598,56 @@ static size_t read_cb(char *dst, size_t size, size_t n, void *ctx)
     return want;
 }
 
+/* Sends `msg` (headers and CRLF body) to the comma-separated `to` through c's smarthost with
+ * libcurl: SMTPS on port 465, STARTTLS when require_tls, AUTH when a user is set. */
+static int smtp_send(const email_conf_t *c, const char *from, const char *to, const buf_t *msg,
+                     int timeout_ms, char *why, size_t why_len)
+{
+    CURL *cu = curl_easy_init();
+    char *list = strdup(to);
+    if (cu == NULL || list == NULL) {
+        curl_easy_cleanup(cu);
+        free(list);
+        return snprintf(why, why_len, "out of memory"), VIGIL_ENOMEM;
+    }
+    char url[512];
+    const char *hp = c->e_smarthost;
+    bool smtps = strlen(hp) > 4 && strcmp(hp + strlen(hp) - 4, ":465") == 0;
+    snprintf(url, sizeof(url), "%s://%s", smtps ? "smtps" : "smtp", hp);
+    struct curl_slist *rcpt = NULL;
+    char *save = NULL;
+    for (char *a = strtok_r(list, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
+        while (*a == ' ')
+            a++;
+        rcpt = curl_slist_append(rcpt, a);
+    }
+    upload_t up = { .data = msg->data, .len = msg->len };
+    curl_easy_setopt(cu, CURLOPT_URL, url);
+    curl_easy_setopt(cu, CURLOPT_MAIL_FROM, from);
+    curl_easy_setopt(cu, CURLOPT_MAIL_RCPT, rcpt);
+    curl_easy_setopt(cu, CURLOPT_READFUNCTION, read_cb);
+    curl_easy_setopt(cu, CURLOPT_READDATA, &up);
+    curl_easy_setopt(cu, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
+    if (c->tls && !smtps)
+        curl_easy_setopt(cu, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+    if (c->e_user != NULL) {
+        curl_easy_setopt(cu, CURLOPT_USERNAME, c->e_user);
+        curl_easy_setopt(cu, CURLOPT_PASSWORD, c->e_pass ? c->e_pass : "");
+    }
+    CURLcode cr = curl_easy_perform(cu);
+    int rc = 0;
+    if (cr != CURLE_OK) {
+        snprintf(why, why_len, "SMTP %s: %s", url, curl_easy_strerror(cr));
+        rc = VIGIL_EIO;
+    }
+    curl_slist_free_all(rcpt);
+    curl_easy_cleanup(cu);
+    free(list);
+    return rc;
+}
+
 static int email_notify(const void *conf, const nmessage_t *m, int timeout_ms, char *why,
                         size_t why_len)
 {
@@ -622,44 +676,8 @@ static int email_notify(const void *conf, const nmessage_t *m, int timeout_ms, c
         for (const char *p = text; rc == 0 && *p; p++)
             rc = *p == '\n' ? buf_puts(&msg, "\r\n") : buf_putc(&msg, *p);
     }
-    if (rc == 0) {
-        CURL *cu = curl_easy_init();
-        char url[512];
-        const char *hp = c->e_smarthost;
-        bool smtps = strlen(hp) > 4 && strcmp(hp + strlen(hp) - 4, ":465") == 0;
-        snprintf(url, sizeof(url), "%s://%s", smtps ? "smtps" : "smtp", hp);
-        struct curl_slist *rcpt = NULL;
-        char *list = strdup(to), *save = NULL;
-        for (char *a = list ? strtok_r(list, ",", &save) : NULL; a;
-             a = strtok_r(NULL, ",", &save)) {
-            while (*a == ' ')
-                a++;
-            rcpt = curl_slist_append(rcpt, a);
-        }
-        upload_t up = { .data = msg.data, .len = msg.len };
-        curl_easy_setopt(cu, CURLOPT_URL, url);
-        curl_easy_setopt(cu, CURLOPT_MAIL_FROM, from);
-        curl_easy_setopt(cu, CURLOPT_MAIL_RCPT, rcpt);
-        curl_easy_setopt(cu, CURLOPT_READFUNCTION, read_cb);
-        curl_easy_setopt(cu, CURLOPT_READDATA, &up);
-        curl_easy_setopt(cu, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-        curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
-        if (c->tls && !smtps)
-            curl_easy_setopt(cu, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
-        if (c->e_user != NULL) {
-            curl_easy_setopt(cu, CURLOPT_USERNAME, c->e_user);
-            curl_easy_setopt(cu, CURLOPT_PASSWORD, c->e_pass ? c->e_pass : "");
-        }
-        CURLcode cr = curl_easy_perform(cu);
-        if (cr != CURLE_OK) {
-            snprintf(why, why_len, "SMTP %s: %s", url, curl_easy_strerror(cr));
-            rc = VIGIL_EIO;
-        }
-        curl_slist_free_all(rcpt);
-        curl_easy_cleanup(cu);
-        free(list);
-    }
+    if (rc == 0)
+        rc = smtp_send(c, from, to, &msg, timeout_ms, why, why_len);
     buf_free(&msg);
     free(to);
     free(from);
