@@ -4,22 +4,8 @@
 # and the seed rule files, whose verdict must equal the real `promtool check rules` when it
 # is installed. Prints one line per failed expectation; exit 1 when any failed.
 cli=$1 peers=$2 seeds=$3
-fails=0
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-
-# expect RC SUBSTRING [FLAGS...] FILE: exit status and a substring of the output
-expect() {
-    want_rc=$1 want_text=$2
-    shift 2
-    "$cli" check rules "$@" >"$out" 2>&1
-    rc=$?
-    if [ "$rc" != "$want_rc" ]; then
-        echo "FAIL: check $*: exit $rc, want $want_rc"; cat "$out"; fails=$((fails + 1))
-    elif [ -n "$want_text" ] && ! grep -qF -- "$want_text" "$out"; then
-        echo "FAIL: check $*: output lacks: $want_text"; cat "$out"; fails=$((fails + 1))
-    fi
-}
+fails=0 subcommand="check rules"
+. "$(dirname "$0")/expect.sh"
 
 f=$peers/rules/rulefmt
 expect 1 'groupname: "yolo" is repeated in the same file' "$f/duplicate_grp.bad.yaml"

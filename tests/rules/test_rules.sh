@@ -3,21 +3,8 @@
 # outcomes listed in ../shared/peers/SOURCES.md (unittest.yml: exit 1 with "native histograms
 # are not supported"), and the Thanos example tests. One line per failed expectation.
 cli=$1 peers=$2
-fails=0
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-
-expect() {
-    want_rc=$1 want_text=$2
-    shift 2
-    "$cli" test rules "$@" >"$out" 2>&1
-    rc=$?
-    if [ "$rc" != "$want_rc" ]; then
-        echo "FAIL: test $*: exit $rc, want $want_rc"; cat "$out"; fails=$((fails + 1))
-    elif [ -n "$want_text" ] && ! grep -qF -- "$want_text" "$out"; then
-        echo "FAIL: test $*: output lacks: $want_text"; cat "$out"; fails=$((fails + 1))
-    fi
-}
+fails=0 subcommand="test rules"
+. "$(dirname "$0")/expect.sh"
 
 p=$peers/rules/promtool
 expect 1 'native histograms are not supported' "$p/unittest.yml"
