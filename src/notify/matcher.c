@@ -216,24 +216,6 @@ bool nm_matches(const nmatchers_t *ms, const notify_kv_t *labels, size_t n)
     return true;
 }
 
-/* openMetricsEscape: the value in double quotes with \ " and newline escaped. */
-static int put_quoted(buf_t *b, const char *s)
-{
-    int rc = buf_putc(b, '"');
-    for (; rc == 0 && *s; s++) {
-        if (*s == '\\' || *s == '"') {
-            rc = buf_putc(b, '\\');
-            if (rc == 0)
-                rc = buf_putc(b, *s);
-        }
-        else if (*s == '\n')
-            rc = buf_puts(b, "\\n");
-        else
-            rc = buf_putc(b, *s);
-    }
-    return rc != 0 ? rc : buf_putc(b, '"');
-}
-
 int nm_format(const nmatchers_t *ms, buf_t *b)
 {
     static const char *const ops[] = { "=", "!=", "=~", "!~" };
@@ -244,7 +226,7 @@ int nm_format(const nmatchers_t *ms, buf_t *b)
         if (rc == 0)
             rc = buf_printf(b, "%s%s", ms->m[i].name, ops[ms->m[i].op]);
         if (rc == 0)
-            rc = put_quoted(b, ms->m[i].value);
+            rc = buf_put_go_quoted(b, ms->m[i].value);
     }
     return rc != 0 ? rc : buf_putc(b, '}');
 }

@@ -65,26 +65,6 @@ static int cmp_kv(const void *a, const void *b)
     return strcmp(((const notify_kv_t *)a)->name, ((const notify_kv_t *)b)->name);
 }
 
-/* Go's %q for a label value. */
-static int put_go_quoted(buf_t *b, const char *s)
-{
-    int rc = buf_putc(b, '"');
-    for (; rc == 0 && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            rc = buf_printf(b, "\\%c", c);
-        else if (c == '\n')
-            rc = buf_puts(b, "\\n");
-        else if (c == '\t')
-            rc = buf_puts(b, "\\t");
-        else if (c < 0x20 || c == 0x7f)
-            rc = buf_printf(b, "\\x%02x", c);
-        else
-            rc = buf_putc(b, (char)c);
-    }
-    return rc != 0 ? rc : buf_putc(b, '"');
-}
-
 /* "route key:{a=\"b\", c=\"d\"}": the alert's labels named in group_by (all with "..."). */
 int nroute_group_key(const nroute_t *r, const notify_kv_t *labels, size_t n, buf_t *key)
 {
@@ -105,7 +85,7 @@ int nroute_group_key(const nroute_t *r, const notify_kv_t *labels, size_t n, buf
     for (size_t i = 0; rc == 0 && i < k; i++) {
         rc = buf_printf(key, "%s%s=", i ? ", " : "", sel[i].name);
         if (rc == 0)
-            rc = put_go_quoted(key, sel[i].value);
+            rc = buf_put_go_quoted(key, sel[i].value);
     }
     if (rc == 0)
         rc = buf_putc(key, '}');

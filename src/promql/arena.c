@@ -280,27 +280,6 @@ promql_labels_t labels_filter(arena_t *a, promql_labels_t l, const char *const *
     return (promql_labels_t){ v, k };
 }
 
-/* Go's strconv.Quote is what Labels.String uses; this escapes the same common characters. */
-static void quote_go(buf_t *b, const char *s)
-{
-    buf_putc(b, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': buf_puts(b, "\\\""); break;
-        case '\\': buf_puts(b, "\\\\"); break;
-        case '\n': buf_puts(b, "\\n"); break;
-        case '\t': buf_puts(b, "\\t"); break;
-        case '\r': buf_puts(b, "\\r"); break;
-        default:
-            if (*p < 0x20 || *p == 0x7f)
-                buf_printf(b, "\\x%02x", *p);
-            else
-                buf_putc(b, (char)*p);
-        }
-    }
-    buf_putc(b, '"');
-}
-
 void labels_format(buf_t *b, promql_labels_t l)
 {
     buf_putc(b, '{');
@@ -309,7 +288,7 @@ void labels_format(buf_t *b, promql_labels_t l)
             buf_puts(b, ", ");
         buf_puts(b, l.v[i].name);
         buf_putc(b, '=');
-        quote_go(b, l.v[i].value);
+        buf_put_go_quoted(b, l.v[i].value);
     }
     buf_putc(b, '}');
 }

@@ -119,44 +119,6 @@ const char *promql_float_str(arena_t *a, double v)
     return s;
 }
 
-/* Go's strconv.Quote: printable UTF-8 stays, the rest is escaped. */
-static void put_quoted(buf_t *b, const char *s)
-{
-    buf_putc(b, '"');
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned char c = *p;
-        int len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                : (c & 0xf8) == 0xf0 ? 4 : 0;
-        bool valid = len > 0;
-        for (int i = 1; valid && i < len; i++)
-            valid = (p[i] & 0xc0) == 0x80;
-        if (len > 1 && valid) {
-            buf_append(b, p, (size_t)len);
-            p += len;
-            continue;
-        }
-        switch (c) {
-        case '"': buf_puts(b, "\\\""); break;
-        case '\\': buf_puts(b, "\\\\"); break;
-        case '\a': buf_puts(b, "\\a"); break;
-        case '\b': buf_puts(b, "\\b"); break;
-        case '\f': buf_puts(b, "\\f"); break;
-        case '\n': buf_puts(b, "\\n"); break;
-        case '\r': buf_puts(b, "\\r"); break;
-        case '\t': buf_puts(b, "\\t"); break;
-        case '\v': buf_puts(b, "\\v"); break;
-        default:
-            if (c < 0x20 || c >= 0x7f)
-                buf_printf(b, "\\x%02x", c);
-            else
-                buf_putc(b, (char)c);
-        }
-        p++;
-    }
-    buf_putc(b, '"');
-}
-
 static bool legacy_name(const char *s)
 {
     if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
@@ -184,7 +146,7 @@ static void put_label_name(buf_t *b, const char *s)
     if (legacy_name(s))
         buf_puts(b, s);
     else
-        put_quoted(b, s);
+        buf_put_go_quoted(b, s);
 }
 
 static void print_dur(buf_t *b, const expr_t *d);
@@ -278,7 +240,7 @@ static void print_selector_body(buf_t *b, const expr_t *e)
     if (quoted_name) {
         buf_t t;
         buf_init(&t, 1 << 20);
-        put_quoted(&t, name);
+        buf_put_go_quoted(&t, name);
         strs[n++] = buf_detach(&t, NULL);
     }
     for (size_t i = 0; i < e->vs.n; i++) {
@@ -291,7 +253,7 @@ static void print_selector_body(buf_t *b, const expr_t *e)
         buf_init(&t, 1 << 20);
         put_label_name(&t, m->name);
         buf_puts(&t, ops[m->op]);
-        put_quoted(&t, m->value);
+        buf_put_go_quoted(&t, m->value);
         strs[n++] = buf_detach(&t, NULL);
     }
     qsort(strs, n, sizeof(char *), cmp_str);
@@ -366,7 +328,7 @@ void promql_print(buf_t *b, const expr_t *e)
         print_seconds(b, e->num.v, e->num.dur);
         break;
     case N_STRING:
-        put_quoted(b, e->str.s);
+        buf_put_go_quoted(b, e->str.s);
         break;
     case N_DURATION:
         print_dur(b, e);

@@ -245,26 +245,6 @@ bool rl_equal(promql_labels_t a, promql_labels_t b)
     return a.n == b.n && rl_cmp(a, b) == 0;
 }
 
-/* Go's strconv.Quote for the printable subset, enough for label values in messages. */
-static int put_quoted(buf_t *b, const char *s)
-{
-    int rc = buf_putc(b, '"');
-    for (; rc == 0 && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            rc = buf_printf(b, "\\%c", c);
-        else if (c == '\n')
-            rc = buf_puts(b, "\\n");
-        else if (c == '\t')
-            rc = buf_puts(b, "\\t");
-        else if (c < 0x20 || c == 0x7f)
-            rc = buf_printf(b, "\\x%02x", c);
-        else
-            rc = buf_putc(b, (char)c);
-    }
-    return rc ? rc : buf_putc(b, '"');
-}
-
 int rl_format(buf_t *b, promql_labels_t l)
 {
     int rc = buf_putc(b, '{');
@@ -273,11 +253,11 @@ int rl_format(buf_t *b, promql_labels_t l)
             rc = buf_puts(b, ", ");
         if (rc == 0)
             rc = rules_label_name_valid(l.v[i].name, true) ? buf_puts(b, l.v[i].name)
-                                                            : put_quoted(b, l.v[i].name);
+                                                            : buf_put_go_quoted(b, l.v[i].name);
         if (rc == 0)
             rc = buf_putc(b, '=');
         if (rc == 0)
-            rc = put_quoted(b, l.v[i].value);
+            rc = buf_put_go_quoted(b, l.v[i].value);
     }
     return rc ? rc : buf_putc(b, '}');
 }

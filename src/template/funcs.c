@@ -322,29 +322,6 @@ static int sprint(tmpl_exec_t *ex, const template_value_t *const *a, int n, bool
 FN(fn_print) { return sprint(ex, a, n, false, out); }
 FN(fn_println) { return sprint(ex, a, n, true, out); }
 
-/* strconv.Quote, for %q: escapes quotes, backslashes and control bytes. */
-static int go_quote(buf_t *b, const char *s)
-{
-    int rc = buf_putc(b, '"');
-    for (; rc == 0 && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        switch (c) {
-        case '"':  rc = buf_puts(b, "\\\""); break;
-        case '\\': rc = buf_puts(b, "\\\\"); break;
-        case '\n': rc = buf_puts(b, "\\n"); break;
-        case '\t': rc = buf_puts(b, "\\t"); break;
-        case '\r': rc = buf_puts(b, "\\r"); break;
-        case '\a': rc = buf_puts(b, "\\a"); break;
-        case '\b': rc = buf_puts(b, "\\b"); break;
-        case '\f': rc = buf_puts(b, "\\f"); break;
-        case '\v': rc = buf_puts(b, "\\v"); break;
-        default:
-            rc = c < 0x20 || c == 0x7f ? buf_printf(b, "\\x%02x", c) : buf_putc(b, (char)c);
-        }
-    }
-    return rc ? rc : buf_putc(b, '"');
-}
-
 /* "%!d(string=foo)": Go's report of a verb that does not fit its operand. */
 static int bad_verb(buf_t *b, char verb, const template_value_t *v)
 {
@@ -402,7 +379,7 @@ static int format_one(buf_t *b, char verb, const template_value_t *v, int width,
     case 'q':
         if (v->kind == TEMPLATE_STRING) {
             if (verb == 'q') {
-                rc = go_quote(&tmp, v->s);
+                rc = buf_put_go_quoted(&tmp, v->s);
             } else {
                 size_t l = strlen(v->s);
                 rc = buf_append(&tmp, v->s, prec >= 0 && (size_t)prec < l ? (size_t)prec : l);

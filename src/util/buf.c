@@ -136,6 +136,69 @@ int buf_put_json_string(buf_t *b, const char *s)
     return rc;
 }
 
+/* Length of the valid UTF-8 sequence at p (1 for ASCII), 0 when invalid; *cp its code point. */
+static size_t utf8_sequence(const unsigned char *p, uint32_t *cp)
+{
+    size_t len = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3
+               : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (len == 0)
+        return 0;
+    uint32_t c = len == 1 ? p[0] : p[0] & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        c = c << 6 | (p[i] & 0x3f);
+    }
+    static const uint32_t least[] = { 0, 0, 0x80, 0x800, 0x10000 };
+    if (c < least[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;  /* overlong, beyond Unicode, or a surrogate: Go's decoder refuses these */
+    *cp = c;
+    return len;
+}
+
+int buf_put_go_quoted(buf_t *b, const char *s)
+{
+    size_t start_len = b->len;
+    int rc = buf_putc(b, '"');
+    const unsigned char *p = (const unsigned char *)s;
+    while (rc == 0 && *p != '\0') {
+        uint32_t c;
+        size_t len = utf8_sequence(p, &c);
+        if (len == 0) {
+            rc = buf_printf(b, "\\x%02x", *p++);
+            continue;
+        }
+        p += len;
+        switch (c) {
+        case '"':  rc = buf_puts(b, "\\\""); break;
+        case '\\': rc = buf_puts(b, "\\\\"); break;
+        case '\a': rc = buf_puts(b, "\\a"); break;
+        case '\b': rc = buf_puts(b, "\\b"); break;
+        case '\f': rc = buf_puts(b, "\\f"); break;
+        case '\n': rc = buf_puts(b, "\\n"); break;
+        case '\r': rc = buf_puts(b, "\\r"); break;
+        case '\t': rc = buf_puts(b, "\\t"); break;
+        case '\v': rc = buf_puts(b, "\\v"); break;
+        default:
+            if (c < 0x20 || c == 0x7f)
+                rc = buf_printf(b, "\\x%02x", (unsigned)c);
+            else if ((c >= 0x80 && c <= 0x9f) || c == 0xad || c == 0x2028 || c == 0x2029 ||
+                     c == 0xfeff)
+                rc = buf_printf(b, "\\u%04x", (unsigned)c);
+            else
+                rc = buf_append(b, p - len, len);
+        }
+    }
+    if (rc == 0)
+        rc = buf_putc(b, '"');
+    if (rc != 0) {
+        b->len = start_len;
+        if (b->data != NULL)
+            b->data[b->len] = '\0';
+    }
+    return rc;
+}
+
 int buf_put_double(buf_t *b, double v)
 {
     if (isnan(v))

@@ -42,6 +42,13 @@ int buf_vprintf(buf_t *b, const char *fmt, va_list ap);
 /* Appends `s` as a JSON string literal, quotes included, escaping as RFC 8259 requires. */
 int buf_put_json_string(buf_t *b, const char *s);
 
+/* Appends `s` as Go's strconv.Quote writes it (the %q of label values in Prometheus and
+ * Alertmanager texts, PromQL string literals): valid UTF-8 stays as it is, `"` and `\` and the
+ * C escapes \a \b \f \n \r \t \v are backslashed, other control bytes and bytes of invalid
+ * UTF-8 become \xHH, and the invisible code points Go does not print (C1 controls, U+00AD,
+ * U+2028, U+2029, U+FEFF) become \uHHHH. On error the buffer is left as it was. */
+int buf_put_go_quoted(buf_t *b, const char *s);
+
 /* Appends a double the way Prometheus prints sample values: "NaN", "+Inf", "-Inf", or the
  * shortest representation that round-trips. */
 int buf_put_double(buf_t *b, double v);

@@ -89,6 +89,39 @@ static void test_buf_json_string(void **state)
     buf_free(&b);
 }
 
+/* What Go's strconv.Quote writes: printable UTF-8 kept, the rest escaped. */
+static void test_buf_go_quoted(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        { "", "\"\"" },
+        { "plain", "\"plain\"" },
+        { "a\"b\\c", "\"a\\\"b\\\\c\"" },
+        { "\a\b\f\n\r\t\v", "\"\\a\\b\\f\\n\\r\\t\\v\"" },
+        { "\x01\x1f\x7f", "\"\\x01\\x1f\\x7f\"" },
+        { "h\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\xa5", "\"h\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\xa5\"" },
+        { "\xff\xc3", "\"\\xff\\xc3\"" },                 /* invalid UTF-8 */
+        { "\xc0\xaf", "\"\\xc0\\xaf\"" },                 /* overlong '/' */
+        { "\xed\xa0\x80", "\"\\xed\\xa0\\x80\"" },       /* a surrogate */
+        { "\xc2\x85\xc2\xad\xe2\x80\xa8\xef\xbb\xbf", "\"\\u0085\\u00ad\\u2028\\ufeff\"" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        buf_t b;
+        buf_init(&b, 1024);
+        assert_int_equal(buf_put_go_quoted(&b, cases[i].in), 0);
+        assert_string_equal(b.data, cases[i].want);
+        buf_free(&b);
+    }
+    buf_t small;  /* over the cap: nothing half-written */
+    buf_init(&small, 4);
+    assert_int_equal(buf_puts(&small, "ab"), 0);
+    assert_int_equal(buf_put_go_quoted(&small, "long text"), VIGIL_ELIMIT);
+    assert_string_equal(small.data, "ab");
+    buf_free(&small);
+}
+
 static void test_buf_double(void **state)
 {
     (void)state;
@@ -236,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_buf_cap_keeps_contents),
         cmocka_unit_test(test_buf_printf_long),
         cmocka_unit_test(test_buf_json_string),
+        cmocka_unit_test(test_buf_go_quoted),
         cmocka_unit_test(test_buf_double),
         cmocka_unit_test(test_duration_parse),
         cmocka_unit_test(test_duration_format),
