@@ -144,8 +144,10 @@ static int handle_tsdb_status(http_request_t *req, http_response_t *resp, void *
     bool empty = st.series == 0;
     int rc = buf_printf(b,
                         "{\"status\":\"success\",\"data\":{\"headStats\":{\"numSeries\":%llu,"
-                        "\"chunkCount\":%llu,\"minTime\":%lld,\"maxTime\":%lld}",
-                        (unsigned long long)st.series, (unsigned long long)st.chunks, empty ? 0LL : (long long)st.mint,
+                        "\"numLabelPairs\":%llu,\"chunkCount\":%llu,\"minTime\":%lld,"
+                        "\"maxTime\":%lld}",
+                        (unsigned long long)st.series, (unsigned long long)top.label_pairs,
+                        (unsigned long long)st.chunks, empty ? 0LL : (long long)st.mint,
                         empty ? 0LL : (long long)st.maxt);
     rc = rc ? rc : put_stat_list(b, "seriesCountByMetricName", top.series_by_metric,
                                  top.n_series_by_metric);

@@ -452,6 +452,7 @@ int index_status(index_t *ix, size_t limit, tsdb_status_t *out)
         rc = topn_offer(&t[1], nm->values.len, nm->name, NULL);
         if (rc == 0)
             rc = topn_offer(&t[2], nm->value_bytes, nm->name, NULL);
+        out->label_pairs += nm->values.len;
         bool                 is_name = strcmp(nm->name, "__name__") == 0;
         const index_value_t *iv;
         HMAP_FOREACH(&nm->values, iv) {

@@ -300,6 +300,7 @@ typedef struct tsdb_status {
     size_t             n_memory_by_label;
     tsdb_stat_entry_t *series_by_pair;       /* series per "name=value" pair */
     size_t             n_series_by_pair;
+    uint64_t           label_pairs;          /* distinct "name=value" pairs in the head */
 } tsdb_status_t;
 
 /* Computes the top `limit` (0: 10) rows of each list from the index. The caller frees *out

@@ -133,6 +133,9 @@ class QueryApi(unittest.TestCase):
         self.assertRegex(doc["data"]["version"], r"^\d+\.\d+\.\d+$")
         doc = self.agent.get("/api/v1/status/tsdb").json()
         self.assertGreater(doc["data"]["headStats"]["numSeries"], 100)
+        self.assertGreater(doc["data"]["headStats"]["numLabelPairs"], 100)
+        self.assertEqual(list(doc["data"]["headStats"]),
+                         ["numSeries", "numLabelPairs", "chunkCount", "minTime", "maxTime"])
         self.assertTrue(doc["data"]["seriesCountByMetricName"])
         doc = self.agent.get("/api/v1/status/config").json()
         self.assertIn("listen:", doc["data"]["yaml"])

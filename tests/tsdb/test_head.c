@@ -377,6 +377,7 @@ static void test_listings_and_status(void **state)
 
     tsdb_status_t st;
     assert_int_equal(tsdb_status(db, 2, &st), 0);
+    assert_int_equal(st.label_pairs, 7); /* __name__ x2, job x2, instance x3 */
     assert_int_equal(st.n_series_by_metric, 2);
     assert_string_equal(st.series_by_metric[0].name, "up");
     assert_int_equal(st.series_by_metric[0].value, 3);
