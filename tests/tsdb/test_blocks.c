@@ -13,10 +13,10 @@
 
 #include "tsdb/block.h"
 #include "tsdb/tsdb.h"
+#include "tmpdir.h"
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,29 +27,6 @@
 #define L(n, v) ((tsdb_label_t){(n), (v)})
 #define H       (3600 * 1000LL)
 #define SERIES  12
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st; (void)flag; (void)ftw;
-    return remove(p);
-}
-
-static int setup_dir(void **state)
-{
-    const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    char       *d = malloc(4096);
-    snprintf(d, 4096, "%s/vigil-tsdb-blk-XXXXXX", base);
-    assert_non_null(mkdtemp(d));
-    *state = d;
-    return 0;
-}
-
-static int teardown_dir(void **state)
-{
-    nftw(*state, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    free(*state);
-    return 0;
-}
 
 static tsdb_t *open_db(const char *dir, int64_t retention_ms)
 {
@@ -587,18 +564,18 @@ static void test_merge_blocks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_compact_and_reopen, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_corrupt_block_moved_aside, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_retention, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_retention_by_size, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_reader_during_compaction, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_crash_between_block_and_checkpoint, setup_dir,
-                                        teardown_dir),
-        cmocka_unit_test_setup_teardown(test_append_during_compaction, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_stray_old_sample, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_block_damage_always_detected, setup_dir,
-                                        teardown_dir),
-        cmocka_unit_test_setup_teardown(test_merge_blocks, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_compact_and_reopen, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_block_moved_aside, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_retention, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_retention_by_size, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_reader_during_compaction, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_crash_between_block_and_checkpoint, test_tmpdir_setup,
+                                        test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_append_during_compaction, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_stray_old_sample, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_block_damage_always_detected, test_tmpdir_setup,
+                                        test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_merge_blocks, test_tmpdir_setup, test_tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,8 +14,8 @@
 
 #include "tsdb/hmap.h"
 #include "tsdb/tsdb.h"
+#include "tmpdir.h"
 
-#include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,29 +25,6 @@
 
 #define L(n, v) ((tsdb_label_t){(n), (v)})
 #define H       (3600 * 1000LL)
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st; (void)flag; (void)ftw;
-    return remove(p);
-}
-
-static int setup_dir(void **state)
-{
-    const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    char       *d = malloc(4096);
-    snprintf(d, 4096, "%s/vigil-tsdb-gc-XXXXXX", base);
-    assert_non_null(mkdtemp(d));
-    *state = d;
-    return 0;
-}
-
-static int teardown_dir(void **state)
-{
-    nftw(*state, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    free(*state);
-    return 0;
-}
 
 static tsdb_t *open_db(const char *dir)
 {
@@ -381,10 +358,10 @@ static void test_hmap_remove(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_gc_after_truncation, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_gc_series_comes_back, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_gc_churn, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_gc_concurrent_readers, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_gc_after_truncation, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_gc_series_comes_back, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_gc_churn, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_gc_concurrent_readers, test_tmpdir_setup, test_tmpdir_teardown),
         cmocka_unit_test(test_hmap_remove),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,9 +16,9 @@
 #include "tsdb/record.h"
 #include "tsdb/tsdb.h"
 #include "tsdb/wal.h"
+#include "tmpdir.h"
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,29 +30,6 @@
 #include <unistd.h>
 
 #define L(n, v) ((tsdb_label_t){(n), (v)})
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st; (void)flag; (void)ftw;
-    return remove(p);
-}
-
-static int setup_dir(void **state)
-{
-    const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    char       *d = malloc(4096);
-    snprintf(d, 4096, "%s/vigil-tsdb-XXXXXX", base);
-    assert_non_null(mkdtemp(d));
-    *state = d;
-    return 0;
-}
-
-static int teardown_dir(void **state)
-{
-    nftw(*state, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    free(*state);
-    return 0;
-}
 
 static tsdb_t *open_db(const char *dir, log_t *lg)
 {
@@ -391,7 +368,7 @@ static void test_bad_record_not_half_applied(void **state)
     assert_int_equal(st.series, 0);
     assert_int_equal(st.wal_corruptions, 1);
     tsdb_close(db);
-    nftw(wal, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    test_remove_tree(wal);
 
     /* A checkpoint-style chunk record whose chunk is truncated: none of its samples land. */
     assert_int_equal(mkdir(wal, 0755), 0);
@@ -621,15 +598,15 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc32c),
         cmocka_unit_test(test_records),
-        cmocka_unit_test_setup_teardown(test_replay_clean, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_truncated_tail, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_flipped_byte, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_bad_segment_header, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_bad_record_not_half_applied, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_rotation_and_unknown_refs, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_group_commit, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_kill_acknowledged, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_full_disk, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_replay_clean, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_truncated_tail, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_flipped_byte, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_segment_header, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_record_not_half_applied, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_rotation_and_unknown_refs, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_kill_acknowledged, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_full_disk, test_tmpdir_setup, test_tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
