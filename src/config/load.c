@@ -1,8 +1,8 @@
 /*
- * load.c - the YAML file: the only place in vigil that parses it.
+ * load.c - the agent's YAML config file -> config_t.
  *
- * libyaml's document API turns the file into a node graph, keeping each node's start mark;
- * we then walk it against the flat schema. A mapping key's dotted path ("health" + "memory"
+ * yamldoc (libyaml's document API) turns the file into a node graph, keeping each node's
+ * start mark; we then walk it against the flat schema. A mapping key's dotted path ("health" + "memory"
  * + "warning") is looked up in the table: an exact row is a value, a row that starts with
  * "path." makes it a section (a mapping to descend into), anything else is an unknown key.
  * Every error is reported at the node it is about, 1-based: "file:line:col: key: message".
@@ -16,10 +16,8 @@
  * only when the whole file was good.
  */
 #include "config/config_int.h"
+#include "config/yamldoc.h"
 
-#include <yaml.h>
-
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,36 +35,23 @@ typedef struct loader {
     vigil_error_t   *err;
 } loader_t;
 
-/* Records "name:line:col: " + message for the 0-based libyaml mark and returns `code`. */
+/* The agent config's YAML: a second document is an error, not silently ignored as it would
+ * be by a one-document reader; merge keys are not read (yamldoc_next()). */
+static const yamldoc_opts_t config_yaml = {
+    .max_len = CONFIG_FILE_MAX,
+    .syntax = YAMLDOC_SYNTAX_VIGIL,
+    .second_document = "only one YAML document is allowed in a config file",
+};
+
+/* Records "name:line:col: " + message at node `n` and returns `code`. */
 __attribute__((format(printf, 4, 5)))
-static int fail_at(const loader_t *ld, yaml_mark_t mark, int code, const char *fmt, ...)
+static int fail_at(const loader_t *ld, const yaml_node_t *n, int code, const char *fmt, ...)
 {
-    char msg[sizeof(ld->err->message)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int rc = yamldoc_verror(ld->err, code, ld->name, n, fmt, ap);
     va_end(ap);
-    return vigil_error_set(ld->err, code, "%s:%zu:%zu: %s", ld->name, mark.line + 1,
-                           mark.column + 1, msg);
-}
-
-static const char *node_kind(const yaml_node_t *n)
-{
-    switch (n->type) {
-    case YAML_MAPPING_NODE:  return "a mapping";
-    case YAML_SEQUENCE_NODE: return "a list";
-    default:                 return "a scalar";
-    }
-}
-
-/* Plain "", "~", "null": YAML's null, which we read as "not given" for sections and lists. */
-static bool is_null(const yaml_node_t *n)
-{
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return false;
-    const char *s = (const char *)n->data.scalar.value;
-    return *s == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
-           strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
+    return rc;
 }
 
 /* What a key of this type looks like, for "expected ..., got a mapping". */
@@ -94,13 +79,6 @@ static void expected_what(const config_key_t *k, char *out, size_t n)
     }
 }
 
-/* A scalar's text, or NULL when it holds a NUL byte (a "\0" escape) C strings cannot carry. */
-static const char *scalar_text(const yaml_node_t *n)
-{
-    const char *s = (const char *)n->data.scalar.value;
-    return strlen(s) == n->data.scalar.length ? s : NULL;
-}
-
 /*
  * Checks one scalar node as text for `k` (or a list element of `k`): plain style is required
  * for bools and numbers, because `threads: "4"` is a string in YAML, and being lax here would
@@ -116,23 +94,23 @@ static int scalar_for(const loader_t *ld, const config_key_t *k, const yaml_node
     else if (element)
         snprintf(what, sizeof(what), "a string");
     if (n->type != YAML_SCALAR_NODE)
-        return fail_at(ld, n->start_mark, VIGIL_EPARSE, "%s: expected %s, got %s", k->key,
-                       what, node_kind(n));
-    *text = scalar_text(n);
+        return fail_at(ld, n, VIGIL_EPARSE, "%s: expected %s, got %s", k->key,
+                       what, yamldoc_kind(n));
+    *text = yamldoc_text(n);
     if (*text == NULL)
-        return fail_at(ld, n->start_mark, VIGIL_EPARSE, "%s: contains a NUL byte", k->key);
+        return fail_at(ld, n, VIGIL_EPARSE, "%s: contains a NUL byte", k->key);
     bool numeric = k->type == CONFIG_BOOL || k->type == CONFIG_INT ||
                    k->type == CONFIG_DOUBLE || k->type == CONFIG_NUMBER_LIST;
-    if (is_null(n) && !(k->type == CONFIG_STRING && !element))
-        return fail_at(ld, n->start_mark, VIGIL_EPARSE, "%s: expected %s, got null", k->key,
+    if (yamldoc_is_null(n) && !(k->type == CONFIG_STRING && !element))
+        return fail_at(ld, n, VIGIL_EPARSE, "%s: expected %s, got null", k->key,
                        what);
     if (numeric && n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
         char q[64];
         config_quote(*text, q, sizeof(q));
-        return fail_at(ld, n->start_mark, VIGIL_EPARSE,
+        return fail_at(ld, n, VIGIL_EPARSE,
                        "%s: expected %s, got the quoted string %s", k->key, what, q);
     }
-    if (is_null(n))
+    if (yamldoc_is_null(n))
         *text = "";
     return 0;
 }
@@ -146,19 +124,20 @@ static int load_value(loader_t *ld, const config_key_t *k, yaml_node_t *n)
 
     if (k->type == CONFIG_NUMBER_LIST || k->type == CONFIG_STRING_LIST) {
         config_list_init(k, &v);
-        if (!is_null(n)) {
+        if (!yamldoc_is_null(n)) {
             if (n->type != YAML_SEQUENCE_NODE) {
                 char what[64];
                 expected_what(k, what, sizeof(what));
-                return fail_at(ld, n->start_mark, VIGIL_EPARSE, "%s: expected %s, got %s",
-                               k->key, what, node_kind(n));
+                return fail_at(ld, n, VIGIL_EPARSE, "%s: expected %s, got %s",
+                               k->key, what, yamldoc_kind(n));
             }
-            for (yaml_node_item_t *it = n->data.sequence.items.start;
-                 it < n->data.sequence.items.top; it++) {
-                yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
+            size_t count;
+            yaml_node_item_t *items = yamldoc_items(n, &count);
+            for (size_t i = 0; i < count; i++) {
+                yaml_node_t *item = yaml_document_get_node(ld->doc, items[i]);
                 rc = scalar_for(ld, k, item, true, &text);
                 if (rc == 0 && (rc = config_list_push(k, &v, text, why, sizeof(why))) != 0)
-                    rc = fail_at(ld, item->start_mark, rc, "%s: %s", k->key, why);
+                    rc = fail_at(ld, item, rc, "%s: %s", k->key, why);
                 if (rc != 0) {
                     config_value_release(k, &v);
                     return rc;
@@ -171,10 +150,9 @@ static int load_value(loader_t *ld, const config_key_t *k, yaml_node_t *n)
             return rc;
         rc = config_parse_scalar(k, text, &v, why, sizeof(why));
         if (rc != 0)
-            return fail_at(ld, n->start_mark, rc, "%s: %s", k->key, why);
+            return fail_at(ld, n, rc, "%s: %s", k->key, why);
     }
-    config_store(ld->cfg, k, &v, CONFIG_FROM_FILE, (unsigned)n->start_mark.line + 1,
-                 (unsigned)n->start_mark.column + 1);
+    config_store(ld->cfg, k, &v, CONFIG_FROM_FILE, yamldoc_line(n), yamldoc_col(n));
     return 0;
 }
 
@@ -213,50 +191,49 @@ static void names_under(const char *prefix, char *out, size_t n)
 
 static int load_mapping(loader_t *ld, yaml_node_t *map, const char *prefix)
 {
-    if (is_null(map))
+    if (yamldoc_is_null(map))
         return 0;  /* "storage:" with everything commented out */
     if (map->type != YAML_MAPPING_NODE) {
         if (*prefix == '\0')
-            return fail_at(ld, map->start_mark, VIGIL_EPARSE,
+            return fail_at(ld, map, VIGIL_EPARSE,
                            "expected a mapping of keys at the top level, got %s",
-                           node_kind(map));
-        return fail_at(ld, map->start_mark, VIGIL_EPARSE, "%.*s: expected a mapping, got %s",
-                       (int)strlen(prefix) - 1, prefix, node_kind(map));
+                           yamldoc_kind(map));
+        return fail_at(ld, map, VIGIL_EPARSE, "%.*s: expected a mapping, got %s",
+                       (int)strlen(prefix) - 1, prefix, yamldoc_kind(map));
     }
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-         p++) {
-        yaml_node_t *key = yaml_document_get_node(ld->doc, p->key);
-        yaml_node_t *value = yaml_document_get_node(ld->doc, p->value);
-        const char *name = key->type == YAML_SCALAR_NODE ? scalar_text(key) : NULL;
-        if (name == NULL)
-            return fail_at(ld, key->start_mark, VIGIL_EPARSE,
-                           "%sexpected a key name, got %s", prefix, node_kind(key));
+    /* A mapping fails at its first bad, repeated or unknown key, so the iterator's duplicate
+     * scan over the earlier (known, distinct) keys is short however long the mapping is. */
+    yamldoc_iter_t it;
+    yamldoc_pair_t p;
+    const yaml_node_t *first;
+    yamldoc_next_t st;
+    yamldoc_iter_init(&it, ld->doc, map);
+    while ((st = yamldoc_next(&it, &p, &first)) != YAMLDOC_END) {
+        yaml_node_t *key = p.knode;
+        if (st == YAMLDOC_BAD_KEY)
+            return fail_at(ld, key, VIGIL_EPARSE,
+                           "%sexpected a key name, got %s", prefix, yamldoc_kind(key));
+        /* The key as written: "~" stays "~" in messages about it. */
+        const char *name = yamldoc_text(key);
         char path[PATH_MAX_LEN + 1];
         bool fits = strlen(prefix) + strlen(name) <= PATH_MAX_LEN;
         snprintf(path, sizeof(path), "%s%s", prefix, name);
-
-        /* Earlier keys of this mapping are all known and distinct (else we stopped), so this
-         * scan is short however long the mapping is. */
-        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-            yaml_node_t *prev = yaml_document_get_node(ld->doc, q->key);
-            if (strcmp((const char *)prev->data.scalar.value, name) == 0)
-                return fail_at(ld, key->start_mark, VIGIL_EPARSE,
-                               "%s: duplicate key (first at %zu:%zu)", path,
-                               prev->start_mark.line + 1, prev->start_mark.column + 1);
-        }
+        if (st == YAMLDOC_DUP_KEY)
+            return fail_at(ld, key, VIGIL_EPARSE, "%s: duplicate key (first at %u:%u)", path,
+                           yamldoc_line(first), yamldoc_col(first));
         const config_key_t *k = fits ? config_key_find(path) : NULL;
         int rc;
         if (k != NULL) {
-            rc = load_value(ld, k, value);
+            rc = load_value(ld, k, p.value);
         } else if (fits && is_section(path)) {
             char sub[PATH_MAX_LEN + 2];
             snprintf(sub, sizeof(sub), "%s.", path);
-            rc = load_mapping(ld, value, sub);
+            rc = load_mapping(ld, p.value, sub);
         } else {
             char q[64], names[300];
             config_quote(path, q, sizeof(q));
             names_under(prefix, names, sizeof(names));
-            rc = fail_at(ld, key->start_mark, VIGIL_EPARSE,
+            rc = fail_at(ld, key, VIGIL_EPARSE,
                          "unknown key %s; expected one of %s", q, names);
         }
         if (rc != 0)
@@ -265,117 +242,53 @@ static int load_mapping(loader_t *ld, yaml_node_t *map, const char *prefix)
     return 0;
 }
 
-/* Reports a libyaml failure at its mark. Reader errors (bad UTF-8) only carry a byte offset,
- * which we turn into line:col ourselves. */
-static int syntax_error(loader_t *ld, const yaml_parser_t *parser, const char *data,
-                        size_t len)
+/* Applies a loaded document to a copy of *cfg, which replaces *cfg only when all of it was
+ * good. The document stays the caller's. */
+static int apply_document(config_t *cfg, const char *name, yaml_document_t *doc,
+                          vigil_error_t *err)
 {
-    if (parser->error == YAML_MEMORY_ERROR)
-        return vigil_error_set(ld->err, VIGIL_ENOMEM, "%s: out of memory", ld->name);
-    const char *problem = parser->problem ? parser->problem : "invalid YAML";
-    yaml_mark_t mark = parser->problem_mark;
-    if (parser->error == YAML_READER_ERROR) {
-        memset(&mark, 0, sizeof(mark));
-        for (size_t i = 0; i < parser->problem_offset && i < len; i++) {
-            if (data[i] == '\n') {
-                mark.line++;
-                mark.column = 0;
-            } else if (((unsigned char)data[i] & 0xc0) != 0x80) {
-                mark.column++;
-            }
-        }
-    }
-    if (parser->context != NULL)
-        return fail_at(ld, mark, VIGIL_EPARSE, "syntax error: %s (%s at %zu:%zu)", problem,
-                       parser->context, parser->context_mark.line + 1,
-                       parser->context_mark.column + 1);
-    return fail_at(ld, mark, VIGIL_EPARSE, "syntax error: %s", problem);
-}
-
-int config_load_buffer(config_t *cfg, const char *name, const char *data, size_t len,
-                       vigil_error_t *err)
-{
-    yaml_parser_t parser;
-    yaml_document_t doc, extra;
     config_t tmp;
+    loader_t ld = { .cfg = &tmp, .name = name, .doc = doc, .err = err };
     int rc;
-    loader_t ld = { .cfg = &tmp, .name = name, .doc = &doc, .err = err };
 
-    if (len > CONFIG_FILE_MAX)
-        return vigil_error_set(err, VIGIL_ELIMIT, "%s: larger than %u bytes", name,
-                               CONFIG_FILE_MAX);
-    if (!yaml_parser_initialize(&parser))
-        return vigil_error_set(err, VIGIL_ENOMEM, "%s: out of memory", name);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        rc = syntax_error(&ld, &parser, data, len);
-        goto out_parser;
-    }
-    /* A second document would silently be ignored by a one-document reader: reject it. */
-    if (!yaml_parser_load(&parser, &extra)) {
-        rc = syntax_error(&ld, &parser, data, len);
-        goto out_doc;
-    }
-    if (yaml_document_get_root_node(&extra) != NULL) {
-        rc = fail_at(&ld, extra.start_mark, VIGIL_EPARSE,
-                     "only one YAML document is allowed in a config file");
-        yaml_document_delete(&extra);
-        goto out_doc;
-    }
-    yaml_document_delete(&extra);
-
-    if ((rc = config_copy(&tmp, cfg)) != 0) {
-        rc = vigil_error_set(err, rc, "%s: out of memory", name);
-        goto out_doc;
-    }
+    if ((rc = config_copy(&tmp, cfg)) != 0)
+        return vigil_error_set(err, rc, "%s: out of memory", name);
     free(tmp.source_);
     if ((tmp.source_ = strdup(name)) == NULL) {
         rc = vigil_error_set(err, VIGIL_ENOMEM, "%s: out of memory", name);
         goto out_tmp;
     }
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    yaml_node_t *root = yaml_document_get_root_node(doc);
     if (root != NULL && (rc = load_mapping(&ld, root, "")) != 0)
         goto out_tmp;
     config_free(cfg);
     *cfg = tmp;  /* ownership of tmp's strings moves to cfg */
-    rc = 0;
-    goto out_doc;
+    return 0;
 
 out_tmp:
     config_free(&tmp);
-out_doc:
+    return rc;
+}
+
+int config_load_buffer(config_t *cfg, const char *name, const char *data, size_t len,
+                       vigil_error_t *err)
+{
+    yaml_document_t doc;
+    int rc = yamldoc_load(&doc, name, data, len, &config_yaml, err);
+    if (rc != 0)
+        return rc;
+    rc = apply_document(cfg, name, &doc, err);
     yaml_document_delete(&doc);
-out_parser:
-    yaml_parser_delete(&parser);
     return rc;
 }
 
 int config_load_file(config_t *cfg, const char *path, vigil_error_t *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return vigil_error_set(err, VIGIL_EIO, "%s: %s", path, strerror(errno));
-    buf_t b;
-    buf_init(&b, CONFIG_FILE_MAX);
-    char chunk[8192];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if ((rc = buf_append(&b, chunk, n)) != 0) {
-            rc = rc == VIGIL_ELIMIT
-                     ? vigil_error_set(err, rc, "%s: larger than %u bytes", path,
-                                       CONFIG_FILE_MAX)
-                     : vigil_error_set(err, rc, "%s: out of memory", path);
-            goto out_buf;
-        }
-    }
-    if (ferror(f)) {
-        rc = vigil_error_set(err, VIGIL_EIO, "%s: %s", path, strerror(errno));
-        goto out_buf;
-    }
-    rc = config_load_buffer(cfg, path, b.data ? b.data : "", b.len, err);
-out_buf:
-    buf_free(&b);
-    fclose(f);
+    yaml_document_t doc;
+    int rc = yamldoc_load_file(&doc, path, &config_yaml, err);
+    if (rc != 0)
+        return rc;
+    rc = apply_document(cfg, path, &doc, err);
+    yaml_document_delete(&doc);
     return rc;
 }
