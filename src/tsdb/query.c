@@ -504,6 +504,31 @@ bool tsdb_iter_next(tsdb_iter_t *it, int64_t *t, double *v)
     return false;
 }
 
+int tsdb_series_last(const tsdb_series_set_t *set, size_t i, int64_t *t_ms, double *v)
+{
+    const set_entry_t *e = &set->e[i];
+    head_series_t     *hs = e->hs;
+    if (hs == NULL)
+        return -1;
+    pthread_mutex_lock(&hs->mu);
+    int     rc = -1;
+    int64_t t = hs->last_t;
+    if (hs->has_last && hs->ooo == NULL && t <= set->maxt) {
+        rc = t >= set->mint ? 1 : 0;
+        /* A block's samples lie before its exclusive end: all older than t when it ends by t
+         * (else it may hold t itself, and the block's copy would win). */
+        for (size_t k = 0; k < e->nbsrc; k++)
+            if (block_maxt(e->bsrc[k].b) > t)
+                rc = -1;
+        if (rc == 1) {
+            *t_ms = t;
+            memcpy(v, &hs->last_v, sizeof(*v));
+        }
+    }
+    pthread_mutex_unlock(&hs->mu);
+    return rc;
+}
+
 void tsdb_iter_free(tsdb_iter_t *it)
 {
     if (it == NULL)

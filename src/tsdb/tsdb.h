@@ -219,6 +219,15 @@ bool tsdb_iter_next(tsdb_iter_t *it, int64_t *t_ms, double *v);
 /* Frees the iterator. NULL is a no-op. */
 void tsdb_iter_free(tsdb_iter_t *it);
 
+/*
+ * The last sample of series i in [mint, maxt] of its set, when the store has it at hand: the
+ * head holds the series' newest sample, no block of the series reaches its time and it has no
+ * out-of-order data. 1: *t_ms, *v are that sample (what tsdb_iter_next would return last);
+ * 0: the series has no sample in the range; -1: not at hand (iterate instead). Instant queries
+ * at the present need only this, and it spares decoding the chunk that leads up to it.
+ */
+int tsdb_series_last(const tsdb_series_set_t *set, size_t i, int64_t *t_ms, double *v);
+
 /* A list of strings returned by the listing functions; the caller frees it with
  * tsdb_strings_free(). The strings are sorted and unique. */
 typedef struct tsdb_strings {
