@@ -1,7 +1,9 @@
 /*
  * tsdb_storage.c - promql_storage_ops_t over tsdb_t (see tsdb_storage.h).
  *
- * A selection is a tsdb series set plus one open iterator for the current series. Label sets
+ * A selection is a tsdb series set plus an iterator for the current series, opened when its
+ * samples are first read (a selector evaluated at one time may need only the last sample,
+ * which the store can often hand over without copying and decoding the series). Label sets
  * are handed to PromQL as copies of the pointer pairs (the strings stay interned in the store),
  * so neither side depends on the other's struct layout.
  */
@@ -16,7 +18,8 @@ typedef struct tsdb_selection {
     promql_series_set_t base;   /* must stay first: PromQL sees this */
     tsdb_series_set_t  *set;
     size_t              next;   /* index of the series next() moves to */
-    tsdb_iter_t        *iter;   /* over the current series */
+    tsdb_iter_t        *iter;   /* over the current series; opened by the first sample() */
+    bool                opened; /* iter was opened for the current series */
     promql_label_t     *labels; /* the current series' labels, as PromQL pairs */
     size_t              labels_cap;
     size_t              n_labels;
@@ -57,8 +60,7 @@ static int selection_next(promql_series_set_t *ss, vigil_error_t *err)
     for (size_t k = 0; k < n; k++)
         sel->labels[k] = (promql_label_t){ ls[k].name, ls[k].value };
     sel->n_labels = n;
-    if (tsdb_iter_open(sel->set, i, &sel->iter) != 0)
-        return vigil_error_set(err, VIGIL_ENOMEM, "out of memory");
+    sel->opened = false; /* opening copies head data: only when samples are read */
     return 1;
 }
 
@@ -70,11 +72,28 @@ static promql_labels_t selection_labels(promql_series_set_t *ss)
 
 static int selection_sample(promql_series_set_t *ss, int64_t *t, double *v, vigil_error_t *err)
 {
-    (void)err;
     tsdb_selection_t *sel = (tsdb_selection_t *)ss;
+    if (!sel->opened && sel->next > 0) {
+        sel->opened = true;
+        if (tsdb_iter_open(sel->set, sel->next - 1, &sel->iter) != 0)
+            return vigil_error_set(err, VIGIL_ENOMEM, "out of memory");
+    }
     if (sel->iter == NULL || !tsdb_iter_next(sel->iter, t, v))
         return PROMQL_SAMPLE_END;
     return PROMQL_SAMPLE_FLOAT;
+}
+
+static int selection_last(promql_series_set_t *ss, int64_t *t, double *v, vigil_error_t *err)
+{
+    (void)err;
+    tsdb_selection_t *sel = (tsdb_selection_t *)ss;
+    if (sel->next == 0)
+        return PROMQL_SAMPLE_END;
+    switch (tsdb_series_last(sel->set, sel->next - 1, t, v)) {
+    case 1: return PROMQL_SAMPLE_FLOAT;
+    case 0: return PROMQL_SAMPLE_END;
+    default: return PROMQL_SAMPLE_UNKNOWN;
+    }
 }
 
 static void selection_close(promql_series_set_t *ss)
@@ -91,6 +110,7 @@ static const promql_series_set_ops_t selection_ops = {
     .labels = selection_labels,
     .sample = selection_sample,
     .close = selection_close,
+    .last = selection_last,
 };
 
 static int storage_select(void *ctx, const promql_matcher_t *ms, size_t n, int64_t mint,

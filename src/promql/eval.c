@@ -45,6 +45,10 @@ typedef struct sel_cache {
     int64_t mint, maxt;
     bool loaded;
     bool want_drops;        /* read as a range vector: count decreases for counter functions */
+    /* An instant vector selector evaluated at one time only (an instant query outside
+     * subqueries, or under @): only each series' last sample in the window counts, which the
+     * store may hand over without reading the others (promql_series_set_ops_t.last). */
+    bool last_only;
     sel_series_t *s;
     size_t n;
 } sel_cache_t;
@@ -173,16 +177,18 @@ static int resolve_timing(evalctx_t *c, timing_t *tm)
     return resolve_ms(c, tm->offset_expr, &tm->offset_ms, false, "offset");
 }
 
-static void want_span(evalctx_t *c, expr_t *vs, int64_t mint, int64_t maxt)
+static void want_span(evalctx_t *c, expr_t *vs, int64_t mint, int64_t maxt, bool last_only)
 {
     sel_cache_t *sc = vs->vs.cache;
     if (sc == NULL) {
         sc = arena_alloc(c->a, sizeof(*sc));
         sc->mint = mint;
         sc->maxt = maxt;
+        sc->last_only = last_only;
         vs->vs.cache = sc;
         return;
     }
+    sc->last_only = false; /* wanted twice: over two spans */
     if (mint < sc->mint)
         sc->mint = mint;
     if (maxt > sc->maxt)
@@ -206,7 +212,8 @@ static int prepare(evalctx_t *c, expr_t *e, int64_t lo, int64_t hi)
         }
         if (vs->vs.tm.at != AT_NONE)
             lo = hi = vs->vs.tm.at_ms;
-        want_span(c, vs, lo - vs->vs.tm.offset_ms - span, hi - vs->vs.tm.offset_ms);
+        want_span(c, vs, lo - vs->vs.tm.offset_ms - span, hi - vs->vs.tm.offset_ms,
+                  e->kind == N_VECTOR_SEL && lo == hi);
         if (e->kind == N_MATRIX_SEL)
             ((sel_cache_t *)vs->vs.cache)->want_drops = true;
         return 0;
@@ -278,6 +285,21 @@ static promql_labels_t copy_labels(arena_t *a, promql_labels_t l, intern_slot_t 
     return (promql_labels_t){ v, l.n };
 }
 
+/* Stores (t, v) at (*buf)[n], growing the buffer; false when out of memory. */
+static bool push_point(promql_point_t **buf, size_t *cap, size_t n, int64_t t, double v)
+{
+    if (n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 512;
+        promql_point_t *nb = realloc(*buf, nc * sizeof(**buf));
+        if (nb == NULL)
+            return false;
+        *buf = nb;
+        *cap = nc;
+    }
+    (*buf)[n] = (promql_point_t){ t, v };
+    return true;
+}
+
 static int load_cache(evalctx_t *c, expr_t *vs)
 {
     sel_cache_t *sc = vs->vs.cache;
@@ -308,8 +330,19 @@ static int load_cache(evalctx_t *c, expr_t *vs)
         size_t hcap = 0, n_stale = 0;
         int64_t t;
         double v;
-        int kind;
-        while ((kind = set->ops->sample(set, &t, &v, c->err)) > 0) {
+        int kind = PROMQL_SAMPLE_UNKNOWN;
+        if (sc->last_only && set->ops->last != NULL)
+            kind = set->ops->last(set, &t, &v, c->err);
+        if (kind == PROMQL_SAMPLE_FLOAT) {
+            if (!push_point(&buf, &bcap, s.n, t, v))
+                goto oom;
+            s.n++;
+            n_stale += is_stale(v);
+            kind = PROMQL_SAMPLE_END;
+        }
+        while (kind == PROMQL_SAMPLE_UNKNOWN || kind > 0) {
+            if ((kind = set->ops->sample(set, &t, &v, c->err)) <= 0)
+                break;
             if (kind == PROMQL_SAMPLE_HISTOGRAM) {
                 if (s.n_hist == hcap) {
                     size_t nc = hcap ? hcap * 2 : 8;
@@ -322,15 +355,9 @@ static int load_cache(evalctx_t *c, expr_t *vs)
                 s.hist_t[s.n_hist++] = t;
                 continue;
             }
-            if (s.n == bcap) {
-                size_t nc = bcap ? bcap * 2 : 512;
-                promql_point_t *nb = realloc(buf, nc * sizeof(*buf));
-                if (nb == NULL)
-                    goto oom;
-                buf = nb;
-                bcap = nc;
-            }
-            buf[s.n++] = (promql_point_t){ t, v };
+            if (!push_point(&buf, &bcap, s.n, t, v))
+                goto oom;
+            s.n++;
             n_stale += is_stale(v);
         }
         if (kind < 0) {

@@ -272,7 +272,9 @@ static void set_close(promql_series_set_t *ss)
     free(s);
 }
 
-static const promql_series_set_ops_t mem_set_ops = { set_next, set_labels, set_sample, set_close };
+/* No last(): every sample is in memory already, so the engine reads them. */
+static const promql_series_set_ops_t mem_set_ops = { set_next, set_labels, set_sample, set_close,
+                                                     NULL };
 
 static int mem_select(void *ctx, const promql_matcher_t *ms, size_t n, int64_t mint, int64_t maxt,
                       promql_series_set_t **out, vigil_error_t *err)

@@ -53,6 +53,7 @@ enum {
     PROMQL_SAMPLE_END = 0,        /* no more samples in this series */
     PROMQL_SAMPLE_FLOAT = 1,      /* *v holds the value (may be the staleness NaN) */
     PROMQL_SAMPLE_HISTOGRAM = 2,  /* a native histogram: the engine refuses it (not supported) */
+    PROMQL_SAMPLE_UNKNOWN = 3,    /* last(): not at hand; read the samples instead */
 };
 
 /* Bit pattern of Prometheus' staleness marker. */
@@ -70,6 +71,12 @@ typedef struct promql_series_set_ops {
     int (*sample)(promql_series_set_t *ss, int64_t *t, double *v, vigil_error_t *err);
     /* Releases the set (and everything it handed out). */
     void (*close)(promql_series_set_t *ss);
+    /* Optional (NULL when not offered): the current series' last sample in [mint, maxt], for
+     * selectors evaluated at a single time, which need no other. PROMQL_SAMPLE_FLOAT with *t,
+     * *v; PROMQL_SAMPLE_END when the series has no sample in range; PROMQL_SAMPLE_UNKNOWN when
+     * the store cannot tell without reading them (the engine then calls sample()); < 0 on
+     * error. Called instead of sample(), before it. */
+    int (*last)(promql_series_set_t *ss, int64_t *t, double *v, vigil_error_t *err);
 } promql_series_set_ops_t;
 
 struct promql_series_set {
