@@ -31,6 +31,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Rule and unit-test files as promtool reads them: Go's yaml.Decoder reads the first document
+ * only, its syntax errors read "yaml: ...", and merge keys work (yamldoc_pairs()). */
+const yamldoc_opts_t rules_yaml = {
+    .max_len = RULES_FILE_MAX,
+    .too_large = "file too large",
+    .syntax = YAMLDOC_SYNTAX_GO,
+};
+
 typedef struct loader {
     const char *file;
     yaml_document_t *doc;
@@ -94,23 +102,23 @@ static void oom(loader_t *ld)
 
 /* ---- structure ---- */
 
-static void unknown_field(loader_t *ld, const ry_pair_t *p, const char *type)
+static void unknown_field(loader_t *ld, const yamldoc_pair_t *p, const char *type)
 {
     if (ld->o->ignore_unknown_fields)
         return;
     ld->structural = true;
-    problem(ld, VIGIL_EPARSE, ry_line(p->knode), ry_col(p->knode),
+    problem(ld, VIGIL_EPARSE, yamldoc_line(p->knode), yamldoc_col(p->knode),
             "field %s not found in type rulefmt.%s", p->key, type);
 }
 
 /* A string field: any scalar (Go's yaml decodes 1 or true into a string field too). */
 static const char *want_str(loader_t *ld, yaml_node_t *v)
 {
-    const char *s = ry_str(v);
+    const char *s = yamldoc_str(v);
     if (s == NULL) {
         ld->structural = true;
-        problem(ld, VIGIL_EPARSE, ry_line(v), ry_col(v), "cannot unmarshal %s into string",
-                ry_go_tag(v));
+        problem(ld, VIGIL_EPARSE, yamldoc_line(v), yamldoc_col(v),
+                "cannot unmarshal %s into string", yamldoc_go_tag(v));
     }
     return s;
 }
@@ -126,8 +134,8 @@ static bool want_duration(loader_t *ld, yaml_node_t *v, int64_t *ms)
     }
     if (duration_parse(s, strlen(s), ms) != DURATION_OK) {
         ld->structural = true;
-        problem(ld, VIGIL_EPARSE, ry_line(v), ry_col(v), "not a valid duration string: \"%s\"",
-                s);
+        problem(ld, VIGIL_EPARSE, yamldoc_line(v), yamldoc_col(v),
+                "not a valid duration string: \"%s\"", s);
         return false;
     }
     return true;
@@ -135,7 +143,7 @@ static bool want_duration(loader_t *ld, yaml_node_t *v, int64_t *ms)
 
 static bool want_int(loader_t *ld, yaml_node_t *v, int *out)
 {
-    const char *s = ry_str(v);
+    const char *s = yamldoc_str(v);
     char *end = NULL;
     long x = 0;
     if (s != NULL && *s != '\0') {
@@ -144,8 +152,8 @@ static bool want_int(loader_t *ld, yaml_node_t *v, int *out)
     if (s == NULL || (*s != '\0' && (*end != '\0' || x < -2147483647L || x > 2147483647L)) ||
         (v->type == YAML_SCALAR_NODE && v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)) {
         ld->structural = true;
-        problem(ld, VIGIL_EPARSE, ry_line(v), ry_col(v), "cannot unmarshal %s `%s` into int",
-                ry_go_tag(v), s ? s : "");
+        problem(ld, VIGIL_EPARSE, yamldoc_line(v), yamldoc_col(v),
+                "cannot unmarshal %s `%s` into int", yamldoc_go_tag(v), s ? s : "");
         return false;
     }
     *out = (int)x;
@@ -156,16 +164,16 @@ static bool want_int(loader_t *ld, yaml_node_t *v, int *out)
 static bool want_kvs(loader_t *ld, yaml_node_t *v, rules_kv_t **out, size_t *n,
                      yaml_node_t ***keys)
 {
-    ry_pair_t *ps;
+    yamldoc_pair_t *ps;
     size_t k;
     vigil_error_t e;
     *out = NULL;
     *n = 0;
-    if (ry_pairs(ld->doc, ld->file, v, &ps, &k, &e) != 0) {
+    if (yamldoc_pairs(ld->doc, ld->file, v, &ps, &k, &e) != 0) {
         ld->structural = true;
         if (v->type != YAML_MAPPING_NODE)
-            problem(ld, VIGIL_EPARSE, ry_line(v), ry_col(v),
-                    "cannot unmarshal %s into map[string]string", ry_go_tag(v));
+            problem(ld, VIGIL_EPARSE, yamldoc_line(v), yamldoc_col(v),
+                    "cannot unmarshal %s into map[string]string", yamldoc_go_tag(v));
         else
             problem_raw(ld, e.code, e.message);
         return false;
@@ -236,20 +244,20 @@ typedef struct rule_nodes {
 
 static void parse_rule(loader_t *ld, yaml_node_t *node, rules_rule_t *r, rule_nodes_t *rn)
 {
-    ry_pair_t *ps;
+    yamldoc_pair_t *ps;
     size_t k;
     vigil_error_t e;
     memset(rn, 0, sizeof(*rn));
     rn->map = node;
-    r->line = ry_line(node);
-    r->col = ry_col(node);
+    r->line = yamldoc_line(node);
+    r->col = yamldoc_col(node);
     if (node->type != YAML_MAPPING_NODE) {
         ld->structural = true;
-        problem(ld, VIGIL_EPARSE, ry_line(node), ry_col(node),
-                "cannot unmarshal %s into rulefmt.Rule", ry_go_tag(node));
+        problem(ld, VIGIL_EPARSE, yamldoc_line(node), yamldoc_col(node),
+                "cannot unmarshal %s into rulefmt.Rule", yamldoc_go_tag(node));
         return;
     }
-    if (ry_pairs(ld->doc, ld->file, node, &ps, &k, &e) != 0) {
+    if (yamldoc_pairs(ld->doc, ld->file, node, &ps, &k, &e) != 0) {
         ld->structural = true;
         problem_raw(ld, e.code, e.message);
         return;
@@ -291,26 +299,26 @@ static void parse_rule(loader_t *ld, yaml_node_t *node, rules_rule_t *r, rule_no
         oom(ld);
     yaml_node_t *at = r->alert ? rn->alert : rn->record;
     if (at != NULL) {
-        r->line = ry_line(at);
-        r->col = ry_col(at);
+        r->line = yamldoc_line(at);
+        r->col = yamldoc_col(at);
     }
 }
 
 static void parse_group(loader_t *ld, yaml_node_t *node, rules_group_t *g, rule_nodes_t **rns,
                         yaml_node_t ***glabel_keys, rules_kv_t **glabels, size_t *n_glabels)
 {
-    ry_pair_t *ps;
+    yamldoc_pair_t *ps;
     size_t k;
     vigil_error_t e;
-    g->line = ry_line(node);
-    g->col = ry_col(node);
+    g->line = yamldoc_line(node);
+    g->col = yamldoc_col(node);
     if (node->type != YAML_MAPPING_NODE) {
         ld->structural = true;
         problem(ld, VIGIL_EPARSE, g->line, g->col, "cannot unmarshal %s into rulefmt.RuleGroup",
-                ry_go_tag(node));
+                yamldoc_go_tag(node));
         return;
     }
-    if (ry_pairs(ld->doc, ld->file, node, &ps, &k, &e) != 0) {
+    if (yamldoc_pairs(ld->doc, ld->file, node, &ps, &k, &e) != 0) {
         ld->structural = true;
         problem_raw(ld, e.code, e.message);
         return;
@@ -326,7 +334,7 @@ static void parse_group(loader_t *ld, yaml_node_t *node, rules_group_t *g, rule_
         } else if (strcmp(key, "interval") == 0) {
             want_duration(ld, v, &g->interval_ms);
         } else if (strcmp(key, "query_offset") == 0) {
-            g->has_query_offset = want_duration(ld, v, &g->query_offset_ms) && !ry_is_null(v);
+            g->has_query_offset = want_duration(ld, v, &g->query_offset_ms) && !yamldoc_is_null(v);
         } else if (strcmp(key, "limit") == 0) {
             want_int(ld, v, &g->limit);
         } else if (strcmp(key, "labels") == 0) {
@@ -342,16 +350,16 @@ static void parse_group(loader_t *ld, yaml_node_t *node, rules_group_t *g, rule_
         oom(ld);
         return;
     }
-    if (rules == NULL || ry_is_null(rules))
+    if (rules == NULL || yamldoc_is_null(rules))
         return;
     if (rules->type != YAML_SEQUENCE_NODE) {
         ld->structural = true;
-        problem(ld, VIGIL_EPARSE, ry_line(rules), ry_col(rules),
-                "cannot unmarshal %s into []rulefmt.Rule", ry_go_tag(rules));
+        problem(ld, VIGIL_EPARSE, yamldoc_line(rules), yamldoc_col(rules),
+                "cannot unmarshal %s into []rulefmt.Rule", yamldoc_go_tag(rules));
         return;
     }
     size_t n;
-    yaml_node_item_t *it = ry_items(rules, &n);
+    yaml_node_item_t *it = yamldoc_items(rules, &n);
     if (n == 0)
         return;
     g->rules = calloc(n, sizeof(*g->rules));
@@ -377,7 +385,7 @@ static void rule_problem(loader_t *ld, const rules_group_t *g, size_t i, const y
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    unsigned line = at ? ry_line(at) : r->line, col = at ? ry_col(at) : r->col;
+    unsigned line = at ? yamldoc_line(at) : r->line, col = at ? yamldoc_col(at) : r->col;
     problem(ld, VIGIL_EPARSE, line, col, "group \"%s\", rule %zu, \"%s\": %s", g->name, i + 1,
             r->name ? r->name : "", msg);
 }
@@ -418,8 +426,8 @@ static void compile_kvs(loader_t *ld, const rules_group_t *g, size_t i, const ru
 static void validate_rule(loader_t *ld, const rules_group_t *g, size_t i, rules_rule_t *r,
                           const rule_nodes_t *rn)
 {
-    const char *record = rn->record ? ry_str(rn->record) : "";
-    const char *alert = rn->alert ? ry_str(rn->alert) : "";
+    const char *record = rn->record ? yamldoc_str(rn->record) : "";
+    const char *alert = rn->alert ? yamldoc_str(rn->alert) : "";
     if (*record && *alert)
         rule_problem(ld, g, i, rn->record, r, "only one of 'record' and 'alert' must be set");
     if (!*record && !*alert)
@@ -523,18 +531,18 @@ size_t rules_file_count(const rules_file_t *f)
 
 static void parse_root(loader_t *ld, yaml_node_t *root, rules_file_t *f)
 {
-    ry_pair_t *ps;
+    yamldoc_pair_t *ps;
     size_t k;
     vigil_error_t e;
-    if (root == NULL || ry_is_null(root))
+    if (root == NULL || yamldoc_is_null(root))
         return;
     if (root->type != YAML_MAPPING_NODE) {
         ld->structural = true;
-        problem(ld, VIGIL_EPARSE, ry_line(root), ry_col(root),
-                "cannot unmarshal %s into rulefmt.RuleGroups", ry_go_tag(root));
+        problem(ld, VIGIL_EPARSE, yamldoc_line(root), yamldoc_col(root),
+                "cannot unmarshal %s into rulefmt.RuleGroups", yamldoc_go_tag(root));
         return;
     }
-    if (ry_pairs(ld->doc, ld->file, root, &ps, &k, &e) != 0) {
+    if (yamldoc_pairs(ld->doc, ld->file, root, &ps, &k, &e) != 0) {
         ld->structural = true;
         problem_raw(ld, e.code, e.message);
         return;
@@ -547,16 +555,16 @@ static void parse_root(loader_t *ld, yaml_node_t *root, rules_file_t *f)
             unknown_field(ld, &ps[i], "RuleGroups");
     }
     free(ps);
-    if (groups == NULL || ry_is_null(groups))
+    if (groups == NULL || yamldoc_is_null(groups))
         return;
     if (groups->type != YAML_SEQUENCE_NODE) {
         ld->structural = true;
-        problem(ld, VIGIL_EPARSE, ry_line(groups), ry_col(groups),
-                "cannot unmarshal %s into []rulefmt.RuleGroup", ry_go_tag(groups));
+        problem(ld, VIGIL_EPARSE, yamldoc_line(groups), yamldoc_col(groups),
+                "cannot unmarshal %s into []rulefmt.RuleGroup", yamldoc_go_tag(groups));
         return;
     }
     size_t n;
-    yaml_node_item_t *it = ry_items(groups, &n);
+    yaml_node_item_t *it = yamldoc_items(groups, &n);
     if (n == 0)
         return;
     f->groups = calloc(n, sizeof(*f->groups));
@@ -590,11 +598,11 @@ static void parse_root(loader_t *ld, yaml_node_t *root, rules_file_t *f)
             const yaml_node_t *kn = gkeys[i][j];
             if (!rules_label_name_valid(glabels[i][j].name, ld->o->legacy_names) ||
                 strcmp(glabels[i][j].name, "__name__") == 0)
-                problem(ld, VIGIL_EPARSE, ry_line(kn), ry_col(kn), "invalid label name: %s",
-                        glabels[i][j].name);
+                problem(ld, VIGIL_EPARSE, yamldoc_line(kn), yamldoc_col(kn),
+                        "invalid label name: %s", glabels[i][j].name);
             if (!rules_utf8_valid(glabels[i][j].value))
-                problem(ld, VIGIL_EPARSE, ry_line(kn), ry_col(kn), "invalid label value: %s",
-                        glabels[i][j].value);
+                problem(ld, VIGIL_EPARSE, yamldoc_line(kn), yamldoc_col(kn),
+                        "invalid label value: %s", glabels[i][j].value);
         }
         for (size_t j = 0; j < g->n_rules; j++) {
             merge_group_labels(ld, &g->rules[j], glabels[i], n_glabels[i]);
@@ -629,41 +637,30 @@ int rules_file_load(const char *path, const char *data, size_t len, const rules_
                     rules_file_t **out, rules_errors_t *errs, vigil_error_t *err)
 {
     static const rules_load_opts_t defaults = { 0 };
-    char *own = NULL;
     int rc;
     *out = NULL;
     if (o == NULL)
         o = &defaults;
-    if (data == NULL) {
-        vigil_error_t e;
-        if ((rc = ry_read_file(path, &own, &len, &e)) != 0) {
-            loader_t ld0 = { .file = path, .errs = errs, .err = err, .o = o };
-            problem_raw(&ld0, rc, e.message);
-            return rc;
-        }
-        data = own;
+    yaml_document_t doc;
+    vigil_error_t e;
+    rc = data != NULL ? yamldoc_load(&doc, path, data, len, &rules_yaml, &e)
+                      : yamldoc_load_file(&doc, path, &rules_yaml, &e);
+    if (rc != 0) {
+        /* yamldoc's message already starts with the file name */
+        loader_t ld0 = { .file = path, .errs = errs, .err = err, .o = o };
+        problem_raw(&ld0, rc, e.message);
+        return rc;
     }
     rules_file_t *f = calloc(1, sizeof(*f));
     if (f == NULL || (f->path = strdup(path)) == NULL) {
         free(f);
-        free(own);
+        yaml_document_delete(&doc);
         return vigil_error_set(err, VIGIL_ENOMEM, "%s: out of memory", path);
     }
     f->tmpl = o->tmpl ? o->tmpl : rules_tmpl_default();
-    yaml_document_t doc;
-    vigil_error_t e;
-    if ((rc = ry_load(path, data, len, &doc, &e)) != 0) {
-        /* ry_load's message already starts with the file name */
-        loader_t ld0 = { .file = path, .errs = errs, .err = err, .o = o };
-        problem_raw(&ld0, rc, e.message);
-        rules_file_free(f);
-        free(own);
-        return rc;
-    }
     loader_t ld = { .file = path, .doc = &doc, .o = o, .t = f->tmpl, .errs = errs, .err = err };
     parse_root(&ld, yaml_document_get_root_node(&doc), f);
     yaml_document_delete(&doc);
-    free(own);
     if (ld.code != 0) {
         rules_file_free(f);
         return ld.code;

@@ -3,8 +3,8 @@
  * promtool unit-test runner and the /api/v1/rules and /api/v1/alerts documents.
  *
  * Reading order of the implementation (docs/rules.md has the tour and the metric mapping):
- *   ryaml.c     libyaml document helpers (positions, merge keys, strict fields)
- *   rulefmt.c   rule files -> rules_file_t (validation with file:line:col, templates compiled)
+ *   rulefmt.c   rule files -> rules_file_t (validation with file:line:col, templates compiled);
+ *               YAML through config/yamldoc.h (positions, merge keys, duplicate keys)
  *   labels.c    owned label sets, Prometheus' label hash (xxhash64)
  *   tmpl.c      alert labels and annotations through src/template (rules_tmpl_ops_t)
  *   alerting.c  one alerting rule's state machine (inactive -> pending -> firing -> resolved)

@@ -1,13 +1,13 @@
 /*
- * rules_int.h - private to src/rules: YAML helpers, owned label sets, the label hash, and the
- * runtime structures of groups, rules and alerts shared by group.c, manager.c and api.c.
+ * rules_int.h - private to src/rules: how rule files are read as YAML (config/yamldoc.h),
+ * owned label sets, the label hash, and the runtime structures of groups, rules and alerts
+ * shared by group.c, manager.c and api.c.
  */
 #ifndef VIGIL_RULES_INT_H
 #define VIGIL_RULES_INT_H
 
+#include "config/yamldoc.h"
 #include "rules/rules.h"
-
-#include <yaml.h>
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -17,47 +17,11 @@
 /* Largest rule or unit-test file read (promtool's rules_large.yml is 1.1 MB). */
 #define RULES_FILE_MAX (64u * 1024 * 1024)
 
-/* ---- ryaml.c: libyaml documents with positions ----------------------------------------- */
+/* ---- rulefmt.c: YAML ---------------------------------------------------------------------- */
 
-/* One key/value of a mapping after merge keys ("<<: *anchor") are resolved. */
-typedef struct ry_pair {
-    const char  *key;     /* the key's text (borrowed from the document) */
-    yaml_node_t *knode;
-    yaml_node_t *value;
-} ry_pair_t;
-
-/* Reads a whole file (at most RULES_FILE_MAX bytes) into a NUL-terminated buffer the caller
- * frees with free(). VIGIL_EIO / VIGIL_ELIMIT / VIGIL_ENOMEM with "PATH: why" in err. */
-int ry_read_file(const char *path, char **data, size_t *len, vigil_error_t *err);
-
-/* Loads the first YAML document of data (later ones are ignored, as Go's decoder does). On
- * success the caller deletes *doc with yaml_document_delete(). Syntax errors: VIGIL_EPARSE,
- * "FILE:LINE:COL: yaml: MESSAGE". */
-int ry_load(const char *file, const char *data, size_t len, yaml_document_t *doc,
-            vigil_error_t *err);
-
-/* The effective pairs of a mapping node: merge keys resolved (explicit keys win), explicit
- * duplicates reported in err as "FILE:L:C: mapping key "k" already defined at line N". *out is
- * the caller's (free()). VIGIL_EPARSE when `map` is not a mapping or has duplicates. */
-int ry_pairs(yaml_document_t *d, const char *file, yaml_node_t *map, ry_pair_t **out,
-             size_t *n, vigil_error_t *err);
-
-/* The items of a sequence node; NULL-safe count in *n. Borrowed. */
-yaml_node_item_t *ry_items(yaml_node_t *seq, size_t *n);
-
-/* True for YAML's null: an empty plain scalar, "~" or "null". */
-bool ry_is_null(const yaml_node_t *n);
-
-/* A scalar's text ("" for null), or NULL when the node is not a scalar (or holds NUL). */
-const char *ry_str(const yaml_node_t *n);
-
-/* 1-based line and column of a node. */
-static inline unsigned ry_line(const yaml_node_t *n) { return (unsigned)n->start_mark.line + 1; }
-static inline unsigned ry_col(const yaml_node_t *n) { return (unsigned)n->start_mark.column + 1; }
-
-/* "a mapping" / "a list" / "a scalar", for messages; and Go's "!!map"-style tag. */
-const char *ry_kind(const yaml_node_t *n);
-const char *ry_go_tag(const yaml_node_t *n);
+/* How rule files and unit-test files are loaded (yamldoc_load_file() and yamldoc_load()); their
+ * mappings are read with yamldoc_pairs(), which resolves merge keys as yaml.v3 does. */
+extern const yamldoc_opts_t rules_yaml;
 
 /* ---- labels.c ---------------------------------------------------------------------------- */
 

@@ -90,10 +90,10 @@ static void model_duration(int64_t ms, char *out, size_t cap)
 
 static const char *str_of(ut_t *u, yaml_node_t *n, const char *field)
 {
-    const char *s = ry_str(n);
+    const char *s = yamldoc_str(n);
     if (s == NULL)
-        ut_err(u, "%s:%u:%u: %s: cannot unmarshal %s into string", u->file, ry_line(n),
-               ry_col(n), field, ry_go_tag(n));
+        ut_err(u, "%s:%u:%u: %s: cannot unmarshal %s into string", u->file, yamldoc_line(n),
+               yamldoc_col(n), field, yamldoc_go_tag(n));
     return s;
 }
 
@@ -107,8 +107,8 @@ static bool dur_of(ut_t *u, yaml_node_t *n, const char *field, int64_t *ms)
         return true;
     }
     if (duration_parse(s, strlen(s), ms) != DURATION_OK) {
-        ut_err(u, "%s:%u:%u: not a valid duration string: \"%s\"", u->file, ry_line(n),
-               ry_col(n), s);
+        ut_err(u, "%s:%u:%u: not a valid duration string: \"%s\"", u->file, yamldoc_line(n),
+               yamldoc_col(n), s);
         return false;
     }
     return true;
@@ -135,8 +135,8 @@ static bool float_of(ut_t *u, yaml_node_t *n, double *v)
     char *end;
     *v = strtod(s, &end);
     if (*s == '\0' || *end != '\0') {
-        ut_err(u, "%s:%u:%u: cannot unmarshal !!str `%s` into float64", u->file, ry_line(n),
-               ry_col(n), s);
+        ut_err(u, "%s:%u:%u: cannot unmarshal !!str `%s` into float64", u->file, yamldoc_line(n),
+               yamldoc_col(n), s);
         return false;
     }
     return true;
@@ -181,17 +181,17 @@ static bool start_of(ut_t *u, yaml_node_t *n, int64_t *ms)
         }
     }
     ut_err(u, "%s:%u:%u: start_timestamp: expected Unix seconds or RFC 3339, got \"%s\"",
-           u->file, ry_line(n), ry_col(n), s);
+           u->file, yamldoc_line(n), yamldoc_col(n), s);
     return false;
 }
 
 static bool labels_of(ut_t *u, yaml_node_t *n, rlabels_t *out)
 {
-    ry_pair_t *ps;
+    yamldoc_pair_t *ps;
     size_t k;
     vigil_error_t e;
     memset(out, 0, sizeof(*out));
-    if (ry_pairs(u->doc, u->file, n, &ps, &k, &e) != 0) {
+    if (yamldoc_pairs(u->doc, u->file, n, &ps, &k, &e) != 0) {
         ut_err(u, "%s", e.message);
         return false;
     }
@@ -204,11 +204,11 @@ static bool labels_of(ut_t *u, yaml_node_t *n, rlabels_t *out)
     return ok;
 }
 
-static void unknown(ut_t *u, const ry_pair_t *p, const char *type)
+static void unknown(ut_t *u, const yamldoc_pair_t *p, const char *type)
 {
     if (!u->o->ignore_unknown_fields)
-        ut_err(u, "%s:%u:%u: field %s not found in type %s", u->file, ry_line(p->knode),
-               ry_col(p->knode), p->key, type);
+        ut_err(u, "%s:%u:%u: field %s not found in type %s", u->file, yamldoc_line(p->knode),
+               yamldoc_col(p->knode), p->key, type);
 }
 
 /* ---- one test group ---- */
@@ -240,13 +240,13 @@ static bool load_series(group_run_t *g, yaml_node_t *list)
 {
     ut_t *u = g->u;
     size_t n;
-    yaml_node_item_t *it = ry_items(list, &n);
+    yaml_node_item_t *it = yamldoc_items(list, &n);
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *node = yaml_document_get_node(u->doc, it[i]);
-        ry_pair_t *ps;
+        yamldoc_pair_t *ps;
         size_t k;
         vigil_error_t e;
-        if (ry_pairs(u->doc, u->file, node, &ps, &k, &e) != 0) {
+        if (yamldoc_pairs(u->doc, u->file, node, &ps, &k, &e) != 0) {
             ut_err(u, "%s", e.message);
             return false;
         }
@@ -266,13 +266,13 @@ static bool load_series(group_run_t *g, yaml_node_t *list)
         ut_values_t vs;
         char why[300];
         if (ut_parse_metric(series, &l, NULL, why, sizeof(why)) != 0) {
-            ut_err(u, "%s:%u:%u: input_series %s: %s", u->file, ry_line(node), ry_col(node),
-                   series, why);
+            ut_err(u, "%s:%u:%u: input_series %s: %s", u->file, yamldoc_line(node),
+                   yamldoc_col(node), series, why);
             return false;
         }
         if (ut_parse_values(values, &vs, why, sizeof(why)) != 0) {
-            ut_err(u, "%s:%u:%u: input_series %s: %s", u->file, ry_line(node), ry_col(node),
-                   series, why);
+            ut_err(u, "%s:%u:%u: input_series %s: %s", u->file, yamldoc_line(node),
+                   yamldoc_col(node), series, why);
             rl_free(&l);
             return false;
         }
@@ -396,13 +396,13 @@ static void check_alerts(group_run_t *g, yaml_node_t *tests, int64_t ts)
 {
     ut_t *u = g->u;
     size_t n;
-    yaml_node_item_t *it = ry_items(tests, &n);
+    yaml_node_item_t *it = yamldoc_items(tests, &n);
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *node = yaml_document_get_node(u->doc, it[i]);
-        ry_pair_t *ps;
+        yamldoc_pair_t *ps;
         size_t k;
         vigil_error_t e;
-        if (ry_pairs(u->doc, u->file, node, &ps, &k, &e) != 0)
+        if (yamldoc_pairs(u->doc, u->file, node, &ps, &k, &e) != 0)
             continue;   /* reported when the tests were read */
         int64_t et = 0;
         const char *alertname = "";
@@ -411,7 +411,7 @@ static void check_alerts(group_run_t *g, yaml_node_t *tests, int64_t ts)
             if (strcmp(ps[j].key, "eval_time") == 0)
                 dur_of(u, ps[j].value, "eval_time", &et);
             else if (strcmp(ps[j].key, "alertname") == 0)
-                alertname = ry_str(ps[j].value) ? ry_str(ps[j].value) : "";
+                alertname = yamldoc_str(ps[j].value) ? yamldoc_str(ps[j].value) : "";
             else if (strcmp(ps[j].key, "exp_alerts") == 0)
                 exp = ps[j].value;
         }
@@ -438,14 +438,14 @@ static void check_alerts(group_run_t *g, yaml_node_t *tests, int64_t ts)
                 }
             }
         size_t ne;
-        yaml_node_item_t *eit = ry_items(exp, &ne);
+        yaml_node_item_t *eit = yamldoc_items(exp, &ne);
         rlabels_t *owned = calloc(2 * (ne ? ne : 1), sizeof(*owned));
         want = calloc(ne ? ne : 1, sizeof(*want));
         for (size_t x = 0; owned != NULL && want != NULL && x < ne; x++) {
             yaml_node_t *en = yaml_document_get_node(u->doc, eit[x]);
-            ry_pair_t *eps;
+            yamldoc_pair_t *eps;
             size_t ek;
-            if (ry_pairs(u->doc, u->file, en, &eps, &ek, &e) != 0)
+            if (yamldoc_pairs(u->doc, u->file, en, &eps, &ek, &e) != 0)
                 continue;
             for (size_t j = 0; j < ek; j++) {
                 if (strcmp(eps[j].key, "exp_labels") == 0)
@@ -534,14 +534,14 @@ static void check_exprs(group_run_t *g, yaml_node_t *tests)
 {
     ut_t *u = g->u;
     size_t n;
-    yaml_node_item_t *it = ry_items(tests, &n);
+    yaml_node_item_t *it = yamldoc_items(tests, &n);
     promql_storage_t st = promql_memstore_storage(g->mem);
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *node = yaml_document_get_node(u->doc, it[i]);
-        ry_pair_t *ps;
+        yamldoc_pair_t *ps;
         size_t k;
         vigil_error_t e;
-        if (ry_pairs(u->doc, u->file, node, &ps, &k, &e) != 0)
+        if (yamldoc_pairs(u->doc, u->file, node, &ps, &k, &e) != 0)
             continue;
         int64_t et = 0;
         const char *expr = "";
@@ -550,7 +550,7 @@ static void check_exprs(group_run_t *g, yaml_node_t *tests)
             if (strcmp(ps[j].key, "eval_time") == 0)
                 dur_of(u, ps[j].value, "eval_time", &et);
             else if (strcmp(ps[j].key, "expr") == 0)
-                expr = ry_str(ps[j].value) ? ry_str(ps[j].value) : "";
+                expr = yamldoc_str(ps[j].value) ? yamldoc_str(ps[j].value) : "";
             else if (strcmp(ps[j].key, "exp_samples") == 0)
                 exp = ps[j].value;
         }
@@ -573,7 +573,7 @@ static void check_exprs(group_run_t *g, yaml_node_t *tests)
         size_t ng = res->type == PROMQL_VALUE_SCALAR ? 1 : res->n_vector;
         ps_t *got = calloc(ng ? ng : 1, sizeof(*got));
         size_t ne;
-        yaml_node_item_t *eit = ry_items(exp, &ne);
+        yaml_node_item_t *eit = yamldoc_items(exp, &ne);
         ps_t *want = calloc(ne ? ne : 1, sizeof(*want));
         bool bad = got == NULL || want == NULL;
         for (size_t x = 0; !bad && x < ng; x++) {
@@ -588,9 +588,9 @@ static void check_exprs(group_run_t *g, yaml_node_t *tests)
         size_t nw = 0;
         for (size_t x = 0; !bad && x < ne; x++, nw++) {
             yaml_node_t *en = yaml_document_get_node(u->doc, eit[x]);
-            ry_pair_t *eps;
+            yamldoc_pair_t *eps;
             size_t ek;
-            if (ry_pairs(u->doc, u->file, en, &eps, &ek, &e) != 0) {
+            if (yamldoc_pairs(u->doc, u->file, en, &eps, &ek, &e) != 0) {
                 ut_err(u, "%s", e.message);
                 bad = true;
                 break;
@@ -598,7 +598,7 @@ static void check_exprs(group_run_t *g, yaml_node_t *tests)
             const char *labels = "";
             for (size_t j = 0; j < ek && !bad; j++) {
                 if (strcmp(eps[j].key, "labels") == 0)
-                    labels = ry_str(eps[j].value) ? ry_str(eps[j].value) : "";
+                    labels = yamldoc_str(eps[j].value) ? yamldoc_str(eps[j].value) : "";
                 else if (strcmp(eps[j].key, "value") == 0)
                     bad = !float_of(u, eps[j].value, &want[x].v);
                 else if (strcmp(eps[j].key, "histogram") == 0) {
@@ -647,13 +647,13 @@ static void check_exprs(group_run_t *g, yaml_node_t *tests)
 static int64_t max_eval(ut_t *u, yaml_node_t *tests, int64_t cur)
 {
     size_t n;
-    yaml_node_item_t *it = ry_items(tests, &n);
+    yaml_node_item_t *it = yamldoc_items(tests, &n);
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *node = yaml_document_get_node(u->doc, it[i]);
-        ry_pair_t *ps;
+        yamldoc_pair_t *ps;
         size_t k;
         vigil_error_t e;
-        if (ry_pairs(u->doc, u->file, node, &ps, &k, &e) != 0) {
+        if (yamldoc_pairs(u->doc, u->file, node, &ps, &k, &e) != 0) {
             ut_err(u, "%s", e.message);
             continue;
         }
@@ -671,19 +671,19 @@ static int64_t max_eval(ut_t *u, yaml_node_t *tests, int64_t cur)
 static bool alert_tests_named(ut_t *u, yaml_node_t *tests, const char *group_name)
 {
     size_t n;
-    yaml_node_item_t *it = ry_items(tests, &n);
+    yaml_node_item_t *it = yamldoc_items(tests, &n);
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *node = yaml_document_get_node(u->doc, it[i]);
-        ry_pair_t *ps;
+        yamldoc_pair_t *ps;
         size_t k;
         vigil_error_t e;
-        if (ry_pairs(u->doc, u->file, node, &ps, &k, &e) != 0)
+        if (yamldoc_pairs(u->doc, u->file, node, &ps, &k, &e) != 0)
             continue;
         const char *name = "";
         int64_t et = 0;
         for (size_t j = 0; j < k; j++) {
             if (strcmp(ps[j].key, "alertname") == 0)
-                name = ry_str(ps[j].value) ? ry_str(ps[j].value) : "";
+                name = yamldoc_str(ps[j].value) ? yamldoc_str(ps[j].value) : "";
             else if (strcmp(ps[j].key, "eval_time") == 0)
                 dur_of(u, ps[j].value, "eval_time", &et);
             else if (strcmp(ps[j].key, "exp_alerts") != 0)
@@ -705,10 +705,10 @@ static bool alert_tests_named(ut_t *u, yaml_node_t *tests, const char *group_nam
 static void run_group(ut_t *u, yaml_node_t *node, char **paths, size_t n_paths,
                       int64_t eval_interval, char **order, size_t n_order, bool fuzzy)
 {
-    ry_pair_t *ps;
+    yamldoc_pair_t *ps;
     size_t k;
     vigil_error_t e;
-    if (ry_pairs(u->doc, u->file, node, &ps, &k, &e) != 0) {
+    if (yamldoc_pairs(u->doc, u->file, node, &ps, &k, &e) != 0) {
         ut_err(u, "%s", e.message);
         return;
     }
@@ -720,7 +720,7 @@ static void run_group(ut_t *u, yaml_node_t *node, char **paths, size_t n_paths,
         const char *key = ps[j].key;
         yaml_node_t *v = ps[j].value;
         if (strcmp(key, "name") == 0)
-            g.name = ry_str(v) ? ry_str(v) : "";
+            g.name = yamldoc_str(v) ? yamldoc_str(v) : "";
         else if (strcmp(key, "interval") == 0) {
             int64_t iv = 0;
             ok = dur_of(u, v, "interval", &iv) && ok;
@@ -731,7 +731,7 @@ static void run_group(ut_t *u, yaml_node_t *node, char **paths, size_t n_paths,
         else if (strcmp(key, "external_labels") == 0)
             ok = labels_of(u, v, &g.ext) && ok;
         else if (strcmp(key, "external_url") == 0)
-            g.url = ry_str(v) ? ry_str(v) : "";
+            g.url = yamldoc_str(v) ? yamldoc_str(v) : "";
         else if (strcmp(key, "input_series") == 0)
             series = v;
         else if (strcmp(key, "alert_rule_test") == 0)
@@ -813,7 +813,7 @@ static bool resolve_files(ut_t *u, yaml_node_t *list, char ***out, size_t *n)
         return false;
     const char *dir = dirname(copy);
     size_t k;
-    yaml_node_item_t *it = ry_items(list, &k);
+    yaml_node_item_t *it = yamldoc_items(list, &k);
     bool ok = true;
     for (size_t i = 0; i < k && ok; i++) {
         const char *pat = str_of(u, yaml_document_get_node(u->doc, it[i]), "rule_files");
@@ -860,22 +860,14 @@ static bool resolve_files(ut_t *u, yaml_node_t *list, char ***out, size_t *n)
 
 static void run_file(ut_t *u)
 {
-    char *data;
-    size_t len;
     vigil_error_t e;
-    if (ry_read_file(u->file, &data, &len, &e) != 0) {
-        ut_err(u, "%s", e.message);
-        return;
-    }
     yaml_document_t doc;
-    if (ry_load(u->file, data, len, &doc, &e) != 0) {
+    if (yamldoc_load_file(&doc, u->file, &rules_yaml, &e) != 0) {
         ut_err(u, "%s", e.message);
-        free(data);
         return;
     }
-    free(data);
     u->doc = &doc;
-    ry_pair_t *ps = NULL;
+    yamldoc_pair_t *ps = NULL;
     size_t k = 0;
     char **paths = NULL, **order = NULL;
     size_t n_paths = 0, n_order = 0;
@@ -883,7 +875,7 @@ static void run_file(ut_t *u)
     bool fuzzy = false;
     yaml_node_t *tests = NULL;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (root != NULL && ry_pairs(&doc, u->file, root, &ps, &k, &e) != 0) {
+    if (root != NULL && yamldoc_pairs(&doc, u->file, root, &ps, &k, &e) != 0) {
         ut_err(u, "%s", e.message);
         goto out;
     }
@@ -898,11 +890,11 @@ static void run_file(ut_t *u)
             if (dur_of(u, v, "evaluation_interval", &iv) && iv > 0)
                 eval_interval = iv;
         } else if (strcmp(key, "fuzzy_compare") == 0) {
-            const char *s = ry_str(v);
+            const char *s = yamldoc_str(v);
             fuzzy = s != NULL && strcmp(s, "true") == 0;
         } else if (strcmp(key, "group_eval_order") == 0) {
             size_t n;
-            yaml_node_item_t *it = ry_items(v, &n);
+            yaml_node_item_t *it = yamldoc_items(v, &n);
             for (size_t j = 0; j < n; j++) {
                 const char *s = str_of(u, yaml_document_get_node(&doc, it[j]), "group_eval_order");
                 if (s == NULL)
@@ -926,17 +918,17 @@ static void run_file(ut_t *u)
     if (u->errs.n > before)
         goto out;
     size_t n;
-    yaml_node_item_t *it = ry_items(tests, &n);
+    yaml_node_item_t *it = yamldoc_items(tests, &n);
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *tg = yaml_document_get_node(&doc, it[i]);
         char unnamed[32];
         const char *name = NULL;
-        ry_pair_t *tps;
+        yamldoc_pair_t *tps;
         size_t tk;
-        if (ry_pairs(&doc, u->file, tg, &tps, &tk, &e) == 0) {
+        if (yamldoc_pairs(&doc, u->file, tg, &tps, &tk, &e) == 0) {
             for (size_t j = 0; j < tk; j++)
                 if (strcmp(tps[j].key, "name") == 0)
-                    name = ry_str(tps[j].value);
+                    name = yamldoc_str(tps[j].value);
             free(tps);
         }
         snprintf(unnamed, sizeof(unnamed), "unnamed#%zu", i);
