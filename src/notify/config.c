@@ -1,7 +1,7 @@
 /*
  * config.c - the Alertmanager configuration file -> notify_config_t.
  *
- * Parsing follows src/config/load.c: libyaml's document API gives a node graph with marks, we
+ * Parsing follows src/config/load.c: config/yamldoc.h gives a node graph with marks, we
  * walk it against field tables, and every error names the node it is about as
  * "file:line:col: message" (1-based). Unknown fields and repeated keys are errors, as they are
  * for Alertmanager's strict YAML decoding; the semantic checks and their messages are
@@ -11,10 +11,9 @@
  *
  * Loading is all or nothing: *out is set only when the whole file is good.
  */
+#include "config/yamldoc.h"
 #include "notify/notify_int.h"
 #include "util/duration.h"
-
-#include <yaml.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -26,6 +25,13 @@
 
 #define NOTIFY_FILE_MAX (4u * 1024 * 1024)
 #define NOTIFY_MAX_ROUTE_DEPTH 64
+
+/* Alertmanager's YAML as amtool reads it: syntax errors in its words, the first document only,
+ * and merge keys not read (yamldoc_next(): "<<" is an unknown field). */
+static const yamldoc_opts_t notify_yaml = {
+    .max_len = NOTIFY_FILE_MAX,
+    .syntax = YAMLDOC_SYNTAX_AMTOOL,
+};
 
 struct nloader {
     const char      *name;
@@ -40,16 +46,16 @@ int nloader_fail(nloader_t *ld, const nyaml_node_t *node, int code, const char *
 {
     if (ld->rc != 0)
         return ld->rc;
-    char msg[sizeof(ld->err->message)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (node != NULL)
-        ld->rc = vigil_error_set(ld->err, code, "%s:%zu:%zu: %s", ld->name,
-                                 node->start_mark.line + 1, node->start_mark.column + 1, msg);
-    else
+    if (node != NULL) {
+        ld->rc = yamldoc_verror(ld->err, code, ld->name, node, fmt, ap);
+    } else {
+        char msg[sizeof(ld->err->message)];
+        vsnprintf(msg, sizeof(msg), fmt, ap);
         ld->rc = vigil_error_set(ld->err, code, "%s: %s", ld->name, msg);
+    }
+    va_end(ap);
     return ld->rc;
 }
 
@@ -58,36 +64,42 @@ const template_t *nloader_lib(const nloader_t *ld) { return ld->cfg->lib; }
 
 static yaml_node_t *node_at(nloader_t *ld, int id) { return yaml_document_get_node(ld->doc, id); }
 
-static bool is_null(const yaml_node_t *n)
-{
-    if (n == NULL)
-        return true;
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return false;
-    const char *s = (const char *)n->data.scalar.value;
-    return *s == '\0' || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-           !strcmp(s, "NULL");
-}
-
-static const char *kind_tag(const yaml_node_t *n)
-{
-    return n->type == YAML_MAPPING_NODE ? "!!map" : n->type == YAML_SEQUENCE_NODE ? "!!seq"
-                                                                                 : "!!str";
-}
-
-/* A scalar's text (NULL for a non-scalar or a scalar holding NUL, after reporting it). */
+/* A scalar's text, "" for null (NULL for a non-scalar or a scalar holding NUL, after
+ * reporting it). */
 static const char *scalar(nloader_t *ld, const yaml_node_t *n, const char *what)
 {
     if (n->type != YAML_SCALAR_NODE) {
-        nloader_fail(ld, n, VIGIL_EPARSE, "cannot unmarshal %s into %s", kind_tag(n), what);
+        nloader_fail(ld, n, VIGIL_EPARSE, "cannot unmarshal %s into %s", yamldoc_go_tag(n),
+                     what);
         return NULL;
     }
-    const char *s = (const char *)n->data.scalar.value;
-    if (strlen(s) != n->data.scalar.length) {
+    const char *s = yamldoc_str(n);
+    if (s == NULL)
         nloader_fail(ld, n, VIGIL_EPARSE, "%s contains a NUL byte", what);
+    return s;
+}
+
+/* The next pair of a mapping read into type `type`; NULL at the end, or at a bad key or a
+ * repeated one ("field K already set in type T", as Go's strict decoding says) after
+ * reporting it in ld->rc. */
+static const yamldoc_pair_t *next_field(nloader_t *ld, yamldoc_iter_t *it, yamldoc_pair_t *p,
+                                        const char *type)
+{
+    const yaml_node_t *first;
+    switch (yamldoc_next(it, p, &first)) {
+    case YAMLDOC_END:
         return NULL;
+    case YAMLDOC_BAD_KEY:
+        scalar(ld, p->knode, "string");
+        return NULL;
+    case YAMLDOC_DUP_KEY:
+        nloader_fail(ld, p->knode, VIGIL_EPARSE, "field %s already set in type %s", p->key,
+                     type);
+        return NULL;
+    case YAMLDOC_PAIR:
+        break;
     }
-    return is_null(n) ? "" : s;
+    return p;
 }
 
 /* Finds the value node of `key` in a mapping (NULL when absent). */
@@ -162,14 +174,15 @@ static int read_bool(nloader_t *ld, const yaml_node_t *n, int *out)
 
 static int read_strlist(nloader_t *ld, const yaml_node_t *n, nstrlist_t *out)
 {
-    if (is_null(n))
+    if (yamldoc_is_null(n))
         return 0;
     if (n->type != YAML_SEQUENCE_NODE)
         return nloader_fail(ld, n, VIGIL_EPARSE, "cannot unmarshal %s into []string",
-                            kind_tag(n));
-    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-         it++) {
-        const char *s = scalar(ld, node_at(ld, *it), "string");
+                            yamldoc_go_tag(n));
+    size_t count;
+    yaml_node_item_t *items = yamldoc_items(n, &count);
+    for (size_t i = 0; i < count; i++) {
+        const char *s = scalar(ld, node_at(ld, items[i]), "string");
         if (s == NULL)
             return ld->rc;
         char **v = realloc(out->v, (out->n + 1) * sizeof(*v));
@@ -186,11 +199,11 @@ static int read_strlist(nloader_t *ld, const yaml_node_t *n, nstrlist_t *out)
 
 static int read_strmap(nloader_t *ld, const yaml_node_t *n, nstrmap_t *out)
 {
-    if (is_null(n))
+    if (yamldoc_is_null(n))
         return 0;
     if (n->type != YAML_MAPPING_NODE)
         return nloader_fail(ld, n, VIGIL_EPARSE, "cannot unmarshal %s into map[string]string",
-                            kind_tag(n));
+                            yamldoc_go_tag(n));
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         const char *k = scalar(ld, node_at(ld, p->key), "string");
         const char *v = k ? scalar(ld, node_at(ld, p->value), "string") : NULL;
@@ -270,23 +283,18 @@ static void fields_free(const nfield_t *f, void *base)
 static int read_fields(nloader_t *ld, const yaml_node_t *map, const nfield_t *fields,
                        void *base, const char *type)
 {
-    if (is_null(map))
+    if (yamldoc_is_null(map))
         return 0;
     if (map->type != YAML_MAPPING_NODE)
         return nloader_fail(ld, map, VIGIL_EPARSE, "cannot unmarshal %s into %s",
-                            kind_tag(map), type);
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-         p++) {
-        yaml_node_t *key = node_at(ld, p->key), *val = node_at(ld, p->value);
-        const char *name = scalar(ld, key, "string");
-        if (name == NULL)
-            return ld->rc;
-        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-            yaml_node_t *prev = node_at(ld, q->key);
-            if (strcmp((const char *)prev->data.scalar.value, name) == 0)
-                return nloader_fail(ld, key, VIGIL_EPARSE, "field %s already set in type %s",
-                                    name, type);
-        }
+                            yamldoc_go_tag(map), type);
+    yamldoc_iter_t it;
+    yamldoc_pair_t pair;
+    const yamldoc_pair_t *p;
+    yamldoc_iter_init(&it, ld->doc, map);
+    while ((p = next_field(ld, &it, &pair, type)) != NULL) {
+        yaml_node_t *key = p->knode, *val = p->value;
+        const char *name = p->key;
         const nfield_t *f = fields;
         while (f->name != NULL && strcmp(f->name, name) != 0)
             f++;
@@ -346,7 +354,7 @@ static int read_fields(nloader_t *ld, const yaml_node_t *map, const nfield_t *fi
                 return ld->rc;
             break;
         case NF_UNSUPPORTED:
-            if (!is_null(val) && !(val->type == YAML_MAPPING_NODE &&
+            if (!yamldoc_is_null(val) && !(val->type == YAML_MAPPING_NODE &&
                                    val->data.mapping.pairs.start == val->data.mapping.pairs.top) &&
                 !(val->type == YAML_SEQUENCE_NODE &&
                   val->data.sequence.items.start == val->data.sequence.items.top))
@@ -356,7 +364,7 @@ static int read_fields(nloader_t *ld, const yaml_node_t *map, const nfield_t *fi
             break;
         }
     }
-    return 0;
+    return ld->rc;
 }
 
 /* ---- global ---------------------------------------------------------------------------------- */
@@ -629,20 +637,21 @@ static int load_route(nloader_t *ld, const yaml_node_t *n, nroute_t *r, const nr
         goto out;
     }
     const yaml_node_t *subs = map_get(ld, n, "routes");
-    if (subs != NULL && !is_null(subs)) {
+    if (subs != NULL && !yamldoc_is_null(subs)) {
         if (subs->type != YAML_SEQUENCE_NODE) {
             rc = nloader_fail(ld, subs, VIGIL_EPARSE, "cannot unmarshal %s into []*config.Route",
-                              kind_tag(subs));
+                              yamldoc_go_tag(subs));
             goto out;
         }
-        size_t count = (size_t)(subs->data.sequence.items.top - subs->data.sequence.items.start);
+        size_t count;
+        yaml_node_item_t *items = yamldoc_items(subs, &count);
         if ((r->routes = calloc(count ? count : 1, sizeof(*r->routes))) == NULL) {
             rc = nloader_fail(ld, subs, VIGIL_ENOMEM, "out of memory");
             goto out;
         }
         for (size_t i = 0; i < count; i++) {
             r->nroutes++;
-            if ((rc = load_route(ld, node_at(ld, subs->data.sequence.items.start[i]),
+            if ((rc = load_route(ld, node_at(ld, items[i]),
                                  &r->routes[i], r, depth + 1)) != 0)
                 goto out;
         }
@@ -735,17 +744,15 @@ static int load_receiver(nloader_t *ld, const yaml_node_t *n, nreceiver_t *r)
 {
     if (n->type != YAML_MAPPING_NODE)
         return nloader_fail(ld, n, VIGIL_EPARSE, "cannot unmarshal %s into config.Receiver",
-                            kind_tag(n));
+                            yamldoc_go_tag(n));
     size_t total = 0;
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *key = node_at(ld, p->key), *val = node_at(ld, p->value);
-        const char *name = scalar(ld, key, "string");
-        if (name == NULL)
-            return ld->rc;
-        for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++)
-            if (strcmp((const char *)node_at(ld, q->key)->data.scalar.value, name) == 0)
-                return nloader_fail(ld, key, VIGIL_EPARSE, "field %s already set in type "
-                                    "config.plain", name);
+    yamldoc_iter_t iter;
+    yamldoc_pair_t pair;
+    const yamldoc_pair_t *p;
+    yamldoc_iter_init(&iter, ld->doc, n);
+    while ((p = next_field(ld, &iter, &pair, "config.plain")) != NULL) {
+        yaml_node_t *key = p->knode, *val = p->value;
+        const char *name = p->key;
         if (strcmp(name, "name") == 0) {
             const char *s = scalar(ld, val, "string");
             if (s == NULL)
@@ -764,27 +771,30 @@ static int load_receiver(nloader_t *ld, const yaml_node_t *n, nreceiver_t *r)
             if (u->name == NULL)
                 return nloader_fail(ld, key, VIGIL_EPARSE, "field %s not found in type "
                                     "config.plain", name);
-            if (!is_null(val) && !(val->type == YAML_SEQUENCE_NODE &&
+            if (!yamldoc_is_null(val) && !(val->type == YAML_SEQUENCE_NODE &&
                                    val->data.sequence.items.start == val->data.sequence.items.top))
                 return nloader_fail(ld, key, VIGIL_ENOTSUP, "%s are not supported yet", name);
             continue;
         }
-        if (is_null(val))
+        if (yamldoc_is_null(val))
             continue;
         if (val->type != YAML_SEQUENCE_NODE)
             return nloader_fail(ld, val, VIGIL_EPARSE, "cannot unmarshal %s into []*config.%s"
-                                "Config", kind_tag(val), ops->name);
-        size_t count = (size_t)(val->data.sequence.items.top - val->data.sequence.items.start);
+                                "Config", yamldoc_go_tag(val), ops->name);
+        size_t count;
+        yaml_node_item_t *items = yamldoc_items(val, &count);
         nintegration_t *ints = realloc(r->ints, (total + count + 1) * sizeof(*ints));
         if (ints == NULL)
             return nloader_fail(ld, val, VIGIL_ENOMEM, "out of memory");
         r->ints = ints;
         total += count;
         for (size_t i = 0; i < count; i++)
-            if (load_integration(ld, r, ops, node_at(ld, val->data.sequence.items.start[i]),
+            if (load_integration(ld, r, ops, node_at(ld, items[i]),
                                  (int)i) != 0)
                 return ld->rc;
     }
+    if (ld->rc != 0)
+        return ld->rc;  /* a bad or repeated key ended the walk */
     if (r->name == NULL || *r->name == '\0')
         return nloader_fail(ld, n, VIGIL_EPARSE, "missing name in receiver");
     return 0;
@@ -970,47 +980,46 @@ static const char *const top_keys[] = { "global", "route", "receivers", "inhibit
 
 static int load_root(nloader_t *ld, const yaml_node_t *root)
 {
-    if (root != NULL && !is_null(root) && root->type != YAML_MAPPING_NODE)
+    if (root != NULL && !yamldoc_is_null(root) && root->type != YAML_MAPPING_NODE)
         return nloader_fail(ld, root, VIGIL_EPARSE, "cannot unmarshal %s into config.plain",
-                            kind_tag(root));
+                            yamldoc_go_tag(root));
     if (root != NULL && root->type == YAML_MAPPING_NODE) {
-        for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
-             p < root->data.mapping.pairs.top; p++) {
-            yaml_node_t *key = node_at(ld, p->key);
-            const char *name = scalar(ld, key, "string");
-            if (name == NULL)
-                return ld->rc;
+        yamldoc_iter_t iter;
+        yamldoc_pair_t pair;
+        const yamldoc_pair_t *p;
+        yamldoc_iter_init(&iter, ld->doc, root);
+        while ((p = next_field(ld, &iter, &pair, "config.plain")) != NULL) {
+            yaml_node_t *key = p->knode, *val = p->value;
+            const char *name = p->key;
             int i = 0;
             while (top_keys[i] != NULL && strcmp(top_keys[i], name) != 0)
                 i++;
             if (top_keys[i] == NULL)
                 return nloader_fail(ld, key, VIGIL_EPARSE, "field %s not found in type "
                                     "config.plain", name);
-            for (yaml_node_pair_t *q = root->data.mapping.pairs.start; q < p; q++)
-                if (strcmp((const char *)node_at(ld, q->key)->data.scalar.value, name) == 0)
-                    return nloader_fail(ld, key, VIGIL_EPARSE, "field %s already set in type "
-                                        "config.plain", name);
-            yaml_node_t *val = node_at(ld, p->value);
-            if (i >= 5 && !is_null(val) && !(val->type == YAML_SEQUENCE_NODE &&
+            if (i >= 5 && !yamldoc_is_null(val) && !(val->type == YAML_SEQUENCE_NODE &&
                                              val->data.sequence.items.start ==
                                                  val->data.sequence.items.top))
                 return nloader_fail(ld, key, VIGIL_ENOTSUP, "%s are not supported yet", name);
         }
+        if (ld->rc != 0)
+            return ld->rc;  /* a bad or repeated key ended the walk */
     }
     if (load_global(ld, map_get(ld, root, "global")) != 0)
         return ld->rc;
     if (load_templates(ld, map_get(ld, root, "templates")) != 0)
         return ld->rc;
     const yaml_node_t *recv = map_get(ld, root, "receivers");
-    if (recv != NULL && !is_null(recv)) {
+    if (recv != NULL && !yamldoc_is_null(recv)) {
         if (recv->type != YAML_SEQUENCE_NODE)
             return nloader_fail(ld, recv, VIGIL_EPARSE, "cannot unmarshal %s into "
-                                "[]config.Receiver", kind_tag(recv));
-        size_t count = (size_t)(recv->data.sequence.items.top - recv->data.sequence.items.start);
+                                "[]config.Receiver", yamldoc_go_tag(recv));
+        size_t count;
+        yaml_node_item_t *items = yamldoc_items(recv, &count);
         if ((ld->cfg->receivers = calloc(count ? count : 1, sizeof(nreceiver_t))) == NULL)
             return nloader_fail(ld, recv, VIGIL_ENOMEM, "out of memory");
         for (size_t i = 0; i < count; i++) {
-            yaml_node_t *rn = node_at(ld, recv->data.sequence.items.start[i]);
+            yaml_node_t *rn = node_at(ld, items[i]);
             ld->cfg->nreceivers++;
             if (load_receiver(ld, rn, &ld->cfg->receivers[i]) != 0)
                 return ld->rc;
@@ -1021,22 +1030,23 @@ static int load_root(nloader_t *ld, const yaml_node_t *root)
         }
     }
     const yaml_node_t *inh = map_get(ld, root, "inhibit_rules");
-    if (inh != NULL && !is_null(inh)) {
+    if (inh != NULL && !yamldoc_is_null(inh)) {
         if (inh->type != YAML_SEQUENCE_NODE)
             return nloader_fail(ld, inh, VIGIL_EPARSE, "cannot unmarshal %s into "
-                                "[]config.InhibitRule", kind_tag(inh));
-        size_t count = (size_t)(inh->data.sequence.items.top - inh->data.sequence.items.start);
+                                "[]config.InhibitRule", yamldoc_go_tag(inh));
+        size_t count;
+        yaml_node_item_t *items = yamldoc_items(inh, &count);
         if ((ld->cfg->inhibits = calloc(count ? count : 1, sizeof(ninhibit_t))) == NULL)
             return nloader_fail(ld, inh, VIGIL_ENOMEM, "out of memory");
         for (size_t i = 0; i < count; i++) {
             ld->cfg->ninhibits++;
-            if (load_inhibit(ld, node_at(ld, inh->data.sequence.items.start[i]),
+            if (load_inhibit(ld, node_at(ld, items[i]),
                              &ld->cfg->inhibits[i]) != 0)
                 return ld->rc;
         }
     }
     const yaml_node_t *route = map_get(ld, root, "route");
-    if (route == NULL || is_null(route)) {
+    if (route == NULL || yamldoc_is_null(route)) {
         if (ld->cfg->nreceivers > 0)
             return nloader_fail(ld, root, VIGIL_EPARSE, "no routes provided");
         return nloader_fail(ld, root, VIGIL_EPARSE, "no route provided in config");
@@ -1051,52 +1061,33 @@ static int load_root(nloader_t *ld, const yaml_node_t *root)
     return 0;
 }
 
-static int syntax_error(nloader_t *ld, const yaml_parser_t *parser)
+/* Reads a loaded document (which stays the caller's) into a new config: *out is set only
+ * when all of it is good, and is the caller's (notify_config_free()). */
+static int load_document(notify_config_t **out, const char *name, yaml_document_t *doc,
+                         unsigned flags, vigil_error_t *err)
 {
-    if (parser->error == YAML_MEMORY_ERROR)
-        return nloader_fail(ld, NULL, VIGIL_ENOMEM, "out of memory");
-    const char *problem = parser->problem ? parser->problem : "invalid YAML";
-    yaml_mark_t m = parser->problem_mark;
-    if (parser->error == YAML_READER_ERROR)
-        return ld->rc = vigil_error_set(ld->err, VIGIL_EPARSE, "%s: syntax error: %s at byte %zu",
-                                        ld->name, problem, parser->problem_offset);
-    return ld->rc = vigil_error_set(ld->err, VIGIL_EPARSE, "%s:%zu:%zu: syntax error: %s",
-                                    ld->name, m.line + 1, m.column + 1, problem);
+    notify_config_t *cfg = calloc(1, sizeof(*cfg));
+    if (cfg == NULL)
+        return vigil_error_set(err, VIGIL_ENOMEM, "%s: out of memory", name);
+    nloader_t ld = { .name = name, .doc = doc, .err = err, .cfg = cfg, .flags = flags };
+    int rc = load_root(&ld, yaml_document_get_root_node(doc));
+    if (rc == 0)
+        *out = cfg;
+    else
+        notify_config_free(cfg);
+    return rc;
 }
 
 int notify_config_load_buffer(notify_config_t **out, const char *name, const char *data,
                               size_t len, unsigned flags, vigil_error_t *err)
 {
     *out = NULL;
-    if (len > NOTIFY_FILE_MAX)
-        return vigil_error_set(err, VIGIL_ELIMIT, "%s: larger than %u bytes", name,
-                               NOTIFY_FILE_MAX);
-    yaml_parser_t parser;
     yaml_document_t doc;
-    if (!yaml_parser_initialize(&parser))
-        return vigil_error_set(err, VIGIL_ENOMEM, "%s: out of memory", name);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
-    notify_config_t *cfg = calloc(1, sizeof(*cfg));
-    nloader_t ld = { .name = name, .doc = &doc, .err = err, .cfg = cfg, .flags = flags };
-    int rc;
-    if (cfg == NULL) {
-        rc = vigil_error_set(err, VIGIL_ENOMEM, "%s: out of memory", name);
-        goto out_parser;
-    }
-    if (!yaml_parser_load(&parser, &doc)) {
-        rc = syntax_error(&ld, &parser);
-        goto out_cfg;
-    }
-    rc = load_root(&ld, yaml_document_get_root_node(&doc));
+    int rc = yamldoc_load(&doc, name, data, len, &notify_yaml, err);
+    if (rc != 0)
+        return rc;
+    rc = load_document(out, name, &doc, flags, err);
     yaml_document_delete(&doc);
-    if (rc == 0) {
-        *out = cfg;
-        cfg = NULL;
-    }
-out_cfg:
-    notify_config_free(cfg);
-out_parser:
-    yaml_parser_delete(&parser);
     return rc;
 }
 
@@ -1104,25 +1095,12 @@ int notify_config_load_file(notify_config_t **out, const char *path, unsigned fl
                             vigil_error_t *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return vigil_error_set(err, VIGIL_EIO, "%s: %s", path, strerror(errno));
-    buf_t b;
-    buf_init(&b, NOTIFY_FILE_MAX);
-    char chunk[8192];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        if ((rc = buf_append(&b, chunk, n)) != 0)
-            break;
+    yaml_document_t doc;
+    int rc = yamldoc_load_file(&doc, path, &notify_yaml, err);
     if (rc != 0)
-        rc = vigil_error_set(err, rc, "%s: larger than %u bytes", path, NOTIFY_FILE_MAX);
-    else if (ferror(f))
-        rc = vigil_error_set(err, VIGIL_EIO, "%s: %s", path, strerror(errno));
-    else
-        rc = notify_config_load_buffer(out, path, b.data ? b.data : "", b.len, flags, err);
-    buf_free(&b);
-    fclose(f);
+        return rc;
+    rc = load_document(out, path, &doc, flags, err);
+    yaml_document_delete(&doc);
     return rc;
 }
 
