@@ -240,18 +240,37 @@ static const char DIGIT_PAIRS[201] =
     "50515253545556575859606162636465666768697071727374"
     "75767778798081828384858687888990919293949596979899";
 
-/* Writes the n decimal digits of d at out (no terminator). */
+/* Writes the four digits of v < 10000 at p. */
+static inline void put4(char *p, uint32_t v)
+{
+    memcpy(p, DIGIT_PAIRS + 2 * (v / 100), 2);
+    memcpy(p + 2, DIGIT_PAIRS + 2 * (v % 100), 2);
+}
+
+/* Writes the n decimal digits of d (exactly n of them) at out, no terminator: eight at a time
+ * in 32-bit arithmetic, then pairs. */
 static void put_digits(char *out, uint64_t d, int n)
 {
-    int i = n;
-    while (i >= 2) {
-        unsigned r = (unsigned)(d % 100);
-        d /= 100;
-        i -= 2;
-        memcpy(out + i, DIGIT_PAIRS + 2 * r, 2);
+    char *p = out + n;
+    while (d >= 100000000) {
+        uint32_t lo = (uint32_t)(d % 100000000);
+        d /= 100000000;
+        p -= 8;
+        put4(p, lo / 10000);
+        put4(p + 4, lo % 10000);
     }
-    if (i == 1)
-        out[0] = (char)('0' + d);
+    uint32_t x = (uint32_t)d;
+    while (x >= 100) {
+        p -= 2;
+        memcpy(p, DIGIT_PAIRS + 2 * (x % 100), 2);
+        x /= 100;
+    }
+    if (x >= 10) {
+        p -= 2;
+        memcpy(p, DIGIT_PAIRS + 2 * x, 2);
+    } else {
+        *--p = (char)('0' + x);
+    }
 }
 
 /* Go's 'f' with precision -1: all integer digits, no exponent, no trailing zeros. */

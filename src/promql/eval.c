@@ -480,6 +480,9 @@ static int eval_vector_selector(evalctx_t *c, const expr_t *vs, int64_t t, value
     return eval_count_samples(c, out->vec.n);
 }
 
+/* How many series ahead eval_matrix_selector prefetches. */
+#define PREFETCH_AHEAD 4
+
 static int eval_matrix_selector(evalctx_t *c, const expr_t *e, int64_t t, value_t *out)
 {
     const expr_t *vs = e->ms.vs;
@@ -494,6 +497,16 @@ static int eval_matrix_selector(evalctx_t *c, const expr_t *e, int64_t t, value_
     size_t total = 0;
     for (size_t i = 0; i < sc->n; i++) {
         sel_series_t *s = &sc->s[i];
+        /* A range query visits every series at every step, and their samples far outgrow
+         * the caches: fetch the window a few series ahead will search and read. */
+        if (i + PREFETCH_AHEAD < sc->n) {
+            const sel_series_t *f = &sc->s[i + PREFETCH_AHEAD];
+            if (f->hint_lo < f->n_live) {
+                __builtin_prefetch(f->live + f->hint_lo);
+                __builtin_prefetch(f->live + f->hint_hi);
+            }
+            __builtin_prefetch(&sc->s[i + 2 * PREFETCH_AHEAD]);
+        }
         if (s->n_hist > 0 && hist_in(s, from, ts))
             return native_histograms(c, s);
         long hi = search_from(s->live, s->n_live, ts, &s->hint_hi);
