@@ -513,7 +513,9 @@ int tsdb_series_last(const tsdb_series_set_t *set, size_t i, int64_t *t_ms, doub
     pthread_mutex_lock(&hs->mu);
     int     rc = -1;
     int64_t t = hs->last_t;
-    if (hs->has_last && hs->ooo == NULL && t <= set->maxt) {
+    /* maxt >= t: the sample is still stored (truncation drops the oldest chunks, never the
+     * newest, but a series left without chunks keeps its last_t). */
+    if (hs->has_last && hs->ooo == NULL && hs->maxt >= t && t <= set->maxt) {
         rc = t >= set->mint ? 1 : 0;
         /* A block's samples lie before its exclusive end: all older than t when it ends by t
          * (else it may hold t itself, and the block's copy would win). */
