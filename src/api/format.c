@@ -72,7 +72,7 @@ static size_t utf8_len(const unsigned char *p, size_t n)
     return len;
 }
 
-/* The escaping of Go's encoding/json, which Prometheus's label sets go through: HTML-safe
+/* The escaping of Go's encoding/json, which all of Prometheus's API output goes through: HTML-safe
  * (<, >, & as \u003c...), \n \r \t, other control bytes as \u00XX, invalid UTF-8 as
  * \ufffd, and U+2028/U+2029 escaped. */
 static int put_go_string_slow(buf_t *out, const unsigned char *p, size_t n)
@@ -120,9 +120,8 @@ static int put_go_string_slow(buf_t *out, const unsigned char *p, size_t n)
     return rc ? rc : buf_putc(out, '"');
 }
 
-/* A label name or value as a JSON string, byte for byte as Prometheus writes it. Almost all
- * are plain printable ASCII, copied straight after one scan. */
-static int put_go_string(buf_t *out, const char *s)
+/* Almost all strings are plain printable ASCII, copied straight after one scan. */
+int api_put_json_string(buf_t *out, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t n = 0;
@@ -150,9 +149,9 @@ int api_put_labels(buf_t *out, promql_labels_t labels)
     for (size_t i = 0; rc == 0 && i < labels.n; i++) {
         if (i > 0)
             rc = buf_putc(out, ',');
-        rc = rc ? rc : put_go_string(out, labels.v[i].name);
+        rc = rc ? rc : api_put_json_string(out, labels.v[i].name);
         rc = rc ? rc : buf_putc(out, ':');
-        rc = rc ? rc : put_go_string(out, labels.v[i].value);
+        rc = rc ? rc : api_put_json_string(out, labels.v[i].value);
     }
     return rc ? rc : buf_putc(out, '}');
 }
@@ -293,7 +292,7 @@ int api_put_result(buf_t *out, const promql_result_t *r)
         rc = buf_puts(out, "{\"resultType\":\"string\",\"result\":[");
         rc = rc ? rc : api_put_time(out, r->t);
         rc = rc ? rc : buf_putc(out, ',');
-        rc = rc ? rc : buf_put_json_string(out, r->string != NULL ? r->string : "");
+        rc = rc ? rc : api_put_json_string(out, r->string != NULL ? r->string : "");
         return rc ? rc : buf_puts(out, "]}");
     case PROMQL_VALUE_NONE:
         break;
