@@ -174,7 +174,9 @@ static size_t cached_time(time_cache_t *tc, int64_t t, char *out)
         tc->len[i] = (uint8_t)api_format_time(tc->s[i], t);
         tc->t[i] = t;
     }
-    memcpy(out, tc->s[i], tc->len[i]);
+    /* A fixed-size copy (one or two moves, no call): the bytes past the length land where
+     * the point's next characters are written (format_point's output has POINT_MAX room). */
+    memcpy(out, tc->s[i], API_TIME_MAX);
     return tc->len[i];
 }
 
