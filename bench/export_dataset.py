@@ -5,8 +5,10 @@ Reads back, through a running vigil's Prometheus query API, the raw samples an a
 with its own collectors, and writes them as one OpenMetrics 1.0 file with timestamps, then
 compresses it with xz and zstd and keeps the smaller (bench/data/host-1h.om.xz by default).
 
-    vigil run --listen 127.0.0.1:19600 --data /tmp/rec/data      # recording, >= 62 min
-    python3 bench/export_dataset.py --url http://127.0.0.1:19600 --hours 1
+    vigil run --listen 127.0.0.1:19600 --data /tmp/rec/data \
+        --collect.process.name_regex='.*'                          # recording, >= 62 min
+    python3 bench/export_dataset.py --url http://127.0.0.1:19600 --hours 1 \
+        --min-samples 3500 --max-series 500
 
 How: the metric names come from /api/v1/label/__name__/values; for each name one instant query
 of the range selector {__name__="NAME"}[Ns] at a fixed end time returns every raw sample of
