@@ -52,6 +52,27 @@ const promql_matcher_t *promql_selector_matchers(const promql_selector_t *sel, s
 
 void promql_selector_free(promql_selector_t *sel);
 
+/* ---- the value notation of series descriptions ("1+2x3 _ stale", series_values.c) ---- */
+
+typedef enum promql_slot {
+    PROMQL_SLOT_VALUE,      /* a sample (a staleness marker is the NaN it stands for) */
+    PROMQL_SLOT_OMITTED,    /* "_": no sample in this slot */
+    PROMQL_SLOT_HISTOGRAM,  /* "{{...}}": a native histogram, value 0; callers refuse or skip */
+} promql_slot_t;
+
+/* One slot per interval of the series; v[i] and kind[i] (a promql_slot_t) describe slot i. */
+typedef struct promql_series_values {
+    double        *v;
+    unsigned char *kind;
+    size_t         n, cap;
+} promql_series_values_t;
+
+/* Expands the notation `s` into *out, which the caller frees with
+ * promql_series_values_free(). VIGIL_EPARSE ("1:COL: parse error: bad number or duration
+ * syntax: \"ITEM\"", COL the item's 1-based byte column) or VIGIL_ENOMEM, *out then empty. */
+int promql_series_values_parse(const char *s, promql_series_values_t *out, vigil_error_t *err);
+void promql_series_values_free(promql_series_values_t *v);
+
 /* ---- engine ---- */
 
 typedef struct promql_engine_opts {

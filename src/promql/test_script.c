@@ -150,66 +150,6 @@ static const char *parse_metric(arena_t *a, const char *p, sdesc_t *d, char *err
     return p;
 }
 
-static bool parse_num_prefix(const char **pp, double *v)
-{
-    const char *p = *pp, *s = p;
-    if (*p == '+' || *p == '-')
-        p++;
-    if (strncasecmp(p, "inf", 3) == 0) {
-        p += 3;
-    } else if (strncasecmp(p, "nan", 3) == 0) {
-        p += 3;
-    } else {
-        const char *d = p;
-        while (isdigit((unsigned char)*p) || *p == '.')
-            p++;
-        if (p == d)
-            return false;
-        if ((*p == 'e' || *p == 'E') &&
-            (isdigit((unsigned char)p[1]) ||
-             ((p[1] == '+' || p[1] == '-') && isdigit((unsigned char)p[2])))) {
-            p += 2;
-            while (isdigit((unsigned char)*p))
-                p++;
-        }
-    }
-    char tmp[64];
-    size_t len = (size_t)(p - s);
-    if (len >= sizeof(tmp))
-        return false;
-    memcpy(tmp, s, len);
-    tmp[len] = '\0';
-    if (!promql_parse_number(tmp, len, v))
-        return false;
-    *pp = p;
-    return true;
-}
-
-static bool parse_uint(const char *p, long *k)
-{
-    if (!isdigit((unsigned char)*p))
-        return false;
-    char *end;
-    errno = 0;
-    *k = strtol(p, &end, 10);
-    return *end == '\0' && errno == 0 && *k >= 0 && *k < 10000000;
-}
-
-static void push(arena_t *a, sdesc_t *d, size_t *cap, double v, bool omitted, bool hist)
-{
-    if (d->n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 32;
-        d->v = arena_realloc(a, d->v, *cap * sizeof(double), nc * sizeof(double));
-        d->omitted = arena_realloc(a, d->omitted, *cap, nc);
-        d->hist = arena_realloc(a, d->hist, *cap, nc);
-        *cap = nc;
-    }
-    d->v[d->n] = v;
-    d->omitted[d->n] = omitted;
-    d->hist[d->n] = hist;
-    d->n++;
-}
-
 /* Parses one series description line. */
 static bool parse_series_desc(arena_t *a, const char *line, sdesc_t *d, char *err, size_t errlen)
 {
@@ -217,84 +157,24 @@ static bool parse_series_desc(arena_t *a, const char *line, sdesc_t *d, char *er
     const char *p = parse_metric(a, skip_ws(line), d, err, errlen);
     if (p == NULL)
         return false;
-    size_t cap = 0;
-    for (;;) {
-        p = skip_ws(p);
-        if (*p == '\0')
-            break;
-        const char *s = p;
-        int depth = 0;
-        while (*p && (depth > 0 || (*p != ' ' && *p != '\t'))) {
-            if (*p == '{')
-                depth++;
-            else if (*p == '}')
-                depth--;
-            p++;
-        }
-        char *tok = arena_strndup(a, s, (size_t)(p - s));
-        if (tok[0] == '{') {
-            d->has_hist = true;
-            char *close = strrchr(tok, '}');
-            long k = 0;
-            if (close != NULL && close[1] == 'x' && !parse_uint(close + 2, &k)) {
-                snprintf(err, errlen, "bad histogram repetition \"%s\"", tok);
-                return false;
-            }
-            for (long i = 0; i <= k; i++)
-                push(a, d, &cap, 0, false, true);
-            continue;
-        }
-        if (strcmp(tok, "stale") == 0) {
-            double st;
-            uint64_t bits = PROMQL_STALE_NAN_BITS;
-            memcpy(&st, &bits, sizeof(st));
-            push(a, d, &cap, st, false, false);
-            continue;
-        }
-        if (tok[0] == '_') {
-            long k = 1;
-            if (tok[1] == 'x' && !parse_uint(tok + 2, &k)) {
-                snprintf(err, errlen, "bad item \"%s\"", tok);
-                return false;
-            } else if (tok[1] != '\0' && tok[1] != 'x') {
-                snprintf(err, errlen, "bad item \"%s\"", tok);
-                return false;
-            }
-            for (long i = 0; i < k; i++)
-                push(a, d, &cap, NAN, true, false);
-            continue;
-        }
-        const char *q = tok;
-        double base, delta = 0;
-        if (!parse_num_prefix(&q, &base)) {
-            snprintf(err, errlen, "bad value \"%s\"", tok);
-            return false;
-        }
-        if (*q == '\0') {
-            push(a, d, &cap, base, false, false);
-            continue;
-        }
-        if (*q == '+' || *q == '-') {
-            bool neg = *q == '-';
-            q++;
-            if (!parse_num_prefix(&q, &delta)) {
-                snprintf(err, errlen, "bad value \"%s\"", tok);
-                return false;
-            }
-            if (neg)
-                delta = -delta;
-        }
-        long k;
-        if (*q != 'x' || !parse_uint(q + 1, &k)) {
-            snprintf(err, errlen, "bad value \"%s\"", tok);
-            return false;
-        }
-        /* Repeated addition, as Prometheus's series parser does: base + delta * i rounds
-         * differently for steps like 0.1 and then expected values disagree in the last bit. */
-        double v = base;
-        for (long i = 0; i <= k; i++, v += delta)
-            push(a, d, &cap, v, false, false);
+    promql_series_values_t vs;
+    vigil_error_t verr;
+    if (promql_series_values_parse(p, &vs, &verr) != 0) {
+        /* the message quotes at most 60 bytes of the item: it fits the callers' 200 */
+        snprintf(err, errlen, "%.190s", verr.message);
+        return false;
     }
+    d->n = vs.n;
+    d->v = arena_alloc(a, (vs.n ? vs.n : 1) * sizeof(double));
+    d->omitted = arena_alloc(a, vs.n ? vs.n : 1);
+    d->hist = arena_alloc(a, vs.n ? vs.n : 1);
+    for (size_t i = 0; i < vs.n; i++) {
+        d->omitted[i] = vs.kind[i] == PROMQL_SLOT_OMITTED;
+        d->hist[i] = vs.kind[i] == PROMQL_SLOT_HISTOGRAM;
+        d->v[i] = d->omitted[i] ? NAN : vs.v[i];
+        d->has_hist |= d->hist[i];
+    }
+    promql_series_values_free(&vs);
     return true;
 }
 

@@ -163,6 +163,52 @@ static void test_engine_vector(void **state)
     promql_memstore_free(m);
 }
 
+/* The value notation of series descriptions, shared by the test scripts and promtool tests. */
+static void test_series_values(void **state)
+{
+    (void)state;
+    promql_series_values_t vs;
+    vigil_error_t err;
+    assert_int_equal(promql_series_values_parse("1+1x3 _x2 stale 0.1+0.1x2 -1-2x1 5x1",
+                                                &vs, &err), 0);
+    static const double want[] = { 1, 2, 3, 4, 0, 0, NAN, 0.1, 0.2, 0.30000000000000004, -1, -3,
+                                   5, 5 };
+    assert_int_equal(vs.n, sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < vs.n; i++) {
+        promql_slot_t k = i == 4 || i == 5 ? PROMQL_SLOT_OMITTED : PROMQL_SLOT_VALUE;
+        assert_int_equal(vs.kind[i], k);
+        if (i == 6) {  /* the staleness marker's own NaN */
+            uint64_t bits;
+            memcpy(&bits, &vs.v[i], sizeof(bits));
+            assert_int_equal(bits, 0x7ff0000000000002ULL);
+        } else if (k == PROMQL_SLOT_VALUE) {
+            assert_memory_equal(&vs.v[i], &want[i], sizeof(double));  /* repeated addition */
+        }
+    }
+    promql_series_values_free(&vs);
+
+    assert_int_equal(promql_series_values_parse("{{schema:1 sum:2 count:1}}x1 3", &vs, &err), 0);
+    assert_int_equal(vs.n, 3);
+    assert_int_equal(vs.kind[0], PROMQL_SLOT_HISTOGRAM);
+    assert_int_equal(vs.kind[1], PROMQL_SLOT_HISTOGRAM);
+    assert_int_equal(vs.kind[2], PROMQL_SLOT_VALUE);
+    promql_series_values_free(&vs);
+
+    static const char *const bad[] = { "1 2a", "1x", "_y", "1+x3", "{{a}" };
+    static const char *const msg[] = {
+        "1:3: parse error: bad number or duration syntax: \"2a\"",
+        "1:1: parse error: bad number or duration syntax: \"1x\"",
+        "1:1: parse error: bad number or duration syntax: \"_y\"",
+        "1:1: parse error: bad number or duration syntax: \"1+x3\"",
+        "1:1: parse error: bad number or duration syntax: \"{{a}\"",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(promql_series_values_parse(bad[i], &vs, &err), VIGIL_EPARSE);
+        assert_string_equal(err.message, msg[i]);
+        assert_int_equal(vs.n, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -171,6 +217,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_engine_vector),
+        cmocka_unit_test(test_series_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
