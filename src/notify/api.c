@@ -27,16 +27,10 @@
 /* strfmt.DateTime: "2006-01-02T15:04:05.000Z". */
 static int put_time(buf_t *b, int64_t ms)
 {
-    int64_t secs = ms / 1000, frac = ms % 1000;
-    if (frac < 0) {
-        frac += 1000;
-        secs--;
-    }
-    time_t t = (time_t)secs;
     struct tm tm;
-    gmtime_r(&t, &tm);
+    int frac = npayload_utc(ms, &tm);
     return buf_printf(b, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900,
-                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
+                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }
 
 static int put_kv_map(buf_t *b, const notify_kv_t *kv, size_t n)

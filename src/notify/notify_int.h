@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* ---- matchers (matcher.c) --------------------------------------------------------------- */
 
@@ -169,6 +170,8 @@ typedef struct nmessage {
  * JSON version 4 (malloc'd, caller frees; max_alerts 0: all). NULL when out of memory. */
 template_value_t *npayload_data(const nmessage_t *m);
 char *npayload_webhook(const nmessage_t *m, int max_alerts);
+/* Splits `ms` (since the epoch) into UTC calendar fields and returns the milliseconds. */
+int npayload_utc(int64_t ms, struct tm *tm);
 /* RFC 3339 with nanoseconds as Go's time.Time JSON encoding writes it; 0 -> Go's zero time. */
 void npayload_rfc3339(int64_t ms, char *out, size_t cap);
 

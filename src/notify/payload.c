@@ -18,23 +18,29 @@
 #include <string.h>
 #include <time.h>
 
+int npayload_utc(int64_t ms, struct tm *tm)
+{
+    int64_t secs = ms / 1000, frac = ms % 1000;
+    if (frac < 0) {  /* before 1970: the fraction counts up from the earlier second */
+        frac += 1000;
+        secs--;
+    }
+    time_t t = (time_t)secs;
+    gmtime_r(&t, tm);
+    return (int)frac;
+}
+
 void npayload_rfc3339(int64_t ms, char *out, size_t cap)
 {
     if (ms == 0) {
         snprintf(out, cap, "0001-01-01T00:00:00Z");
         return;
     }
-    int64_t secs = ms / 1000, frac = ms % 1000;
-    if (frac < 0) {
-        frac += 1000;
-        secs--;
-    }
-    time_t t = (time_t)secs;
     struct tm tm;
-    gmtime_r(&t, &tm);
+    int frac = npayload_utc(ms, &tm);
     char f[8] = "";
     if (frac) {
-        snprintf(f, sizeof(f), ".%03lld", (long long)frac);
+        snprintf(f, sizeof(f), ".%03d", frac);
         for (size_t n = strlen(f); n > 1 && f[n - 1] == '0'; n--)
             f[n - 1] = '\0';
     }

@@ -102,6 +102,14 @@ int buf_printf(buf_t *b, const char *fmt, ...)
     return rc;
 }
 
+/* Takes back what a failed append wrote: nothing half-written stays in the buffer. */
+static void truncate_to(buf_t *b, size_t len)
+{
+    b->len = len;
+    if (b->data != NULL)
+        b->data[len] = '\0';
+}
+
 int buf_put_json_string(buf_t *b, const char *s)
 {
     size_t start_len = b->len;
@@ -128,11 +136,8 @@ int buf_put_json_string(buf_t *b, const char *s)
     }
     if (rc == 0)
         rc = buf_putc(b, '"');
-    if (rc != 0) {
-        b->len = start_len;
-        if (b->data != NULL)
-            b->data[b->len] = '\0';
-    }
+    if (rc != 0)
+        truncate_to(b, start_len);
     return rc;
 }
 
@@ -191,11 +196,8 @@ int buf_put_go_quoted(buf_t *b, const char *s)
     }
     if (rc == 0)
         rc = buf_putc(b, '"');
-    if (rc != 0) {
-        b->len = start_len;
-        if (b->data != NULL)
-            b->data[b->len] = '\0';
-    }
+    if (rc != 0)
+        truncate_to(b, start_len);
     return rc;
 }
 
