@@ -11,6 +11,7 @@
  * One JSON line as bench/README.md describes; skipped unless $BENCH is empty or a prefix of
  * the benchmark's name.
  */
+#include "bench_common.h"
 #include "collect/collect.h"
 
 #include <arpa/inet.h>
@@ -29,12 +30,6 @@
 #define NODE_EXPORTER "/usr/bin/prometheus-node-exporter"
 #define OUR_CYCLES    200
 #define SCRAPES       50
-
-static bool wanted(const char *name)
-{
-    const char *b = getenv("BENCH");
-    return b == NULL || *b == '\0' || strncmp(name, b, strlen(b)) == 0;
-}
 
 static double cpu_seconds(void)
 {
@@ -178,7 +173,7 @@ out_kill:
 
 int main(void)
 {
-    if (!wanted("collect.host_cycle"))
+    if (!bench_wanted("collect.host_cycle"))
         return 0;
     double ours = ours_us_per_cycle();
     double theirs = node_exporter_us_per_scrape();

@@ -9,6 +9,7 @@
  * directory is found next to the repository ($VIGIL_PEERS overrides it). Each figure is the
  * best of REPS runs.
  */
+#include "bench_common.h"
 #include "expfmt/expfmt.h"
 #include "util/buf.h"
 
@@ -22,19 +23,6 @@
 #define REPS 5
 #define MIN_BYTES ((size_t)10 << 20)
 #define SAMPLE "openmetrics/samples/prometheus-textparse/alltypes.237mfs.prom.txt"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static bool wanted(const char *name)
-{
-    const char *p = getenv("BENCH");
-    return p == NULL || strncmp(name, p, strlen(p)) == 0;
-}
 
 /* Reads the sample into b; tries $VIGIL_PEERS, then ../shared/peers beside this source file's
  * repository, then relative to the working directory (make bench runs from the root). */
@@ -68,7 +56,7 @@ static bool load_sample(buf_t *b)
 
 int main(void)
 {
-    if (!wanted("expfmt.parse"))
+    if (!bench_wanted("expfmt.parse"))
         return 0;
     buf_t one, all;
     buf_init(&one, (size_t)1 << 26);
@@ -91,7 +79,7 @@ int main(void)
         expfmt_parser_t p;
         expfmt_entry_t e;
         vigil_error_t err;
-        double t0 = now_s();
+        double t0 = bench_now_s();
         if (expfmt_parser_init(&p, all.data, all.len, EXPFMT_TEXT, EXPFMT_LENIENT) != 0)
             return 1;
         int rc;
@@ -100,7 +88,7 @@ int main(void)
                 sum += (e.value == e.value ? 1.0 : 0.0) + (double)e.nlabels;
         samples = expfmt_samples_read(&p);
         expfmt_parser_destroy(&p);
-        double t = now_s() - t0;
+        double t = bench_now_s() - t0;
         if (rc != 0) {
             fprintf(stderr, "bench_expfmt: %s\n", err.message);
             return 1;
@@ -113,23 +101,21 @@ int main(void)
     double floor_best = 1e9;
     size_t lines = 0;
     for (int r = 0; r < REPS; r++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         size_t n = 0;
         const char *s = all.data, *end = all.data + all.len;
         while ((s = memchr(s, '\n', (size_t)(end - s))) != NULL) {
             n++;
             s++;
         }
-        double t = now_s() - t0;
+        double t = bench_now_s() - t0;
         lines = n;
         if (t < floor_best)
             floor_best = t;
     }
 
     double mb = (double)all.len / 1e6, ours = mb / best, base = mb / floor_best;
-    printf("{\"bench\":\"expfmt.parse\",\"value\":%.4g,\"unit\":\"MB/s\",\"baseline\":"
-           "\"memchr_newlines\",\"baseline_value\":%.4g,\"ratio\":%.3g}\n",
-           ours, base, ours / base);
+    bench_report("expfmt.parse", ours, "MB/s", "memchr_newlines", base);
     fprintf(stderr, "bench_expfmt: %.1f MB, %zu lines, %zu samples, %.1f M samples/s "
             "(checksum %g)\n", mb, lines, samples, (double)samples / best / 1e6, sum);
     buf_free(&one);

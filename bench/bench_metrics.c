@@ -6,6 +6,7 @@
  * Each measurement is the best of REPS runs (the least disturbed one). Baseline loops are
  * kept honest with empty asm barriers so the compiler cannot hoist or delete their work.
  */
+#include "bench_common.h"
 #include "vigil/metrics.h"
 
 #include <pthread.h>
@@ -24,28 +25,6 @@
 /* Makes the compiler forget what it knows about a pointer's target. */
 #define LAUNDER(p) __asm__ volatile("" : "+r"(p))
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static bool wanted(const char *name)
-{
-    const char *p = getenv("BENCH");
-    return p == NULL || strncmp(name, p, strlen(p)) == 0;
-}
-
-static void report(const char *name, double value, const char *unit, const char *base,
-                   double base_value)
-{
-    printf("{\"bench\":\"%s\",\"value\":%.4g,\"unit\":\"%s\",\"baseline\":\"%s\","
-           "\"baseline_value\":%.4g,\"ratio\":%.3g}\n",
-           name, value, unit, base, base_value, value / base_value);
-    fflush(stdout);
-}
-
 /* ---- the baselines ---------------------------------------------------------------------- */
 
 static _Atomic uint64_t bare __attribute__((aligned(64)));
@@ -54,12 +33,12 @@ static double bare_atomic_ns(void)
 {
     double best = 1e9;
     for (int r = 0; r < REPS; r++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         for (long i = 0; i < N; i++) {
             atomic_fetch_add_explicit(&bare, 1, memory_order_relaxed);
             BARRIER();
         }
-        double ns = (now_s() - t0) * 1e9 / N;
+        double ns = (bench_now_s() - t0) * 1e9 / N;
         if (ns < best)
             best = ns;
     }
@@ -85,16 +64,16 @@ static void bench_counter_inc(vigil_registry_t *reg)
     vigil_counter_t *c = vigil_counter_with(f);
     double best = 1e9;
     for (int r = 0; r < REPS; r++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         for (long i = 0; i < N; i++) {
             vigil_counter_inc(c);
             BARRIER();
         }
-        double ns = (now_s() - t0) * 1e9 / N;
+        double ns = (bench_now_s() - t0) * 1e9 / N;
         if (ns < best)
             best = ns;
     }
-    report("metrics.counter_inc", best, "ns/op", "atomic_fetch_add_relaxed", bare_atomic_ns());
+    bench_report("metrics.counter_inc", best, "ns/op", "atomic_fetch_add_relaxed", bare_atomic_ns());
 }
 
 /* ---- metrics.counter_inc_2t ------------------------------------------------------------- */
@@ -142,12 +121,12 @@ static double run_two(void *(*fn)(void *), two_t *proto, long ops_per_thread)
         two_t a = *proto, b = *proto;
         a.ready = b.ready = &ready;
         pthread_t ta, tb;
-        double t0 = now_s();
+        double t0 = bench_now_s();
         pthread_create(&ta, NULL, fn, &a);
         pthread_create(&tb, NULL, fn, &b);
         pthread_join(ta, NULL);
         pthread_join(tb, NULL);
-        double ops = 2.0 * (double)ops_per_thread / (now_s() - t0);
+        double ops = 2.0 * (double)ops_per_thread / (bench_now_s() - t0);
         if (ops > best)
             best = ops;
     }
@@ -167,7 +146,7 @@ static void bench_counter_inc_2t(vigil_registry_t *reg)
     if (vigil_counter_value(proto.c) != want)
         fprintf(stderr, "bench: counter_inc_2t lost increments: %.0f != %.0f\n",
                 vigil_counter_value(proto.c), want);
-    report("metrics.counter_inc_2t", ours, "ops/s", "pthread_mutex_counter", mutex);
+    bench_report("metrics.counter_inc_2t", ours, "ops/s", "pthread_mutex_counter", mutex);
 }
 
 /* ---- metrics.counter_inc_by_labels ------------------------------------------------------ */
@@ -189,17 +168,17 @@ static void bench_counter_inc_by_labels(vigil_registry_t *reg)
     LAUNDER(zero); /* 0 at run time, unknown to the compiler: keeps the hash live below */
     double best = 1e9, base = 1e9;
     for (int r = 0; r < REPS; r++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         for (long i = 0; i < N; i++) {
             const char *hh = h, *cc = code;
             LAUNDER(hh);
             LAUNDER(cc);
             vigil_counter_inc(vigil_counter_labels(f, (const char *const[]){ hh, cc }, 2, NULL));
         }
-        double ns = (now_s() - t0) * 1e9 / N;
+        double ns = (bench_now_s() - t0) * 1e9 / N;
         if (ns < best)
             best = ns;
-        t0 = now_s();
+        t0 = bench_now_s();
         for (long i = 0; i < N; i++) {
             const char *hh = h, *cc = code;
             LAUNDER(hh);
@@ -208,11 +187,11 @@ static void bench_counter_inc_by_labels(vigil_registry_t *reg)
             /* The hash feeds the address, as a lookup's would. */
             atomic_fetch_add_explicit(&bare + (x & zero), 1, memory_order_relaxed);
         }
-        ns = (now_s() - t0) * 1e9 / N;
+        ns = (bench_now_s() - t0) * 1e9 / N;
         if (ns < base)
             base = ns;
     }
-    report("metrics.counter_inc_by_labels", best, "ns/op", "fnv1a_2_strings+atomic_add", base);
+    bench_report("metrics.counter_inc_by_labels", best, "ns/op", "fnv1a_2_strings+atomic_add", base);
 }
 
 /* ---- metrics.histogram_observe / summary_observe ---------------------------------------- */
@@ -229,16 +208,16 @@ static void bench_histogram_observe(vigil_registry_t *reg)
         vals[i] = 0.0007 * (double)(i * 37 % 64) * (double)(i % 7 + 1);
     double best = 1e9;
     for (int r = 0; r < REPS; r++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         for (long i = 0; i < N; i++) {
             vigil_histogram_observe(h, vals[i & 63]);
             BARRIER();
         }
-        double ns = (now_s() - t0) * 1e9 / N;
+        double ns = (bench_now_s() - t0) * 1e9 / N;
         if (ns < best)
             best = ns;
     }
-    report("metrics.histogram_observe", best, "ns/op", "atomic_fetch_add_relaxed",
+    bench_report("metrics.histogram_observe", best, "ns/op", "atomic_fetch_add_relaxed",
            bare_atomic_ns());
 }
 
@@ -253,16 +232,16 @@ static void bench_summary_observe(vigil_registry_t *reg)
     double best = 1e9;
     long n = N / 4;
     for (int r = 0; r < REPS; r++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         for (long i = 0; i < n; i++) {
             vigil_summary_observe(s, vals[i & 63]);
             BARRIER();
         }
-        double ns = (now_s() - t0) * 1e9 / (double)n;
+        double ns = (bench_now_s() - t0) * 1e9 / (double)n;
         if (ns < best)
             best = ns;
     }
-    report("metrics.summary_observe", best, "ns/op", "atomic_fetch_add_relaxed",
+    bench_report("metrics.summary_observe", best, "ns/op", "atomic_fetch_add_relaxed",
            bare_atomic_ns());
 }
 
@@ -287,23 +266,23 @@ static void bench_expose_10k(void)
     size_t len = 0;
     for (int r = 0; r < REPS * 4; r++) {
         char *out;
-        double t0 = now_s();
+        double t0 = bench_now_s();
         vigil_registry_expose(reg, VIGIL_FORMAT_TEXT, &out, &len, NULL);
-        double us = (now_s() - t0) * 1e6;
+        double us = (bench_now_s() - t0) * 1e6;
         if (us < best)
             best = us;
         char *dst = malloc(len + 1);
-        t0 = now_s();
+        t0 = bench_now_s();
         memcpy(dst, out, len + 1);
         LAUNDER(dst);
         BARRIER();
-        us = (now_s() - t0) * 1e6;
+        us = (bench_now_s() - t0) * 1e6;
         if (us < base)
             base = us;
         free(dst);
         free(out);
     }
-    report("metrics.expose_10k", best, "us", "memcpy_same_bytes", base);
+    bench_report("metrics.expose_10k", best, "us", "memcpy_same_bytes", base);
     vigil_registry_free(reg);
 }
 
@@ -313,17 +292,17 @@ int main(void)
     if (vigil_registry_new(NULL, &reg, NULL) != 0)
         return 1;
     /* $BENCH is a prefix: "metrics" runs all, "metrics.counter_inc" the three counter ones. */
-    if (wanted("metrics.counter_inc"))
+    if (bench_wanted("metrics.counter_inc"))
         bench_counter_inc(reg);
-    if (wanted("metrics.counter_inc_2t"))
+    if (bench_wanted("metrics.counter_inc_2t"))
         bench_counter_inc_2t(reg);
-    if (wanted("metrics.counter_inc_by_labels"))
+    if (bench_wanted("metrics.counter_inc_by_labels"))
         bench_counter_inc_by_labels(reg);
-    if (wanted("metrics.histogram_observe"))
+    if (bench_wanted("metrics.histogram_observe"))
         bench_histogram_observe(reg);
-    if (wanted("metrics.summary_observe"))
+    if (bench_wanted("metrics.summary_observe"))
         bench_summary_observe(reg);
-    if (wanted("metrics.expose_10k"))
+    if (bench_wanted("metrics.expose_10k"))
         bench_expose_10k();
     vigil_registry_free(reg);
     return 0;

@@ -32,6 +32,7 @@
  *
  * One JSON line each (bench/README.md); only names starting with $BENCH run.
  */
+#include "bench_common.h"
 #include "agent/tsdb_storage.h"
 #include "rules/rules.h"
 #include "tsdb/tsdb.h"
@@ -59,19 +60,6 @@
 #define STEPS      60                                   /* t = 0 .. 14m45s */
 #define FIRST_TIMED 41                                  /* rounds 10m15s .. 14m45s */
 #define PROMTOOL_REPS 3
-
-static bool wanted(const char *name)
-{
-    const char *b = getenv("BENCH");
-    return b == NULL || *b == '\0' || strncmp(name, b, strlen(b)) == 0;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- the workload -------------------------------------------------------------------------- */
 
@@ -292,18 +280,18 @@ static int run_vigil(const char *dir, const char *rules_path, double *rules_ms,
         ingest_step(&w, k);
         int64_t t = (int64_t)k * STEP_MS;
         fake_now = t;
-        double t0 = now_s();
+        double t0 = bench_now_s();
         rules_manager_eval_all(m, t);
-        double t1 = now_s();
+        double t1 = bench_now_s();
         /* What the agent's group thread does after its second round: from then on the
          * alerts write ALERTS / ALERTS_FOR_STATE (promtool marks its rules restored too). */
         if (k == 1)
             rules_manager_restore_all(m, t);
         if (k >= FIRST_TIMED) {
             sum_rules += t1 - t0;
-            double t2 = now_s();
+            double t2 = bench_now_s();
             *alerts = promql_only(&w, exprs, t);
-            sum_promql += now_s() - t2;
+            sum_promql += bench_now_s() - t2;
         }
     }
     *rules_ms = sum_rules * 1000 / (STEPS - FIRST_TIMED);
@@ -321,7 +309,7 @@ static int run_vigil(const char *dir, const char *rules_path, double *rules_ms,
 /* Seconds `argv` takes to run (stdout and stderr discarded); -1 when it cannot start. */
 static double time_command(char *const argv[])
 {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     pid_t pid = fork();
     if (pid < 0)
         return -1;
@@ -337,7 +325,7 @@ static double time_command(char *const argv[])
     waitpid(pid, &st, 0);
     if (!WIFEXITED(st) || WEXITSTATUS(st) == 127)
         return -1;
-    return now_s() - t0;
+    return bench_now_s() - t0;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -377,7 +365,7 @@ static bool on_path(const char *tool)
 
 int main(void)
 {
-    bool eval = wanted("rules.eval"), machinery = wanted("rules.eval_machinery");
+    bool eval = bench_wanted("rules.eval"), machinery = bench_wanted("rules.eval_machinery");
     if (!eval && !machinery)
         return 0;
     char dir[] = "/tmp/vigil-bench-rules-XXXXXX";

@@ -44,6 +44,7 @@
  *
  * One JSON line each (bench/README.md); only names starting with $BENCH run.
  */
+#include "bench_common.h"
 #include "agent/ingest.h"
 #include "tsdb/tsdb.h"
 
@@ -65,28 +66,6 @@
 
 #define REPS 3
 #define BARRIER() __asm__ volatile("" ::: "memory")
-
-static bool wanted(const char *name)
-{
-    const char *b = getenv("BENCH");
-    return b == NULL || *b == '\0' || strncmp(name, b, strlen(b)) == 0;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void report(const char *name, double value, const char *unit, const char *base,
-                   double base_value)
-{
-    printf("{\"bench\":\"%s\",\"value\":%.4g,\"unit\":\"%s\",\"baseline\":\"%s\","
-           "\"baseline_value\":%.4g,\"ratio\":%.3g}\n",
-           name, value, unit, base, base_value, value / base_value);
-    fflush(stdout);
-}
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -255,12 +234,12 @@ static double memcpy_samples_per_s(const sample_t *src, size_t n)
     sample_t *dst = malloc(n * sizeof(*dst));
     double    best = 1e9;
     for (int r = 0; r < REPS; r++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         for (size_t i = 0; i < n; i++) { /* one sample at a time, as an append would */
             memcpy(&dst[i], &src[i], sizeof(sample_t));
             BARRIER();
         }
-        double dt = now_s() - t0;
+        double dt = bench_now_s() - t0;
         if (dt < best)
             best = dt;
     }
@@ -271,7 +250,7 @@ static double memcpy_samples_per_s(const sample_t *src, size_t n)
 static void bench_append(bool by_labels)
 {
     const char *name = by_labels ? "tsdb.append_labels" : "tsdb.append";
-    if (!wanted(name))
+    if (!bench_wanted(name))
         return;
     sample_t        *s = make_samples(APP_SERIES, APP_STEPS, 1);
     series_labels_t *sl = malloc(APP_SERIES * sizeof(*sl));
@@ -291,7 +270,7 @@ static void bench_append(bool by_labels)
                               NULL);
         tsdb_appender_commit(a, TSDB_ASYNC, NULL);
         size_t n = 0;
-        double t0 = now_s();
+        double t0 = bench_now_s();
         /* Time-major, as collectors append: every series once per step. */
         for (size_t k = 1; k < APP_STEPS; k++) {
             for (size_t i = 0; i < APP_SERIES; i++, n++) {
@@ -303,7 +282,7 @@ static void bench_append(bool by_labels)
             }
             tsdb_appender_commit(a, TSDB_ASYNC, NULL);
         }
-        double dt = now_s() - t0;
+        double dt = bench_now_s() - t0;
         if (dt < best)
             best = dt;
         tsdb_appender_free(a);
@@ -311,7 +290,7 @@ static void bench_append(bool by_labels)
         close_tmp(db, dir);
     }
     double ours = (double)(APP_SERIES * (APP_STEPS - 1)) / best;
-    report(name, ours, "samples/s", "memcpy_16B_samples",
+    bench_report(name, ours, "samples/s", "memcpy_16B_samples",
            memcpy_samples_per_s(s, APP_SERIES * APP_STEPS));
     free(sl);
     free(s);
@@ -324,7 +303,7 @@ static void bench_append(bool by_labels)
 
 static void bench_select(void)
 {
-    if (!wanted("tsdb.select"))
+    if (!bench_wanted("tsdb.select"))
         return;
     sample_t *s = make_samples(SEL_SERIES, SEL_STEPS, 2);
     char      dir[4096];
@@ -347,7 +326,7 @@ static void bench_select(void)
     size_t         got = 0;
     tsdb_matcher_t m = {TSDB_MATCH_EQ, "job", "bench"};
     for (int r = 0; r < REPS + 2; r++) {
-        double             t0 = now_s();
+        double             t0 = bench_now_s();
         tsdb_series_set_t *set;
         tsdb_select(db, &m, 1, -1000, (int64_t)SEL_STEPS * 1000, &set, NULL); /* jitter: t may be -2 */
         got = 0;
@@ -363,7 +342,7 @@ static void bench_select(void)
             tsdb_iter_free(it);
         }
         tsdb_series_set_free(set);
-        double dt = now_s() - t0;
+        double dt = bench_now_s() - t0;
         if (dt < best)
             best = dt;
     }
@@ -371,7 +350,7 @@ static void bench_select(void)
         fprintf(stderr, "bench_tsdb: select returned %zu samples, expected %d (sum %g)\n", got,
                 SEL_SERIES * SEL_STEPS, sum);
     double memcpy_s = (double)SEL_SERIES * SEL_STEPS / memcpy_samples_per_s(s, SEL_SERIES * SEL_STEPS);
-    report("tsdb.select", best * 1e6, "us", "memcpy_16B_samples", memcpy_s * 1e6);
+    bench_report("tsdb.select", best * 1e6, "us", "memcpy_16B_samples", memcpy_s * 1e6);
     close_tmp(db, dir);
     free(s);
 }
@@ -443,7 +422,7 @@ static void promxor_add(promxor_t *c, int64_t t, double v)
 
 static void bench_bytes_per_sample(void)
 {
-    if (!wanted("tsdb.bytes_per_sample_synthetic"))
+    if (!bench_wanted("tsdb.bytes_per_sample_synthetic"))
         return;
     sample_t *s = make_samples(BPS_SERIES, SEL_STEPS, 3);
     char      dir[4096];
@@ -473,7 +452,7 @@ static void bench_bytes_per_sample(void)
     tsdb_stats_t st;
     tsdb_stats(db, &st);
     double n = (double)BPS_SERIES * SEL_STEPS;
-    report("tsdb.bytes_per_sample_synthetic", (double)st.chunk_bytes / n, "bytes",
+    bench_report("tsdb.bytes_per_sample_synthetic", (double)st.chunk_bytes / n, "bytes",
            "prometheus_xor_chunks_same_samples", (double)prom_bytes / n);
     close_tmp(db, dir);
     free(s);
@@ -481,7 +460,7 @@ static void bench_bytes_per_sample(void)
 
 static void bench_block_bytes(void)
 {
-    if (!wanted("tsdb.block_bytes_per_sample_synthetic"))
+    if (!bench_wanted("tsdb.block_bytes_per_sample_synthetic"))
         return;
     const size_t steps = 3 * 3600 + 1; /* 3 h: the compactor writes [0, 2 h) */
     sample_t    *s = make_samples(BPS_SERIES, steps, 5);
@@ -522,7 +501,7 @@ static void bench_block_bytes(void)
     tsdb_stats(db, &st);
     /* One block for [0, 2 h), plus a tiny one for the few samples jitter put before 0. */
     if (st.blocks >= 1)
-        report("tsdb.block_bytes_per_sample_synthetic", (double)st.block_bytes / (double)in_block,
+        bench_report("tsdb.block_bytes_per_sample_synthetic", (double)st.block_bytes / (double)in_block,
                "bytes", "prometheus_xor_chunks_same_samples", (double)prom_bytes / (double)in_block);
     else
         fprintf(stderr, "bench_tsdb: compaction wrote no block\n");
@@ -632,7 +611,7 @@ static bool evict_dir(const char *dir)
 static double read_wal_files(const char *waldir, size_t *bytes)
 {
     char  *buf = malloc(1 << 20);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     *bytes = 0;
     DIR   *d = opendir(waldir);
     struct dirent *e;
@@ -653,7 +632,7 @@ static double read_wal_files(const char *waldir, size_t *bytes)
     }
     if (d != NULL)
         closedir(d);
-    double dt = now_s() - t0;
+    double dt = bench_now_s() - t0;
     free(buf);
     return dt;
 }
@@ -677,10 +656,10 @@ static double time_replay(const char *dir, size_t n, bool cold, double *cpu)
         if (cold && !evict_dir(dir))
             return -1;
         tsdb_t *db;
-        double  t0 = now_s(), c0 = cpu_s();
+        double  t0 = bench_now_s(), c0 = cpu_s();
         if (tsdb_open(&db, &o, NULL, NULL) != 0)
             break;
-        double       dt = now_s() - t0;
+        double       dt = bench_now_s() - t0;
         if (dt < best)
             *cpu = cpu_s() - c0;
         tsdb_stats_t st;
@@ -723,8 +702,8 @@ static void mem_and_replay(size_t n, const char *mem_name, bool replay)
     }
     size_t label_bytes = fill(db, n);
     long   rss1 = rss_bytes();
-    if (mem_name != NULL && wanted(mem_name))
-        report(mem_name, (double)(rss1 - rss0) / (double)n, "bytes", "raw_label_bytes",
+    if (mem_name != NULL && bench_wanted(mem_name))
+        bench_report(mem_name, (double)(rss1 - rss0) / (double)n, "bytes", "raw_label_bytes",
                (double)label_bytes / (double)n);
     tsdb_close(db);
     if (replay) {
@@ -753,11 +732,11 @@ static void mem_and_replay(size_t n, const char *mem_name, bool replay)
                         "%d CPUs\n", n, MEM_STEPS, wal_bytes, (double)n * MEM_STEPS / warm / 1e6,
                 cold_cpu, warm_cpu, sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 0);
         if (cold >= 0)
-            report("tsdb.wal_replay", cold, "s", "read_wal_files_cold", cold_read);
+            bench_report("tsdb.wal_replay", cold, "s", "read_wal_files_cold", cold_read);
         else
             printf("{\"bench\":\"tsdb.wal_replay\",\"error\":\"page-cache eviction did not "
                    "take (see stderr): no cold number\"}\n");
-        report("tsdb.wal_replay_warm", warm, "s", "read_wal_files_warm", warm_read);
+        bench_report("tsdb.wal_replay_warm", warm, "s", "read_wal_files_warm", warm_read);
     }
     nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     fflush(stdout);
@@ -766,9 +745,9 @@ static void mem_and_replay(size_t n, const char *mem_name, bool replay)
 
 static void bench_memory_and_replay(void)
 {
-    if (wanted("tsdb.memory_per_series_inprocess"))
+    if (bench_wanted("tsdb.memory_per_series_inprocess"))
         mem_and_replay(MEM_SERIES, "tsdb.memory_per_series_inprocess", false);
-    bool mem1m = wanted("tsdb.memory_per_series_inprocess_1m"), rep = wanted("tsdb.wal_replay");
+    bool mem1m = bench_wanted("tsdb.memory_per_series_inprocess_1m"), rep = bench_wanted("tsdb.wal_replay");
     /* BENCH_REPLAY_SERIES: a smaller (or larger) replay for development; the 1 M memory line
      * is then not reported, its name promising 1 M series. */
     const char *env = getenv("BENCH_REPLAY_SERIES");
@@ -850,12 +829,12 @@ static int dataset_mode(const char *file)
     ingest_options_t io = {.format = EXPFMT_OPENMETRICS, .mode = EXPFMT_LENIENT,
                            .durability = TSDB_ASYNC};
     ingest_result_t  res;
-    double           t0 = now_s();
+    double           t0 = bench_now_s();
     if (ingest_exposition(db, text, (size_t)st.st_size, &io, &res, &err) != 0) {
         fprintf(stderr, "bench_tsdb: %s: %s\n", file, err.message);
         return 1;
     }
-    double       t_ingest = now_s() - t0;
+    double       t_ingest = bench_now_s() - t0;
     tsdb_stats_t before;
     tsdb_stats(db, &before);
     tsdb_label_t marker = {"__name__", "bench_compaction_marker"};
