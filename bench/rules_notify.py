@@ -10,18 +10,21 @@ become true just after an evaluation (up to one interval until the rule sees it)
 until it fires, then group_wait until the group flushes; what exceeds it is vigil's own cost.
 Prints one JSON line (bench/README.md); honours $BENCH.
 """
-import http.server
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
+
+# The receivers of the notifier's end-to-end test serve the benchmark too.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "integration"))
+from notifysinks import WebhookSink  # noqa: E402
+from vigiltest import free_port  # noqa: E402
 
 BUILD = os.environ.get("VIGIL_BUILD", "build")
 VIGIL = os.path.join(BUILD, "vigil")
@@ -50,43 +53,17 @@ receivers:
 """ % GROUP_WAIT_S
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Sink:
-    """Webhook receiver: the arrival time of each trial's first notification."""
-
-    def __init__(self):
-        self.arrived = {}
-        self.cond = threading.Condition()
-        sink = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                now = time.time()
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with sink.cond:
-                    for a in body["alerts"]:
-                        sink.arrived.setdefault(a["labels"].get("trial"), now)
-                    sink.cond.notify_all()
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait(self, trial, limit_s=60):
-        with self.cond:
-            if not self.cond.wait_for(lambda: trial in self.arrived, timeout=limit_s):
-                raise RuntimeError("no notification for trial %s" % trial)
-            return self.arrived[trial]
+def arrival(sink, trial, limit_s=60):
+    """When the first notification of `trial` reached the webhook sink."""
+    def first():
+        for _, body, t in sink.received:
+            if any(a["labels"].get("trial") == trial for a in body["alerts"]):
+                return t
+        return None
+    with sink.cond:
+        if not sink.cond.wait_for(lambda: first() is not None, timeout=limit_s):
+            raise RuntimeError("no notification for trial %s" % trial)
+        return first()
 
 
 def request(url, data=None, headers=None):
@@ -99,13 +76,13 @@ def main():
     if not "rules.notify_latency".startswith(os.environ.get("BENCH", "")):
         return
     tmp = tempfile.mkdtemp(prefix="vigil-bench-notify-")
-    sink = Sink()
+    sink = WebhookSink()
     proc = None
     try:
         with open(os.path.join(tmp, "rules.yml"), "w") as f:
             f.write(RULES)
         with open(os.path.join(tmp, "am.yml"), "w") as f:
-            f.write(NOTIFY % sink.server.server_address[1])
+            f.write(NOTIFY % sink.port)
         port = free_port()
         base = "http://127.0.0.1:%d" % port
         proc = subprocess.Popen([VIGIL, "run", "--listen", "127.0.0.1:%d" % port, "--data",
@@ -130,7 +107,7 @@ def main():
             request(base + "/api/v1/import/prometheus",
                     ('bench_notify_value{trial="%d"} 1\n' % trial).encode(),
                     {"Content-Type": "text/plain"})
-            latencies.append((sink.wait(str(trial)) - t0) * 1000)
+            latencies.append((arrival(sink, str(trial)) - t0) * 1000)
         value = statistics.median(latencies)
         baseline = (INTERVAL_S + FOR_S + GROUP_WAIT_S) * 1000.0
         print(json.dumps({"bench": "rules.notify_latency", "value": round(value, 1), "unit": "ms",
@@ -143,7 +120,7 @@ def main():
         if proc is not None and proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=60)
-        sink.server.shutdown()
+        sink.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
