@@ -97,10 +97,6 @@ int api_shortest(double v, uint64_t *m, int *exp10);
 /* Appends a timestamp in ms as the JSON number of seconds Prometheus writes (1435781451.781). */
 int api_put_time(buf_t *out, int64_t ms);
 
-/* Appends s as a JSON string escaped as Go's encoding/json does for Prometheus's API: <, >
- * and & as \u003c \u003e \u0026, control bytes as \n \r \t or \u00XX, invalid UTF-8 as
- * \ufffd, U+2028/U+2029 escaped. 0, or VIGIL_ENOMEM / VIGIL_ELIMIT from the buffer. */
-int api_put_json_string(buf_t *out, const char *s);
 
 /* Appends a label set as a JSON object {"name":"value",...} in label order. */
 int api_put_labels(buf_t *out, promql_labels_t labels);

@@ -64,7 +64,7 @@ static int put_strings(buf_t *b, const char *const *v, size_t n)
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (i > 0)
             rc = buf_putc(b, ',');
-        rc = rc ? rc : api_put_json_string(b, v[i]);
+        rc = rc ? rc : buf_put_json_string(b, v[i]);
     }
     return rc ? rc : buf_putc(b, ']');
 }
@@ -72,9 +72,9 @@ static int put_strings(buf_t *b, const char *const *v, size_t n)
 static int put_matcher(buf_t *b, const promql_matcher_t *m)
 {
     int rc = buf_puts(b, "{\"name\":");
-    rc = rc ? rc : api_put_json_string(b, m->name);
+    rc = rc ? rc : buf_put_json_string(b, m->name);
     rc = rc ? rc : buf_printf(b, ",\"type\":\"%s\",\"value\":", match_op_name(m->op));
-    rc = rc ? rc : api_put_json_string(b, m->value);
+    rc = rc ? rc : buf_put_json_string(b, m->value);
     return rc ? rc : buf_putc(b, '}');
 }
 
@@ -89,7 +89,7 @@ static int put_matchers_and_name(buf_t *b, const expr_t *vs)
     if (rc == 0 && first == 1)
         rc = (any ? buf_putc(b, ',') : 0) || put_matcher(b, &vs->vs.ms[0]);
     rc = rc ? rc : buf_puts(b, "],\"name\":");
-    return rc ? rc : api_put_json_string(b, vs->vs.name != NULL ? vs->vs.name : "");
+    return rc ? rc : buf_put_json_string(b, vs->vs.name != NULL ? vs->vs.name : "");
 }
 
 /* Each writes one key of a selector's or subquery's timing, with its leading comma; callers
@@ -159,7 +159,7 @@ static int put_call(buf_t *b, const expr_t *e)
     for (int i = 0; rc == 0 && i < f->n_args; i++)
         rc = buf_printf(b, "%s\"%s\"", i > 0 ? "," : "", value_type_name(f->args[i]));
     rc = rc ? rc : buf_puts(b, "],\"name\":");
-    rc = rc ? rc : api_put_json_string(b, f->name);
+    rc = rc ? rc : buf_put_json_string(b, f->name);
     return rc ? rc : buf_printf(b, ",\"returnType\":\"%s\",\"variadic\":%d},\"type\":\"call\"}",
                                 value_type_name(f->ret), f->variadic);
 }
@@ -210,7 +210,7 @@ static int put_node(buf_t *b, const expr_t *e)
         return rc ? rc : buf_puts(b, "\"}");
     case N_STRING:
         rc = buf_puts(b, "{\"type\":\"stringLiteral\",\"val\":");
-        rc = rc ? rc : api_put_json_string(b, e->str.s);
+        rc = rc ? rc : buf_put_json_string(b, e->str.s);
         return rc ? rc : buf_putc(b, '}');
     case N_PAREN:
         rc = buf_puts(b, "{\"expr\":");

@@ -46,112 +46,15 @@ int api_put_time(buf_t *out, int64_t ms)
     return buf_append(out, s, api_format_time(s, ms));
 }
 
-/* Length of the UTF-8 sequence at p (n bytes left) when it is valid as Go's utf8 package
- * judges (no overlong forms, surrogates or code points past U+10FFFF); 0 when it is not. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
-               : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-    if (len == 0 || len > n)
-        return 0;
-    unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */
-    if (c == 0xe0)
-        lo = 0xa0;
-    else if (c == 0xed)
-        hi = 0x9f;
-    else if (c == 0xf0)
-        lo = 0x90;
-    else if (c == 0xf4)
-        hi = 0x8f;
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf)
-            return 0;
-    return len;
-}
-
-/* The escaping of Go's encoding/json, which all of Prometheus's API output goes through: HTML-safe
- * (<, >, & as \u003c...), \n \r \t, other control bytes as \u00XX, invalid UTF-8 as
- * \ufffd, and U+2028/U+2029 escaped. */
-static int put_go_string_slow(buf_t *out, const unsigned char *p, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    int rc = buf_putc(out, '"');
-    size_t i = 0;
-    while (rc == 0 && i < n) {
-        size_t run = i;
-        while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\' &&
-               p[i] != '<' && p[i] != '>' && p[i] != '&')
-            i++;
-        if (i > run)
-            rc = buf_append(out, p + run, i - run);
-        if (rc != 0 || i == n)
-            break;
-        unsigned char c = p[i];
-        if (c < 0x80) {
-            char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf] };
-            if (c == '"' || c == '\\')
-                rc = buf_append(out, (char[]){ '\\', (char)c }, 2);
-            else if (c == '\n')
-                rc = buf_append(out, "\\n", 2);
-            else if (c == '\r')
-                rc = buf_append(out, "\\r", 2);
-            else if (c == '\t')
-                rc = buf_append(out, "\\t", 2);
-            else
-                rc = buf_append(out, e, 6);
-            i++;
-            continue;
-        }
-        size_t len = utf8_len(p + i, n - i);
-        if (len == 0) {
-            rc = buf_append(out, "\\ufffd", 6);
-            i++;
-        } else if (len == 3 && c == 0xe2 && p[i + 1] == 0x80 && (p[i + 2] == 0xa8 || p[i + 2] == 0xa9)) {
-            rc = buf_append(out, p[i + 2] == 0xa8 ? "\\u2028" : "\\u2029", 6);
-            i += 3;
-        } else {
-            rc = buf_append(out, p + i, len);
-            i += len;
-        }
-    }
-    return rc ? rc : buf_putc(out, '"');
-}
-
-/* Almost all strings are plain printable ASCII, copied straight after one scan. */
-int api_put_json_string(buf_t *out, const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = 0;
-    bool plain = true;
-    for (; p[n] != '\0'; n++)
-        plain = plain && p[n] >= 0x20 && p[n] < 0x80 && p[n] != '"' && p[n] != '\\' &&
-                p[n] != '<' && p[n] != '>' && p[n] != '&';
-    if (!plain)
-        return put_go_string_slow(out, p, n);
-    int rc = buf_reserve(out, n + 2);
-    if (rc != 0)
-        return rc;
-    char *d = out->data + out->len;
-    d[0] = '"';
-    memcpy(d + 1, s, n);
-    d[n + 1] = '"';
-    out->len += n + 2;
-    out->data[out->len] = '\0';
-    return 0;
-}
-
 int api_put_labels(buf_t *out, promql_labels_t labels)
 {
     int rc = buf_putc(out, '{');
     for (size_t i = 0; rc == 0 && i < labels.n; i++) {
         if (i > 0)
             rc = buf_putc(out, ',');
-        rc = rc ? rc : api_put_json_string(out, labels.v[i].name);
+        rc = rc ? rc : buf_put_json_string(out, labels.v[i].name);
         rc = rc ? rc : buf_putc(out, ':');
-        rc = rc ? rc : api_put_json_string(out, labels.v[i].value);
+        rc = rc ? rc : buf_put_json_string(out, labels.v[i].value);
     }
     return rc ? rc : buf_putc(out, '}');
 }
@@ -294,7 +197,7 @@ int api_put_result(buf_t *out, const promql_result_t *r)
         rc = buf_puts(out, "{\"resultType\":\"string\",\"result\":[");
         rc = rc ? rc : api_put_time(out, r->t);
         rc = rc ? rc : buf_putc(out, ',');
-        rc = rc ? rc : api_put_json_string(out, r->string != NULL ? r->string : "");
+        rc = rc ? rc : buf_put_json_string(out, r->string != NULL ? r->string : "");
         return rc ? rc : buf_puts(out, "]}");
     case PROMQL_VALUE_NONE:
         break;

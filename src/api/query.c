@@ -123,7 +123,7 @@ int api_put_strings(buf_t *out, const char *const *v, size_t n)
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (i > 0)
             rc = buf_putc(out, ',');
-        rc = rc ? rc : api_put_json_string(out, v[i]);
+        rc = rc ? rc : buf_put_json_string(out, v[i]);
     }
     return rc ? rc : buf_putc(out, ']');
 }
@@ -236,7 +236,7 @@ static int handle_format_query(http_request_t *req, http_response_t *resp, void 
     if (rc == 0) {
         http_response_set_content_type(resp, "application/json");
         rc = buf_puts(&resp->body, "{\"status\":\"success\",\"data\":");
-        rc = rc ? rc : api_put_json_string(&resp->body, formatted.data ? formatted.data : "");
+        rc = rc ? rc : buf_put_json_string(&resp->body, formatted.data ? formatted.data : "");
         rc = rc ? rc : buf_putc(&resp->body, '}');
     }
     buf_free(&formatted);
@@ -304,13 +304,13 @@ static int handle_runtimeinfo(http_request_t *req, http_response_t *resp, void *
     http_response_set_content_type(resp, "application/json");
     int rc = buf_printf(&resp->body,
                         "{\"status\":\"success\",\"data\":{\"startTime\":\"%s\",\"CWD\":", started);
-    rc = rc ? rc : api_put_json_string(&resp->body, cwd);
+    rc = rc ? rc : buf_put_json_string(&resp->body, cwd);
     rc = rc ? rc : buf_printf(&resp->body,
                               ",\"reloadConfigSuccess\":true,\"lastConfigTime\":\"%s\","
                               "\"corruptionCount\":0,\"goroutineCount\":0,\"GOMAXPROCS\":%ld,"
                               "\"GOGC\":\"\",\"GODEBUG\":\"\",\"storageRetention\":",
                               started, sysconf(_SC_NPROCESSORS_ONLN));
-    rc = rc ? rc : api_put_json_string(&resp->body, api->retention ? api->retention : "");
+    rc = rc ? rc : buf_put_json_string(&resp->body, api->retention ? api->retention : "");
     return rc ? rc : buf_puts(&resp->body, "}}");
 }
 
@@ -335,7 +335,7 @@ static int handle_config(http_request_t *req, http_response_t *resp, void *ctx)
     if (rc == 0) {
         http_response_set_content_type(resp, "application/json");
         rc = buf_puts(&resp->body, "{\"status\":\"success\",\"data\":{\"yaml\":");
-        rc = rc ? rc : api_put_json_string(&resp->body, yaml.data ? yaml.data : "");
+        rc = rc ? rc : buf_put_json_string(&resp->body, yaml.data ? yaml.data : "");
         rc = rc ? rc : buf_puts(&resp->body, "}}");
     }
     buf_free(&yaml);

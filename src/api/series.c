@@ -348,15 +348,15 @@ static int put_metadata(void *arg, const api_metadata_t *m)
         return 1; /* stop the walk: the answer is complete */
     buf_t *b = w->b;
     int rc = buf_puts(b, w->written++ > 0 ? "," : "");
-    rc = rc ? rc : api_put_json_string(b, m->metric);
+    rc = rc ? rc : buf_put_json_string(b, m->metric);
     /* vigil keeps one entry per family (the latest seen), and Prometheus's limit_per_metric
      * only applies when > 0, so it never shortens a one-entry list. */
     rc = rc ? rc : buf_puts(b, ":[{\"type\":");
-    rc = rc ? rc : api_put_json_string(b, m->type);
+    rc = rc ? rc : buf_put_json_string(b, m->type);
     rc = rc ? rc : buf_puts(b, ",\"help\":");
-    rc = rc ? rc : api_put_json_string(b, m->help);
+    rc = rc ? rc : buf_put_json_string(b, m->help);
     rc = rc ? rc : buf_puts(b, ",\"unit\":");
-    rc = rc ? rc : api_put_json_string(b, m->unit);
+    rc = rc ? rc : buf_put_json_string(b, m->unit);
     rc = rc ? rc : buf_puts(b, "}]");
     return rc < 0 ? rc : 0;
 }

@@ -6,6 +6,7 @@
 #include "vigil/error.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,37 +111,6 @@ static void truncate_to(buf_t *b, size_t len)
         b->data[len] = '\0';
 }
 
-int buf_put_json_string(buf_t *b, const char *s)
-{
-    size_t start_len = b->len;
-    int rc = buf_putc(b, '"');
-    const unsigned char *p = (const unsigned char *)s;
-    while (rc == 0 && *p != '\0') {
-        /* Copy the longest run that needs no escaping in one append. */
-        const unsigned char *run = p;
-        while (*p >= 0x20 && *p != '"' && *p != '\\')
-            p++;
-        if (p > run)
-            rc = buf_append(b, run, (size_t)(p - run));
-        if (rc != 0 || *p == '\0')
-            break;
-        switch (*p) {
-        case '"':  rc = buf_puts(b, "\\\""); break;
-        case '\\': rc = buf_puts(b, "\\\\"); break;
-        case '\n': rc = buf_puts(b, "\\n"); break;
-        case '\r': rc = buf_puts(b, "\\r"); break;
-        case '\t': rc = buf_puts(b, "\\t"); break;
-        default:   rc = buf_printf(b, "\\u%04x", *p); break;
-        }
-        p++;
-    }
-    if (rc == 0)
-        rc = buf_putc(b, '"');
-    if (rc != 0)
-        truncate_to(b, start_len);
-    return rc;
-}
-
 /* Length of the valid UTF-8 sequence at p (1 for ASCII), 0 when invalid; *cp its code point. */
 static size_t utf8_sequence(const unsigned char *p, uint32_t *cp)
 {
@@ -160,6 +130,79 @@ static size_t utf8_sequence(const unsigned char *p, uint32_t *cp)
     *cp = c;
     return len;
 }
+
+/* True for the bytes Go's encoding/json writes as they are: printable ASCII except the quote,
+ * the backslash and the HTML characters it escapes (<, >, &). */
+static bool json_plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&';
+}
+
+static int put_json_escaped(buf_t *b, const unsigned char *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    int rc = buf_putc(b, '"');
+    size_t i = 0;
+    while (rc == 0 && i < n) {
+        size_t run = i;
+        while (i < n && json_plain(p[i]))
+            i++;
+        if (i > run)
+            rc = buf_append(b, p + run, i - run);
+        if (rc != 0 || i == n)
+            break;
+        unsigned char c = p[i];
+        uint32_t cp;
+        size_t len = c < 0x80 ? 1 : utf8_sequence(p + i, &cp);
+        if (c < 0x80) {
+            char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf] };
+            if (c == '"' || c == '\\')
+                rc = buf_append(b, (char[]){ '\\', (char)c }, 2);
+            else if (c == '\n')
+                rc = buf_append(b, "\\n", 2);
+            else if (c == '\r')
+                rc = buf_append(b, "\\r", 2);
+            else if (c == '\t')
+                rc = buf_append(b, "\\t", 2);
+            else
+                rc = buf_append(b, e, 6);
+        } else if (len == 0) {
+            rc = buf_append(b, "\\ufffd", 6);  /* invalid UTF-8, as Go replaces it */
+            len = 1;
+        } else if (cp == 0x2028 || cp == 0x2029) {
+            rc = buf_append(b, cp == 0x2028 ? "\\u2028" : "\\u2029", 6);
+        } else {
+            rc = buf_append(b, p + i, len);
+        }
+        i += len;
+    }
+    return rc ? rc : buf_putc(b, '"');
+}
+
+int buf_put_json_string(buf_t *b, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = 0;
+    bool plain = true;
+    for (; p[n] != '\0'; n++)
+        plain = plain && json_plain(p[n]);
+    size_t start_len = b->len;
+    int rc;
+    if (!plain) {
+        rc = put_json_escaped(b, p, n);
+    } else if ((rc = buf_reserve(b, n + 2)) == 0) {  /* almost every string: one copy */
+        char *d = b->data + b->len;
+        d[0] = '"';
+        memcpy(d + 1, s, n);
+        d[n + 1] = '"';
+        b->len += n + 2;
+        b->data[b->len] = '\0';
+    }
+    if (rc != 0)
+        truncate_to(b, start_len);
+    return rc;
+}
+
 
 int buf_put_go_quoted(buf_t *b, const char *s)
 {

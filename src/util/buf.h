@@ -39,7 +39,10 @@ int buf_putc(buf_t *b, char c);
 int buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(buf_t *b, const char *fmt, va_list ap);
 
-/* Appends `s` as a JSON string literal, quotes included, escaping as RFC 8259 requires. */
+/* Appends `s` as a JSON string literal, quotes included, escaped as Go's encoding/json writes
+ * it (what Prometheus's and Alertmanager's APIs send): \" \\ \n \r \t, other control bytes and
+ * < > & as \u00XX, U+2028 and U+2029 as \u2028 \u2029, each byte of invalid UTF-8 as \ufffd;
+ * valid UTF-8 as it is. On error the buffer is left as it was. */
 int buf_put_json_string(buf_t *b, const char *s);
 
 /* Appends `s` as Go's strconv.Quote writes it (the %q of label values in Prometheus and

@@ -80,6 +80,11 @@ static void test_buf_json_string(void **state)
     buf_init(&b, 100);
     assert_int_equal(buf_put_json_string(&b, "a\"b\\c\n\x01"), 0);
     assert_string_equal(b.data, "\"a\\\"b\\\\c\\n\\u0001\"");
+    /* Go's encoding/json, as Prometheus and Alertmanager send it: HTML characters, the JS
+     * line separators and invalid UTF-8 escaped; valid UTF-8 kept. */
+    buf_reset(&b);
+    assert_int_equal(buf_put_json_string(&b, "<a&b> \xe2\x80\xa8 \xc3\xa9 \xff"), 0);
+    assert_string_equal(b.data, "\"\\u003ca\\u0026b\\u003e \\u2028 \xc3\xa9 \\ufffd\"");
     /* Over the cap: nothing half-written is left behind. */
     buf_t small;
     buf_init(&small, 4);
