@@ -313,16 +313,34 @@ static bool get_metadata(json_t *o, vigil_kv_t *kv, char store[][32], size_t *n,
     return true;
 }
 
-/* Answers {"status":"success","data":<data>} and frees data. */
-static int success(http_response_t *resp, int status, char *data)
+/* Answers {"status":"success","data":<data>}; data stays the caller's. */
+static int put_success(http_response_t *resp, int status, const char *data)
 {
     http_response_set_content_type(resp, "application/json");
     resp->status = status;
     int rc = buf_puts(&resp->body, "{\"status\":\"success\",\"data\":");
     rc = rc ? rc : buf_puts(&resp->body, data);
-    rc = rc ? rc : buf_putc(&resp->body, '}');
+    return rc ? rc : buf_putc(&resp->body, '}');
+}
+
+/* Answers like put_success and frees data (a document the library built for the handler). */
+static int success(http_response_t *resp, int status, char *data)
+{
+    int rc = put_success(resp, status, data);
     free(data);
     return rc;
+}
+
+/* Answers the object a handler built in b with buf_* calls whose combined status is brc, and
+ * frees b. A failed build answers nothing and returns VIGIL_ENOMEM. */
+static int success_buf(http_response_t *resp, int status, buf_t *b, int brc)
+{
+    if (brc != 0) {
+        buf_free(b);
+        return VIGIL_ENOMEM;
+    }
+    char *data = buf_detach(b, NULL);
+    return data != NULL ? success(resp, status, data) : VIGIL_ENOMEM;
 }
 
 /* Answers an API error of the library with the status its code implies. */
@@ -344,45 +362,47 @@ static int api_error(http_response_t *resp, int code, const vigil_error_t *err)
     }
 }
 
-/* Builds a small JSON object with buf_* into a malloc'd string; NULL when out of memory. */
-static char *detach(buf_t *b, int rc)
-{
-    if (rc != 0) {
-        buf_free(b);
-        return NULL;
-    }
-    return buf_detach(b, NULL);
-}
+/* A handler of a request whose body is a JSON object: o has passed parse_object and belongs
+ * to with_body, so the handler may return from anywhere. */
+typedef int body_handler_fn(monitor_service_t *svc, http_request_t *req, http_response_t *resp,
+                            json_t *o);
 
-/* ---- operations ----------------------------------------------------------------------- */
-
-static int handle_op_start(http_request_t *req, http_response_t *resp, void *ctx)
+/* Parses the body as an object of the `allowed` fields (400 otherwise), runs fn on it and
+ * frees it: the one place a request's JSON is owned. */
+static int with_body(http_request_t *req, http_response_t *resp, void *ctx,
+                     const char *const *allowed, body_handler_fn *fn)
 {
-    monitor_service_t *svc = ctx;
-    static const char *const allowed[] = { "id", "type", "metadata", NULL };
     int rc = 0;
     json_t *o = parse_object(req, resp, allowed, &rc);
     if (o == NULL)
         return rc;
+    rc = fn(ctx, req, resp, o);
+    json_decref(o);
+    return rc;
+}
+
+/* ---- operations ----------------------------------------------------------------------- */
+
+static int op_start(monitor_service_t *svc, http_request_t *req, http_response_t *resp,
+                    json_t *o)
+{
+    (void)req;
     const char *id, *type;
     vigil_kv_t kv[MAX_KV];
     char store[MAX_KV][32];
     size_t n;
+    int rc = 0;
     if (!get_string(o, "id", &id, resp, &rc) || !get_string(o, "type", &type, resp, &rc) ||
         !get_metadata(o, kv, store, &n, resp, &rc))
-        goto out;
-    if (type == NULL) {
-        rc = http_response_error(resp, 400, "bad_data", "field \"type\": required");
-        goto out;
-    }
+        return rc;
+    if (type == NULL)
+        return http_response_error(resp, 400, "bad_data", "field \"type\": required");
     char used[VIGIL_OP_ID_MAX];
     vigil_error_t err;
     int arc = vigil_telemetry_start(vigil_monitor_telemetry(svc->monitor), id, type, kv, n, used,
                                     sizeof(used), &err);
-    if (arc != 0) {
-        rc = api_error(resp, arc, &err);
-        goto out;
-    }
+    if (arc != 0)
+        return api_error(resp, arc, &err);
     buf_t b;
     buf_init(&b, 1024);
     int brc = buf_puts(&b, "{\"id\":");
@@ -390,56 +410,47 @@ static int handle_op_start(http_request_t *req, http_response_t *resp, void *ctx
     brc = brc ? brc : buf_puts(&b, ",\"type\":");
     brc = brc ? brc : buf_put_json_string(&b, type);
     brc = brc ? brc : buf_putc(&b, '}');
-    char *data = detach(&b, brc);
-    rc = data != NULL ? success(resp, 201, data) : VIGIL_ENOMEM;
-out:
-    json_decref(o);
-    return rc;
+    return success_buf(resp, 201, &b, brc);
 }
 
-static int handle_op_end(http_request_t *req, http_response_t *resp, void *ctx)
+static int handle_op_start(http_request_t *req, http_response_t *resp, void *ctx)
 {
-    monitor_service_t *svc = ctx;
-    static const char *const allowed[] = { "status", "metrics", NULL };
-    int rc = 0;
-    json_t *o = parse_object(req, resp, allowed, &rc);
-    if (o == NULL)
-        return rc;
+    static const char *const allowed[] = { "id", "type", "metadata", NULL };
+    return with_body(req, resp, ctx, allowed, op_start);
+}
+
+static int op_end(monitor_service_t *svc, http_request_t *req, http_response_t *resp,
+                  json_t *o)
+{
     const char *id = http_request_path_param(req, "id");
     const char *status;
     vigil_kv_num_t m[MAX_KV];
     size_t n = 0;
+    int rc = 0;
     if (!get_string(o, "status", &status, resp, &rc))
-        goto out;
-    if (status == NULL) {
-        rc = http_response_error(resp, 400, "bad_data", "field \"status\": required");
-        goto out;
-    }
+        return rc;
+    if (status == NULL)
+        return http_response_error(resp, 400, "bad_data", "field \"status\": required");
     json_t *metrics = json_object_get(o, "metrics");
-    if (metrics != NULL && !json_is_object(metrics)) {
-        rc = http_response_error(resp, 400, "bad_data", "field \"metrics\": expected an object");
-        goto out;
-    }
+    if (metrics != NULL && !json_is_object(metrics))
+        return http_response_error(resp, 400, "bad_data",
+                                   "field \"metrics\": expected an object");
     const char *key;
     json_t *v;
     json_object_foreach(metrics, key, v) {
-        if (n == MAX_KV || !json_is_number(v)) {
-            rc = http_response_error(resp, 400, "bad_data",
-                                     n == MAX_KV ? "field \"metrics\": at most 32 items"
-                                                 : "field \"metrics.%s\": expected a number",
-                                     key);
-            goto out;
-        }
+        if (n == MAX_KV || !json_is_number(v))
+            return http_response_error(resp, 400, "bad_data",
+                                       n == MAX_KV ? "field \"metrics\": at most 32 items"
+                                                   : "field \"metrics.%s\": expected a number",
+                                       key);
         m[n++] = (vigil_kv_num_t){ key, json_number_value(v) };
     }
     vigil_error_t err;
     double duration;
     int arc = vigil_telemetry_end(vigil_monitor_telemetry(svc->monitor), id, status, m, n,
                                   &duration, &err);
-    if (arc != 0) {
-        rc = api_error(resp, arc, &err);
-        goto out;
-    }
+    if (arc != 0)
+        return api_error(resp, arc, &err);
     buf_t b;
     buf_init(&b, 1024);
     int brc = buf_puts(&b, "{\"id\":");
@@ -447,11 +458,13 @@ static int handle_op_end(http_request_t *req, http_response_t *resp, void *ctx)
     brc = brc ? brc : buf_puts(&b, ",\"status\":");
     brc = brc ? brc : buf_put_json_string(&b, status);
     brc = brc ? brc : buf_printf(&b, ",\"duration\":%.9g}", duration);
-    char *data = detach(&b, brc);
-    rc = data != NULL ? success(resp, 200, data) : VIGIL_ENOMEM;
-out:
-    json_decref(o);
-    return rc;
+    return success_buf(resp, 200, &b, brc);
+}
+
+static int handle_op_end(http_request_t *req, http_response_t *resp, void *ctx)
+{
+    static const char *const allowed[] = { "status", "metrics", NULL };
+    return with_body(req, resp, ctx, allowed, op_end);
 }
 
 static int handle_op_stats(http_request_t *req, http_response_t *resp, void *ctx)
@@ -520,70 +533,63 @@ static int pipeline_data(monitor_service_t *svc, const char *name, http_response
                                   "\"mean_execution_time\":%.17g,\"health\":\"%s\"}",
                               (unsigned long long)s.total_executions, s.success_rate,
                               s.mean_execution_time, vigil_pipeline_health_name(s.health));
-    char *data = detach(&b, rc);
-    return data != NULL ? success(resp, 200, data) : VIGIL_ENOMEM;
+    return success_buf(resp, 200, &b, rc);
 }
 
-static int handle_pipeline_exec(http_request_t *req, http_response_t *resp, void *ctx)
+static int pipeline_exec(monitor_service_t *svc, http_request_t *req, http_response_t *resp,
+                         json_t *o)
 {
-    monitor_service_t *svc = ctx;
-    static const char *const allowed[] = { "execution_time", "success", "metadata", NULL };
-    int rc = 0;
-    json_t *o = parse_object(req, resp, allowed, &rc);
-    if (o == NULL)
-        return rc;
     const char *name = http_request_path_param(req, "name");
     double t;
     vigil_kv_t kv[MAX_KV];
     char store[MAX_KV][32];
     size_t n;
+    int rc = 0;
     if (!get_number(o, "execution_time", true, &t, NULL, resp, &rc) ||
         !get_metadata(o, kv, store, &n, resp, &rc))
-        goto out;
+        return rc;
     json_t *s = json_object_get(o, "success");
-    if (s == NULL || !json_is_boolean(s)) {
-        rc = http_response_error(resp, 400, "bad_data", s == NULL ? "field \"success\": required"
-                                                                  : "field \"success\": expected "
-                                                                    "a boolean");
-        goto out;
-    }
+    if (s == NULL || !json_is_boolean(s))
+        return http_response_error(resp, 400, "bad_data",
+                                   s == NULL ? "field \"success\": required"
+                                             : "field \"success\": expected a boolean");
     vigil_error_t err;
     int arc = vigil_production_record(vigil_monitor_production(svc->monitor), name, t,
                                       json_is_true(s), kv, n, &err);
-    rc = arc != 0 ? api_error(resp, arc, &err) : pipeline_data(svc, name, resp);
-out:
-    json_decref(o);
-    return rc;
+    return arc != 0 ? api_error(resp, arc, &err) : pipeline_data(svc, name, resp);
+}
+
+static int handle_pipeline_exec(http_request_t *req, http_response_t *resp, void *ctx)
+{
+    static const char *const allowed[] = { "execution_time", "success", "metadata", NULL };
+    return with_body(req, resp, ctx, allowed, pipeline_exec);
+}
+
+static int pipeline_baseline(monitor_service_t *svc, http_request_t *req, http_response_t *resp,
+                             json_t *o)
+{
+    const char *name = http_request_path_param(req, "name");
+    double v;
+    int rc = 0;
+    if (!get_number(o, "execution_time", true, &v, NULL, resp, &rc))
+        return rc;
+    vigil_error_t err;
+    int arc = vigil_production_set_baseline(vigil_monitor_production(svc->monitor), name, v,
+                                            &err);
+    if (arc != 0)
+        return api_error(resp, arc, &err);
+    buf_t b;
+    buf_init(&b, 1024);
+    int brc = buf_puts(&b, "{\"name\":");
+    brc = brc ? brc : buf_put_json_string(&b, name);
+    brc = brc ? brc : buf_printf(&b, ",\"baseline\":%.17g}", v);
+    return success_buf(resp, 200, &b, brc);
 }
 
 static int handle_pipeline_baseline(http_request_t *req, http_response_t *resp, void *ctx)
 {
-    monitor_service_t *svc = ctx;
     static const char *const allowed[] = { "execution_time", NULL };
-    int rc = 0;
-    json_t *o = parse_object(req, resp, allowed, &rc);
-    if (o == NULL)
-        return rc;
-    const char *name = http_request_path_param(req, "name");
-    double v;
-    if (get_number(o, "execution_time", true, &v, NULL, resp, &rc)) {
-        vigil_error_t err;
-        int arc = vigil_production_set_baseline(vigil_monitor_production(svc->monitor), name, v,
-                                                &err);
-        if (arc != 0)
-            rc = api_error(resp, arc, &err);
-        else {
-            buf_t b;
-            buf_init(&b, 1024);
-            int brc = buf_puts(&b, "{\"name\":");
-            brc = brc ? brc : buf_put_json_string(&b, name);
-            brc = brc ? brc : buf_printf(&b, ",\"baseline\":%.17g}", v);
-            char *data = detach(&b, brc);
-            rc = data != NULL ? success(resp, 200, data) : VIGIL_ENOMEM;
-        }
-    }
-    json_decref(o);
-    return rc;
+    return with_body(req, resp, ctx, allowed, pipeline_baseline);
 }
 
 static int handle_canaries(http_request_t *req, http_response_t *resp, void *ctx)
@@ -595,68 +601,58 @@ static int handle_canaries(http_request_t *req, http_response_t *resp, void *ctx
     return rc != 0 ? rc : success(resp, 200, j);
 }
 
-static int handle_canary_baseline(http_request_t *req, http_response_t *resp, void *ctx)
+static int canary_baseline(monitor_service_t *svc, http_request_t *req, http_response_t *resp,
+                           json_t *o)
 {
-    monitor_service_t *svc = ctx;
-    static const char *const allowed[] = { "score", "threshold", NULL };
-    int rc = 0;
-    json_t *o = parse_object(req, resp, allowed, &rc);
-    if (o == NULL)
-        return rc;
     const char *name = http_request_path_param(req, "name");
     double score, threshold = 0;
     bool has_t;
-    if (get_number(o, "score", true, &score, NULL, resp, &rc) &&
-        get_number(o, "threshold", false, &threshold, &has_t, resp, &rc)) {
-        vigil_error_t err;
-        if (has_t && threshold == 0) {
-            rc = http_response_error(resp, 400, "bad_data", "field \"threshold\": must be in "
-                                                            "(0, 1]");
-            goto out;
-        }
-        int arc = vigil_production_canary_baseline(vigil_monitor_production(svc->monitor), name,
-                                                   score, threshold, &err);
-        if (arc != 0)
-            rc = api_error(resp, arc, &err);
-        else
-            rc = handle_canaries(req, resp, ctx);
-    }
-out:
-    json_decref(o);
-    return rc;
+    int rc = 0;
+    if (!get_number(o, "score", true, &score, NULL, resp, &rc) ||
+        !get_number(o, "threshold", false, &threshold, &has_t, resp, &rc))
+        return rc;
+    if (has_t && threshold == 0)
+        return http_response_error(resp, 400, "bad_data",
+                                   "field \"threshold\": must be in (0, 1]");
+    vigil_error_t err;
+    int arc = vigil_production_canary_baseline(vigil_monitor_production(svc->monitor), name,
+                                               score, threshold, &err);
+    return arc != 0 ? api_error(resp, arc, &err) : handle_canaries(req, resp, svc);
+}
+
+static int handle_canary_baseline(http_request_t *req, http_response_t *resp, void *ctx)
+{
+    static const char *const allowed[] = { "score", "threshold", NULL };
+    return with_body(req, resp, ctx, allowed, canary_baseline);
+}
+
+static int canary_check(monitor_service_t *svc, http_request_t *req, http_response_t *resp,
+                        json_t *o)
+{
+    const char *name = http_request_path_param(req, "name");
+    double score;
+    int rc = 0;
+    if (!get_number(o, "score", true, &score, NULL, resp, &rc))
+        return rc;
+    vigil_error_t err;
+    vigil_canary_result_t r;
+    int arc = vigil_production_canary_check(vigil_monitor_production(svc->monitor), name,
+                                            score, &r, &err);
+    if (arc != 0)
+        return api_error(resp, arc, &err);
+    buf_t b;
+    buf_init(&b, 1024);
+    int brc = buf_printf(&b, "{\"baseline\":%.17g,\"current\":%.17g,\"degradation\":%.17g,"
+                             "\"threshold\":%.17g,\"status\":\"%s\"}",
+                         r.baseline, r.current, r.degradation, r.threshold,
+                         r.degraded ? "degraded" : "healthy");
+    return success_buf(resp, 200, &b, brc);
 }
 
 static int handle_canary_check(http_request_t *req, http_response_t *resp, void *ctx)
 {
-    monitor_service_t *svc = ctx;
     static const char *const allowed[] = { "score", NULL };
-    int rc = 0;
-    json_t *o = parse_object(req, resp, allowed, &rc);
-    if (o == NULL)
-        return rc;
-    const char *name = http_request_path_param(req, "name");
-    double score;
-    if (get_number(o, "score", true, &score, NULL, resp, &rc)) {
-        vigil_error_t err;
-        vigil_canary_result_t r;
-        int arc = vigil_production_canary_check(vigil_monitor_production(svc->monitor), name,
-                                                score, &r, &err);
-        if (arc != 0)
-            rc = api_error(resp, arc, &err);
-        else {
-            buf_t b;
-            buf_init(&b, 1024);
-            int brc = buf_printf(&b, "{\"baseline\":%.17g,\"current\":%.17g,"
-                                     "\"degradation\":%.17g,\"threshold\":%.17g,"
-                                     "\"status\":\"%s\"}",
-                                 r.baseline, r.current, r.degradation, r.threshold,
-                                 r.degraded ? "degraded" : "healthy");
-            char *data = detach(&b, brc);
-            rc = data != NULL ? success(resp, 200, data) : VIGIL_ENOMEM;
-        }
-    }
-    json_decref(o);
-    return rc;
+    return with_body(req, resp, ctx, allowed, canary_check);
 }
 
 /* ---- alerts, status, resources, thresholds -------------------------------------------- */
@@ -707,8 +703,7 @@ static int handle_alerts(http_request_t *req, http_response_t *resp, void *ctx)
                                  (unsigned long long)st.by_severity[1],
                                  (unsigned long long)st.by_severity[2],
                                  (unsigned long long)st.by_severity[3]);
-    char *data = detach(&b, brc);
-    return data != NULL ? success(resp, 200, data) : VIGIL_ENOMEM;
+    return success_buf(resp, 200, &b, brc);
 }
 
 static int handle_alerts_clear(http_request_t *req, http_response_t *resp, void *ctx)
@@ -716,8 +711,7 @@ static int handle_alerts_clear(http_request_t *req, http_response_t *resp, void 
     (void)req;
     monitor_service_t *svc = ctx;
     vigil_alert_clear(vigil_monitor_alerts(svc->monitor));
-    char *data = strdup("{\"cleared\":true}");
-    return data != NULL ? success(resp, 200, data) : VIGIL_ENOMEM;
+    return put_success(resp, 200, "{\"cleared\":true}");
 }
 
 static int handle_status(http_request_t *req, http_response_t *resp, void *ctx)
@@ -754,58 +748,51 @@ static int handle_thresholds(http_request_t *req, http_response_t *resp, void *c
     return rc != 0 ? rc : success(resp, 200, j);
 }
 
-static int handle_threshold_set(http_request_t *req, http_response_t *resp, void *ctx)
+static int threshold_set(monitor_service_t *svc, http_request_t *req, http_response_t *resp,
+                         json_t *o)
 {
-    monitor_service_t *svc = ctx;
-    static const char *const allowed[] = { "value", "direction", NULL };
-    int rc = 0;
-    json_t *o = parse_object(req, resp, allowed, &rc);
-    if (o == NULL)
-        return rc;
     double v;
     const char *dir;
-    if (get_number(o, "value", true, &v, NULL, resp, &rc) &&
-        get_string(o, "direction", &dir, resp, &rc)) {
-        vigil_threshold_direction_t d = VIGIL_THRESHOLD_ABOVE;
-        if (dir != NULL && strcmp(dir, "below") == 0)
-            d = VIGIL_THRESHOLD_BELOW;
-        else if (dir != NULL && strcmp(dir, "above") != 0) {
-            rc = http_response_error(resp, 400, "bad_data", "field \"direction\": want \"above\" "
-                                                            "or \"below\", got \"%s\"", dir);
-            goto out;
-        }
-        vigil_error_t err;
-        int arc = vigil_threshold_set(vigil_monitor_thresholds(svc->monitor),
-                                      http_request_path_param(req, "metric"), v, d, &err);
-        rc = arc != 0 ? api_error(resp, arc, &err) : handle_thresholds(req, resp, ctx);
-    }
-out:
-    json_decref(o);
-    return rc;
+    int rc = 0;
+    if (!get_number(o, "value", true, &v, NULL, resp, &rc) ||
+        !get_string(o, "direction", &dir, resp, &rc))
+        return rc;
+    vigil_threshold_direction_t d = VIGIL_THRESHOLD_ABOVE;
+    if (dir != NULL && strcmp(dir, "below") == 0)
+        d = VIGIL_THRESHOLD_BELOW;
+    else if (dir != NULL && strcmp(dir, "above") != 0)
+        return http_response_error(resp, 400, "bad_data",
+                                   "field \"direction\": want \"above\" or \"below\", got \"%s\"",
+                                   dir);
+    vigil_error_t err;
+    int arc = vigil_threshold_set(vigil_monitor_thresholds(svc->monitor),
+                                  http_request_path_param(req, "metric"), v, d, &err);
+    return arc != 0 ? api_error(resp, arc, &err) : handle_thresholds(req, resp, svc);
+}
+
+static int handle_threshold_set(http_request_t *req, http_response_t *resp, void *ctx)
+{
+    static const char *const allowed[] = { "value", "direction", NULL };
+    return with_body(req, resp, ctx, allowed, threshold_set);
+}
+
+static int metric_record(monitor_service_t *svc, http_request_t *req, http_response_t *resp,
+                         json_t *o)
+{
+    double v;
+    int rc = 0;
+    if (!get_number(o, "value", true, &v, NULL, resp, &rc))
+        return rc;
+    vigil_error_t err;
+    int arc = vigil_threshold_record(vigil_monitor_thresholds(svc->monitor),
+                                     http_request_path_param(req, "metric"), v, &err);
+    return arc != 0 ? api_error(resp, arc, &err) : put_success(resp, 200, "{\"recorded\":true}");
 }
 
 static int handle_metric_record(http_request_t *req, http_response_t *resp, void *ctx)
 {
-    monitor_service_t *svc = ctx;
     static const char *const allowed[] = { "value", NULL };
-    int rc = 0;
-    json_t *o = parse_object(req, resp, allowed, &rc);
-    if (o == NULL)
-        return rc;
-    double v;
-    if (get_number(o, "value", true, &v, NULL, resp, &rc)) {
-        vigil_error_t err;
-        int arc = vigil_threshold_record(vigil_monitor_thresholds(svc->monitor),
-                                         http_request_path_param(req, "metric"), v, &err);
-        if (arc != 0)
-            rc = api_error(resp, arc, &err);
-        else {
-            char *data = strdup("{\"recorded\":true}");
-            rc = data != NULL ? success(resp, 200, data) : VIGIL_ENOMEM;
-        }
-    }
-    json_decref(o);
-    return rc;
+    return with_body(req, resp, ctx, allowed, metric_record);
 }
 
 static const http_route_t monitor_table[] = {
