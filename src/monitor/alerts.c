@@ -233,10 +233,5 @@ int vigil_alert_to_json(const vigil_alert_t *a, char **json, size_t *len)
     rc = rc ? rc : buf_puts(&b, ",\"threshold\":");
     rc = rc ? rc : monitor_put_json_number(&b, a->threshold);
     rc = rc ? rc : buf_putc(&b, '}');
-    if (rc != 0) {
-        buf_free(&b);
-        return rc;
-    }
-    *json = buf_detach(&b, len);
-    return *json != NULL ? 0 : VIGIL_ENOMEM;
+    return monitor_buf_finish(&b, rc, json, len);
 }

@@ -1,6 +1,6 @@
 /*
  * monitor_int.h - helpers shared by the files of src/monitor (the seeds' monitoring APIs):
- * clocks, JSON number output and bounded name copies. Private to src/monitor.
+ * clocks, JSON output and bounded name copies. Private to src/monitor.
  */
 #ifndef VIGIL_MONITOR_INT_H
 #define VIGIL_MONITOR_INT_H
@@ -22,6 +22,11 @@ int monitor_put_json_number(buf_t *b, double v);
 
 /* Appends `"key":` (key escaped) preceded by a comma unless *first; clears *first. */
 int monitor_put_json_key(buf_t *b, bool *first, const char *key);
+
+/* Ends a *_json function's document, built in b by buf_* calls whose combined status is rc:
+ * when rc is 0 the text goes to *json (its length to *len unless len is NULL; the caller frees
+ * it), else b is freed. Returns rc, or VIGIL_ENOMEM when the text cannot be handed over. */
+int monitor_buf_finish(buf_t *b, int rc, char **json, size_t *len);
 
 /* True for a name of 1..max-1 bytes with no control characters (names of metrics, types,
  * pipelines: they end up in JSON, logs and label values). */

@@ -501,14 +501,9 @@ int vigil_production_report_json(vigil_production_monitor_t *pm, char **json, si
     }
     pthread_mutex_unlock(&pm->lock);
     rc = rc ? rc : buf_puts(&b, "}}");
-    if (rc != 0) {
-        buf_free(&b);
-        return rc;
-    }
-    if (overall != NULL)
+    if (rc == 0 && overall != NULL)
         *overall = worst;
-    *json = buf_detach(&b, len);
-    return *json != NULL ? 0 : VIGIL_ENOMEM;
+    return monitor_buf_finish(&b, rc, json, len);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -634,10 +629,5 @@ int vigil_production_canaries_json(vigil_production_monitor_t *pm, char **json, 
     }
     pthread_mutex_unlock(&pm->lock);
     rc = rc ? rc : buf_putc(&b, '}');
-    if (rc != 0) {
-        buf_free(&b);
-        return rc;
-    }
-    *json = buf_detach(&b, len);
-    return *json != NULL ? 0 : VIGIL_ENOMEM;
+    return monitor_buf_finish(&b, rc, json, len);
 }

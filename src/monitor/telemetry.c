@@ -587,12 +587,7 @@ int vigil_telemetry_stats_json(vigil_telemetry_t *t, char **json, size_t *len)
     }
     rc = rc ? rc : buf_puts(&b, "}}");
     free(ts);
-    if (rc != 0) {
-        buf_free(&b);
-        return rc;
-    }
-    *json = buf_detach(&b, len);
-    return *json != NULL ? 0 : VIGIL_ENOMEM;
+    return monitor_buf_finish(&b, rc, json, len);
 }
 
 int vigil_telemetry_recent_json(vigil_telemetry_t *t, size_t count, char **json, size_t *len)
@@ -619,10 +614,5 @@ int vigil_telemetry_recent_json(vigil_telemetry_t *t, size_t count, char **json,
     }
     pthread_mutex_unlock(&t->lock);
     rc = rc ? rc : buf_putc(&b, ']');
-    if (rc != 0) {
-        buf_free(&b);
-        return rc;
-    }
-    *json = buf_detach(&b, len);
-    return *json != NULL ? 0 : VIGIL_ENOMEM;
+    return monitor_buf_finish(&b, rc, json, len);
 }

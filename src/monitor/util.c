@@ -1,8 +1,10 @@
 /*
- * util.c - small helpers of src/monitor: clocks, JSON numbers, condition-variable sleeps and
+ * util.c - small helpers of src/monitor: clocks, JSON output, condition-variable sleeps and
  * the nearest-rank percentile every report in this folder uses.
  */
 #include "monitor/monitor_int.h"
+
+#include "vigil/error.h"
 
 #include <errno.h>
 #include <math.h>
@@ -38,6 +40,16 @@ int monitor_put_json_key(buf_t *b, bool *first, const char *key)
     *first = false;
     rc = rc ? rc : buf_put_json_string(b, key);
     return rc ? rc : buf_putc(b, ':');
+}
+
+int monitor_buf_finish(buf_t *b, int rc, char **json, size_t *len)
+{
+    if (rc != 0) {
+        buf_free(b);
+        return rc;
+    }
+    *json = buf_detach(b, len);
+    return *json != NULL ? 0 : VIGIL_ENOMEM;
 }
 
 bool monitor_name_ok(const char *s, size_t max)
