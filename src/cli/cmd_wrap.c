@@ -168,6 +168,13 @@ static int put_num(buf_t *b, double v)
     return isfinite(v) ? buf_printf(b, "%.10g", v) : buf_puts(b, "null");
 }
 
+/* Appends `,"key":` and v as put_num does: the summary's number-or-null members. */
+static int put_num_field(buf_t *b, const char *key, double v)
+{
+    int rc = buf_printf(b, ",\"%s\":", key);
+    return rc ? rc : put_num(b, v);
+}
+
 typedef struct summary {
     int    exit_code;
     double wall_s, cpu_s, cpu_mean, mem_peak_mb, tokens, tput, lat_ms;
@@ -185,26 +192,19 @@ static int write_json(const wrap_t *w, const summary_t *s)
     }
     rc = rc ? rc : buf_printf(&b, "],\"exit_code\":%d,\"interval_s\":", s->exit_code);
     rc = rc ? rc : put_num(&b, w->interval);
-    rc = rc ? rc : buf_puts(&b, ",\"wall_time_s\":");
-    rc = rc ? rc : put_num(&b, s->wall_s);
-    rc = rc ? rc : buf_puts(&b, ",\"memory_mb_peak\":");
-    rc = rc ? rc : put_num(&b, s->mem_peak_mb);
-    rc = rc ? rc : buf_puts(&b, ",\"cpu_seconds\":");
-    rc = rc ? rc : put_num(&b, s->cpu_s);
-    rc = rc ? rc : buf_puts(&b, ",\"cpu_percent_mean\":");
-    rc = rc ? rc : put_num(&b, s->cpu_mean);
-    rc = rc ? rc : buf_puts(&b, ",\"cpu_percent_peak\":");
-    rc = rc ? rc : put_num(&b, w->cpu_peak);
+    rc = rc ? rc : put_num_field(&b, "wall_time_s", s->wall_s);
+    rc = rc ? rc : put_num_field(&b, "memory_mb_peak", s->mem_peak_mb);
+    rc = rc ? rc : put_num_field(&b, "cpu_seconds", s->cpu_s);
+    rc = rc ? rc : put_num_field(&b, "cpu_percent_mean", s->cpu_mean);
+    rc = rc ? rc : put_num_field(&b, "cpu_percent_peak", w->cpu_peak);
     rc = rc ? rc : buf_printf(&b, ",\"io_read_bytes_peak\":%llu,\"io_write_bytes_peak\":%llu,"
                                   "\"processes_peak\":%zu,\"gpu\":{\"available\":%s,"
                                   "\"util_percent_mean\":",
                               (unsigned long long)w->read_peak, (unsigned long long)w->write_peak,
                               w->procs_peak, w->gpu_ok ? "true" : "false");
     rc = rc ? rc : put_num(&b, w->gpu_util_n ? w->gpu_util_sum / (double)w->gpu_util_n : NAN);
-    rc = rc ? rc : buf_puts(&b, ",\"util_percent_peak\":");
-    rc = rc ? rc : put_num(&b, w->gpu_util_n ? w->gpu_util_peak : NAN);
-    rc = rc ? rc : buf_puts(&b, ",\"memory_mb_peak\":");
-    rc = rc ? rc : put_num(&b, w->gpu_ok ? w->gpu_mem_peak : NAN);
+    rc = rc ? rc : put_num_field(&b, "util_percent_peak", w->gpu_util_n ? w->gpu_util_peak : NAN);
+    rc = rc ? rc : put_num_field(&b, "memory_mb_peak", w->gpu_ok ? w->gpu_mem_peak : NAN);
     rc = rc ? rc : buf_printf(&b, "},\"statsd\":{\"port\":%d,\"lines\":%llu,\"bad_lines\":%llu,"
                                   "\"tagged_lines\":%llu,\"dropped_names\":%llu,\"metrics\":{",
                               w->port, (unsigned long long)w->statsd.lines,
@@ -218,34 +218,27 @@ static int write_json(const wrap_t *w, const summary_t *s)
         rc = rc ? rc : buf_printf(&b, ":{\"type\":\"%s\",\"count\":%llu,\"sum\":",
                                   statsd_type_name(m->type), (unsigned long long)m->count);
         rc = rc ? rc : put_num(&b, m->sum);
-        rc = rc ? rc : buf_puts(&b, ",\"last\":");
-        rc = rc ? rc : put_num(&b, m->type == STATSD_GAUGE ? m->last : NAN);
-        rc = rc ? rc : buf_puts(&b, ",\"min\":");
-        rc = rc ? rc : put_num(&b, m->min);
-        rc = rc ? rc : buf_puts(&b, ",\"max\":");
-        rc = rc ? rc : put_num(&b, m->max);
+        rc = rc ? rc : put_num_field(&b, "last", m->type == STATSD_GAUGE ? m->last : NAN);
+        rc = rc ? rc : put_num_field(&b, "min", m->min);
+        rc = rc ? rc : put_num_field(&b, "max", m->max);
         rc = rc ? rc : buf_putc(&b, '}');
     }
     rc = rc ? rc : buf_puts(&b, "}},\"throughput_tok_per_s\":");
     rc = rc ? rc : put_num(&b, s->has_tokens ? s->tput : NAN);
-    rc = rc ? rc : buf_puts(&b, ",\"latency_ms_per_tok\":");
-    rc = rc ? rc : put_num(&b, s->has_tokens ? s->lat_ms : NAN);
+    rc = rc ? rc : put_num_field(&b, "latency_ms_per_tok", s->has_tokens ? s->lat_ms : NAN);
     rc = rc ? rc : buf_printf(&b, ",\"samples_dropped\":%zu,\"series\":[", w->samples_dropped);
     for (size_t i = 0; rc == 0 && i < w->n_series; i++) {
         const sample_t *x = &w->series[i];
         rc = buf_puts(&b, i ? ",{\"t\":" : "{\"t\":");
         rc = rc ? rc : put_num(&b, x->t);
-        rc = rc ? rc : buf_puts(&b, ",\"cpu_percent\":");
-        rc = rc ? rc : put_num(&b, x->cpu_percent);
-        rc = rc ? rc : buf_puts(&b, ",\"rss_mb\":");
-        rc = rc ? rc : put_num(&b, x->rss_mb);
+        rc = rc ? rc : put_num_field(&b, "cpu_percent", x->cpu_percent);
+        rc = rc ? rc : put_num_field(&b, "rss_mb", x->rss_mb);
         rc = rc ? rc : buf_printf(&b, ",\"read_bytes\":%llu,\"write_bytes\":%llu,\"processes\":%zu,"
                                       "\"gpu_memory_mb\":",
                                   (unsigned long long)x->read_bytes,
                                   (unsigned long long)x->write_bytes, x->procs);
         rc = rc ? rc : put_num(&b, x->gpu_memory_mb);
-        rc = rc ? rc : buf_puts(&b, ",\"gpu_util_percent\":");
-        rc = rc ? rc : put_num(&b, x->gpu_util_percent);
+        rc = rc ? rc : put_num_field(&b, "gpu_util_percent", x->gpu_util_percent);
         rc = rc ? rc : buf_putc(&b, '}');
     }
     rc = rc ? rc : buf_puts(&b, "]}\n");
