@@ -48,6 +48,18 @@ static void ut_err(ut_t *u, const char *fmt, ...)
         u->errs.n++;
 }
 
+/* ut_err about a place in the file: "FILE:LINE:COL: " and then the message. */
+__attribute__((format(printf, 3, 4)))
+static void ut_err_at(ut_t *u, const yaml_node_t *at, const char *fmt, ...)
+{
+    char msg[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    ut_err(u, "%s:%u:%u: %s", u->file, yamldoc_line(at), yamldoc_col(at), msg);
+}
+
 /* Go's time.Duration.String() for whole milliseconds: "0s", "1m0s", "2m59.999s", "1h0m0s". */
 static void go_duration(int64_t ms, char *out, size_t cap)
 {
@@ -88,12 +100,31 @@ static void model_duration(int64_t ms, char *out, size_t cap)
 
 /* ---- YAML field helpers ---- */
 
+/* The key/value pairs of mapping n into *ps (the caller frees it). false when n is not a
+ * mapping, recorded as a failure only when `report`: of the passes that read the same part of
+ * the file, only one reports it. */
+static bool pairs_of(ut_t *u, const yaml_node_t *n, bool report, yamldoc_pair_t **ps, size_t *k)
+{
+    vigil_error_t e;
+    if (yamldoc_pairs(u->doc, u->file, n, ps, k, &e) == 0)
+        return true;
+    if (report)
+        ut_err(u, "%s", e.message);
+    return false;
+}
+
+/* A field read without a type check: yamldoc_str(), but "" for a mapping or a list too. */
+static const char *text_or_empty(const yaml_node_t *n)
+{
+    const char *s = yamldoc_str(n);
+    return s != NULL ? s : "";
+}
+
 static const char *str_of(ut_t *u, yaml_node_t *n, const char *field)
 {
     const char *s = yamldoc_str(n);
     if (s == NULL)
-        ut_err(u, "%s:%u:%u: %s: cannot unmarshal %s into string", u->file, yamldoc_line(n),
-               yamldoc_col(n), field, yamldoc_go_tag(n));
+        ut_err_at(u, n, "%s: cannot unmarshal %s into string", field, yamldoc_go_tag(n));
     return s;
 }
 
@@ -107,8 +138,7 @@ static bool dur_of(ut_t *u, yaml_node_t *n, const char *field, int64_t *ms)
         return true;
     }
     if (duration_parse(s, strlen(s), ms) != DURATION_OK) {
-        ut_err(u, "%s:%u:%u: not a valid duration string: \"%s\"", u->file, yamldoc_line(n),
-               yamldoc_col(n), s);
+        ut_err_at(u, n, "not a valid duration string: \"%s\"", s);
         return false;
     }
     return true;
@@ -135,8 +165,7 @@ static bool float_of(ut_t *u, yaml_node_t *n, double *v)
     char *end;
     *v = strtod(s, &end);
     if (*s == '\0' || *end != '\0') {
-        ut_err(u, "%s:%u:%u: cannot unmarshal !!str `%s` into float64", u->file, yamldoc_line(n),
-               yamldoc_col(n), s);
+        ut_err_at(u, n, "cannot unmarshal !!str `%s` into float64", s);
         return false;
     }
     return true;
@@ -180,8 +209,7 @@ static bool start_of(ut_t *u, yaml_node_t *n, int64_t *ms)
             return true;
         }
     }
-    ut_err(u, "%s:%u:%u: start_timestamp: expected Unix seconds or RFC 3339, got \"%s\"",
-           u->file, yamldoc_line(n), yamldoc_col(n), s);
+    ut_err_at(u, n, "start_timestamp: expected Unix seconds or RFC 3339, got \"%s\"", s);
     return false;
 }
 
@@ -189,12 +217,9 @@ static bool labels_of(ut_t *u, yaml_node_t *n, rlabels_t *out)
 {
     yamldoc_pair_t *ps;
     size_t k;
-    vigil_error_t e;
     memset(out, 0, sizeof(*out));
-    if (yamldoc_pairs(u->doc, u->file, n, &ps, &k, &e) != 0) {
-        ut_err(u, "%s", e.message);
+    if (!pairs_of(u, n, true, &ps, &k))
         return false;
-    }
     bool ok = true;
     for (size_t i = 0; i < k && ok; i++) {
         const char *v = str_of(u, ps[i].value, ps[i].key);
@@ -207,8 +232,7 @@ static bool labels_of(ut_t *u, yaml_node_t *n, rlabels_t *out)
 static void unknown(ut_t *u, const yamldoc_pair_t *p, const char *type)
 {
     if (!u->o->ignore_unknown_fields)
-        ut_err(u, "%s:%u:%u: field %s not found in type %s", u->file, yamldoc_line(p->knode),
-               yamldoc_col(p->knode), p->key, type);
+        ut_err_at(u, p->knode, "field %s not found in type %s", p->key, type);
 }
 
 /* ---- one test group ---- */
@@ -245,11 +269,8 @@ static bool load_series(group_run_t *g, yaml_node_t *list)
         yaml_node_t *node = yaml_document_get_node(u->doc, it[i]);
         yamldoc_pair_t *ps;
         size_t k;
-        vigil_error_t e;
-        if (yamldoc_pairs(u->doc, u->file, node, &ps, &k, &e) != 0) {
-            ut_err(u, "%s", e.message);
+        if (!pairs_of(u, node, true, &ps, &k))
             return false;
-        }
         const char *series = "", *values = "";
         for (size_t j = 0; j < k; j++) {
             if (strcmp(ps[j].key, "series") == 0)
@@ -265,8 +286,7 @@ static bool load_series(group_run_t *g, yaml_node_t *list)
         rlabels_t l;
         char why[300];
         if (ut_parse_metric(series, &l, NULL, why, sizeof(why)) != 0) {
-            ut_err(u, "%s:%u:%u: input_series %s: %s", u->file, yamldoc_line(node),
-                   yamldoc_col(node), series, why);
+            ut_err_at(u, node, "input_series %s: %s", series, why);
             return false;
         }
         promql_series_values_t vs;
@@ -277,9 +297,8 @@ static bool load_series(group_run_t *g, yaml_node_t *list)
             histogram = vs.kind[j] == PROMQL_SLOT_HISTOGRAM;
         if (vrc != 0 || histogram) {
             /* vigil's store has no native histograms yet: refused, never stored wrongly */
-            ut_err(u, "%s:%u:%u: input_series %s: %s", u->file, yamldoc_line(node),
-                   yamldoc_col(node), series,
-                   histogram ? "native histograms are not supported" : verr.message);
+            ut_err_at(u, node, "input_series %s: %s", series,
+                      histogram ? "native histograms are not supported" : verr.message);
             promql_series_values_free(&vs);
             rl_free(&l);
             return false;
@@ -399,6 +418,38 @@ static void la_string(buf_t *b, const la_t *v, size_t n)
     buf_puts(b, "\n            ]");
 }
 
+/* What the passes over an alert_rule_test or promql_expr_test item read. */
+typedef struct test_case {
+    int64_t      eval_time;   /* 0 when absent or not a duration (reported) */
+    const char  *subject;     /* the alertname or the expr; "" when absent */
+    yaml_node_t *exp;         /* exp_alerts or exp_samples; NULL when absent */
+} test_case_t;
+
+/* Reads one test item: eval_time, the subject under subject_key and the expected list under
+ * exp_key. Other keys are reported as unknown fields of unknown_type, or passed over when it is
+ * NULL. false, unreported, when the item is not a mapping: max_eval() reports that. */
+static bool test_case_of(ut_t *u, yaml_node_t *node, const char *subject_key,
+                         const char *exp_key, const char *unknown_type, test_case_t *tc)
+{
+    yamldoc_pair_t *ps;
+    size_t k;
+    if (!pairs_of(u, node, false, &ps, &k))
+        return false;
+    *tc = (test_case_t){ .eval_time = 0, .subject = "", .exp = NULL };
+    for (size_t j = 0; j < k; j++) {
+        if (strcmp(ps[j].key, "eval_time") == 0)
+            dur_of(u, ps[j].value, "eval_time", &tc->eval_time);
+        else if (strcmp(ps[j].key, subject_key) == 0)
+            tc->subject = text_or_empty(ps[j].value);
+        else if (strcmp(ps[j].key, exp_key) == 0)
+            tc->exp = ps[j].value;
+        else if (unknown_type != NULL)
+            unknown(u, &ps[j], unknown_type);
+    }
+    free(ps);
+    return true;
+}
+
 /* Checks the alert tests whose eval_time falls in [ts, ts + interval). */
 static void check_alerts(group_run_t *g, yaml_node_t *tests, int64_t ts)
 {
@@ -406,24 +457,12 @@ static void check_alerts(group_run_t *g, yaml_node_t *tests, int64_t ts)
     size_t n;
     yaml_node_item_t *it = yamldoc_items(tests, &n);
     for (size_t i = 0; i < n; i++) {
-        yaml_node_t *node = yaml_document_get_node(u->doc, it[i]);
-        yamldoc_pair_t *ps;
-        size_t k;
-        vigil_error_t e;
-        if (yamldoc_pairs(u->doc, u->file, node, &ps, &k, &e) != 0)
-            continue;   /* reported when the tests were read */
-        int64_t et = 0;
-        const char *alertname = "";
-        yaml_node_t *exp = NULL;
-        for (size_t j = 0; j < k; j++) {
-            if (strcmp(ps[j].key, "eval_time") == 0)
-                dur_of(u, ps[j].value, "eval_time", &et);
-            else if (strcmp(ps[j].key, "alertname") == 0)
-                alertname = yamldoc_str(ps[j].value) ? yamldoc_str(ps[j].value) : "";
-            else if (strcmp(ps[j].key, "exp_alerts") == 0)
-                exp = ps[j].value;
-        }
-        free(ps);
+        test_case_t tc;
+        if (!test_case_of(u, yaml_document_get_node(u->doc, it[i]), "alertname", "exp_alerts",
+                          NULL, &tc))
+            continue;
+        int64_t et = tc.eval_time;
+        const char *alertname = tc.subject;
         if (!(ts - g->start <= et && et < ts - g->start + g->eval_interval))
             continue;
         /* got: firing alerts of every rule with that name, in any group */
@@ -446,14 +485,14 @@ static void check_alerts(group_run_t *g, yaml_node_t *tests, int64_t ts)
                 }
             }
         size_t ne;
-        yaml_node_item_t *eit = yamldoc_items(exp, &ne);
+        yaml_node_item_t *eit = yamldoc_items(tc.exp, &ne);
         rlabels_t *owned = calloc(2 * (ne ? ne : 1), sizeof(*owned));
         want = calloc(ne ? ne : 1, sizeof(*want));
         for (size_t x = 0; owned != NULL && want != NULL && x < ne; x++) {
             yaml_node_t *en = yaml_document_get_node(u->doc, eit[x]);
             yamldoc_pair_t *eps;
             size_t ek;
-            if (yamldoc_pairs(u->doc, u->file, en, &eps, &ek, &e) != 0)
+            if (!pairs_of(u, en, false, &eps, &ek))
                 continue;
             for (size_t j = 0; j < ek; j++) {
                 if (strcmp(eps[j].key, "exp_labels") == 0)
@@ -545,28 +584,17 @@ static void check_exprs(group_run_t *g, yaml_node_t *tests)
     yaml_node_item_t *it = yamldoc_items(tests, &n);
     promql_storage_t st = promql_memstore_storage(g->mem);
     for (size_t i = 0; i < n; i++) {
-        yaml_node_t *node = yaml_document_get_node(u->doc, it[i]);
-        yamldoc_pair_t *ps;
-        size_t k;
-        vigil_error_t e;
-        if (yamldoc_pairs(u->doc, u->file, node, &ps, &k, &e) != 0)
+        test_case_t tc;
+        if (!test_case_of(u, yaml_document_get_node(u->doc, it[i]), "expr", "exp_samples", NULL,
+                          &tc))
             continue;
-        int64_t et = 0;
-        const char *expr = "";
-        yaml_node_t *exp = NULL;
-        for (size_t j = 0; j < k; j++) {
-            if (strcmp(ps[j].key, "eval_time") == 0)
-                dur_of(u, ps[j].value, "eval_time", &et);
-            else if (strcmp(ps[j].key, "expr") == 0)
-                expr = yamldoc_str(ps[j].value) ? yamldoc_str(ps[j].value) : "";
-            else if (strcmp(ps[j].key, "exp_samples") == 0)
-                exp = ps[j].value;
-        }
-        free(ps);
+        int64_t et = tc.eval_time;
+        const char *expr = tc.subject;
         char d[64], pre[600];
         model_duration(et, d, sizeof(d));
         name_prefix(g, pre, sizeof(pre));
         promql_result_t *res;
+        vigil_error_t e;
         vigil_error_clear(&e);
         if (promql_query_instant(g->eng, &st, expr, g->start + et, NULL, &res, &e) != 0) {
             ut_err(u, "%s    expr: \"%s\", time: %s, err: %s", pre, expr, d, e.message);
@@ -581,7 +609,7 @@ static void check_exprs(group_run_t *g, yaml_node_t *tests)
         size_t ng = res->type == PROMQL_VALUE_SCALAR ? 1 : res->n_vector;
         ps_t *got = calloc(ng ? ng : 1, sizeof(*got));
         size_t ne;
-        yaml_node_item_t *eit = yamldoc_items(exp, &ne);
+        yaml_node_item_t *eit = yamldoc_items(tc.exp, &ne);
         ps_t *want = calloc(ne ? ne : 1, sizeof(*want));
         bool bad = got == NULL || want == NULL;
         for (size_t x = 0; !bad && x < ng; x++) {
@@ -598,15 +626,14 @@ static void check_exprs(group_run_t *g, yaml_node_t *tests)
             yaml_node_t *en = yaml_document_get_node(u->doc, eit[x]);
             yamldoc_pair_t *eps;
             size_t ek;
-            if (yamldoc_pairs(u->doc, u->file, en, &eps, &ek, &e) != 0) {
-                ut_err(u, "%s", e.message);
+            if (!pairs_of(u, en, true, &eps, &ek)) {
                 bad = true;
                 break;
             }
             const char *labels = "";
             for (size_t j = 0; j < ek && !bad; j++) {
                 if (strcmp(eps[j].key, "labels") == 0)
-                    labels = yamldoc_str(eps[j].value) ? yamldoc_str(eps[j].value) : "";
+                    labels = text_or_empty(eps[j].value);
                 else if (strcmp(eps[j].key, "value") == 0)
                     bad = !float_of(u, eps[j].value, &want[x].v);
                 else if (strcmp(eps[j].key, "histogram") == 0) {
@@ -660,11 +687,8 @@ static int64_t max_eval(ut_t *u, yaml_node_t *tests, int64_t cur)
         yaml_node_t *node = yaml_document_get_node(u->doc, it[i]);
         yamldoc_pair_t *ps;
         size_t k;
-        vigil_error_t e;
-        if (yamldoc_pairs(u->doc, u->file, node, &ps, &k, &e) != 0) {
-            ut_err(u, "%s", e.message);
+        if (!pairs_of(u, node, true, &ps, &k))
             continue;
-        }
         for (size_t j = 0; j < k; j++) {
             int64_t t;
             if (strcmp(ps[j].key, "eval_time") == 0 && dur_of(u, ps[j].value, "eval_time", &t) &&
@@ -681,26 +705,13 @@ static bool alert_tests_named(ut_t *u, yaml_node_t *tests, const char *group_nam
     size_t n;
     yaml_node_item_t *it = yamldoc_items(tests, &n);
     for (size_t i = 0; i < n; i++) {
-        yaml_node_t *node = yaml_document_get_node(u->doc, it[i]);
-        yamldoc_pair_t *ps;
-        size_t k;
-        vigil_error_t e;
-        if (yamldoc_pairs(u->doc, u->file, node, &ps, &k, &e) != 0)
+        test_case_t tc;
+        if (!test_case_of(u, yaml_document_get_node(u->doc, it[i]), "alertname", "exp_alerts",
+                          "main.alertTestCase", &tc))
             continue;
-        const char *name = "";
-        int64_t et = 0;
-        for (size_t j = 0; j < k; j++) {
-            if (strcmp(ps[j].key, "alertname") == 0)
-                name = yamldoc_str(ps[j].value) ? yamldoc_str(ps[j].value) : "";
-            else if (strcmp(ps[j].key, "eval_time") == 0)
-                dur_of(u, ps[j].value, "eval_time", &et);
-            else if (strcmp(ps[j].key, "exp_alerts") != 0)
-                unknown(u, &ps[j], "main.alertTestCase");
-        }
-        free(ps);
-        if (*name == '\0') {
+        if (*tc.subject == '\0') {
             char d[64];
-            model_duration(et, d, sizeof(d));
+            model_duration(tc.eval_time, d, sizeof(d));
             ut_err(u, "an item under alert_rule_test misses required attribute alertname at "
                    "eval_time %s%s%s%s", d, *group_name ? " (in TestGroup " : "", group_name,
                    *group_name ? ")" : "");
@@ -715,11 +726,8 @@ static void run_group(ut_t *u, yaml_node_t *node, char **paths, size_t n_paths,
 {
     yamldoc_pair_t *ps;
     size_t k;
-    vigil_error_t e;
-    if (yamldoc_pairs(u->doc, u->file, node, &ps, &k, &e) != 0) {
-        ut_err(u, "%s", e.message);
+    if (!pairs_of(u, node, true, &ps, &k))
         return;
-    }
     group_run_t g = { .u = u, .name = "", .eval_interval = eval_interval,
                       .interval = eval_interval, .url = "", .fuzzy = fuzzy };
     yaml_node_t *series = NULL, *alerts = NULL, *exprs = NULL;
@@ -728,7 +736,7 @@ static void run_group(ut_t *u, yaml_node_t *node, char **paths, size_t n_paths,
         const char *key = ps[j].key;
         yaml_node_t *v = ps[j].value;
         if (strcmp(key, "name") == 0)
-            g.name = yamldoc_str(v) ? yamldoc_str(v) : "";
+            g.name = text_or_empty(v);
         else if (strcmp(key, "interval") == 0) {
             int64_t iv = 0;
             ok = dur_of(u, v, "interval", &iv) && ok;
@@ -739,7 +747,7 @@ static void run_group(ut_t *u, yaml_node_t *node, char **paths, size_t n_paths,
         else if (strcmp(key, "external_labels") == 0)
             ok = labels_of(u, v, &g.ext) && ok;
         else if (strcmp(key, "external_url") == 0)
-            g.url = yamldoc_str(v) ? yamldoc_str(v) : "";
+            g.url = text_or_empty(v);
         else if (strcmp(key, "input_series") == 0)
             series = v;
         else if (strcmp(key, "alert_rule_test") == 0)
@@ -801,6 +809,27 @@ out:
 
 /* ---- the file ---- */
 
+/* Appends a copy of s to the array *v of *n strings. false when out of memory (*v stays
+ * valid, to be freed with free_strs). */
+static bool push_copy(char ***v, size_t *n, const char *s)
+{
+    char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
+    if (nv == NULL)
+        return false;
+    *v = nv;
+    if ((nv[*n] = strdup(s)) == NULL)
+        return false;
+    (*n)++;
+    return true;
+}
+
+static void free_strs(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
 static bool matches_run(const char *run, const char *name)
 {
     if (run == NULL)
@@ -838,28 +867,11 @@ static bool resolve_files(ut_t *u, yaml_node_t *list, char ***out, size_t *n)
         int rc = glob(full, 0, NULL, &gl);
         if (rc == GLOB_NOMATCH) {
             /* a literal path that does not exist fails when loaded, with its name */
-            char **nv = realloc(*out, (*n + 1) * sizeof(*nv));
-            if (nv == NULL || (nv[*n] = strdup(full)) == NULL) {
-                if (nv != NULL)
-                    *out = nv;
-                ok = false;
-            } else {
-                *out = nv;
-                (*n)++;
-            }
+            ok = push_copy(out, n, full);
             continue;
         }
-        for (size_t j = 0; rc == 0 && j < gl.gl_pathc; j++) {
-            char **nv = realloc(*out, (*n + 1) * sizeof(*nv));
-            if (nv == NULL || (nv[*n] = strdup(gl.gl_pathv[j])) == NULL) {
-                if (nv != NULL)
-                    *out = nv;
-                ok = false;
-                break;
-            }
-            *out = nv;
-            (*n)++;
-        }
+        for (size_t j = 0; rc == 0 && ok && j < gl.gl_pathc; j++)
+            ok = push_copy(out, n, gl.gl_pathv[j]);
         globfree(&gl);
     }
     free(copy);
@@ -883,10 +895,8 @@ static void run_file(ut_t *u)
     bool fuzzy = false;
     yaml_node_t *tests = NULL;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (root != NULL && yamldoc_pairs(&doc, u->file, root, &ps, &k, &e) != 0) {
-        ut_err(u, "%s", e.message);
+    if (root != NULL && !pairs_of(u, root, true, &ps, &k))
         goto out;
-    }
     size_t before = u->errs.n;
     for (size_t i = 0; i < k; i++) {
         const char *key = ps[i].key;
@@ -910,12 +920,7 @@ static void run_file(ut_t *u)
                 for (size_t x = 0; x < n_order; x++)
                     if (strcmp(order[x], s) == 0)
                         ut_err(u, "group name repeated in evaluation order: %s", s);
-                char **nv = realloc(order, (n_order + 1) * sizeof(*nv));
-                if (nv != NULL) {
-                    order = nv;
-                    if ((order[n_order] = strdup(s)) != NULL)
-                        n_order++;
-                }
+                push_copy(&order, &n_order, s);
             }
         } else if (strcmp(key, "tests") == 0) {
             tests = v;
@@ -933,7 +938,7 @@ static void run_file(ut_t *u)
         const char *name = NULL;
         yamldoc_pair_t *tps;
         size_t tk;
-        if (yamldoc_pairs(&doc, u->file, tg, &tps, &tk, &e) == 0) {
+        if (pairs_of(u, tg, false, &tps, &tk)) {
             for (size_t j = 0; j < tk; j++)
                 if (strcmp(tps[j].key, "name") == 0)
                     name = yamldoc_str(tps[j].value);
@@ -946,12 +951,8 @@ static void run_file(ut_t *u)
     }
 out:
     free(ps);
-    for (size_t i = 0; i < n_paths; i++)
-        free(paths[i]);
-    free(paths);
-    for (size_t i = 0; i < n_order; i++)
-        free(order[i]);
-    free(order);
+    free_strs(paths, n_paths);
+    free_strs(order, n_order);
     yaml_document_delete(&doc);
 }
 
