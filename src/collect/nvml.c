@@ -39,11 +39,13 @@
 
 /* ---- the metric table ---- */
 
-typedef nvmlReturn_t (*gpu_read_fn)(const nvml_api_t *api, nvmlDevice_t h, double *out);
+/* Reads one metric of handle h into *out; arg is the row's NVML argument (a clock, a PCIe
+ * direction, an ECC error type), so that rows asking one entry point share its reader. */
+typedef nvmlReturn_t (*gpu_read_fn)(const nvml_api_t *api, nvmlDevice_t h, int arg, double *out);
 
 #define NEED(fn) do { if (api->fn == NULL) return NVML_ERROR_FUNCTION_NOT_FOUND; } while (0)
 
-static nvmlReturn_t rd_gpu_util(const nvml_api_t *api, nvmlDevice_t h, double *out)
+static nvmlReturn_t rd_gpu_util(const nvml_api_t *api, nvmlDevice_t h, int arg, double *out)
 {
     NEED(utilization);
     nvmlUtilization_t u;
@@ -52,7 +54,7 @@ static nvmlReturn_t rd_gpu_util(const nvml_api_t *api, nvmlDevice_t h, double *o
     return rc;
 }
 
-static nvmlReturn_t rd_mem_copy_util(const nvml_api_t *api, nvmlDevice_t h, double *out)
+static nvmlReturn_t rd_mem_copy_util(const nvml_api_t *api, nvmlDevice_t h, int arg, double *out)
 {
     NEED(utilization);
     nvmlUtilization_t u;
@@ -62,7 +64,7 @@ static nvmlReturn_t rd_mem_copy_util(const nvml_api_t *api, nvmlDevice_t h, doub
 }
 
 /* DCGM reports framebuffer sizes in whole MiB. */
-static nvmlReturn_t rd_fb_used(const nvml_api_t *api, nvmlDevice_t h, double *out)
+static nvmlReturn_t rd_fb_used(const nvml_api_t *api, nvmlDevice_t h, int arg, double *out)
 {
     NEED(memory_info);
     nvmlMemory_t m;
@@ -71,7 +73,7 @@ static nvmlReturn_t rd_fb_used(const nvml_api_t *api, nvmlDevice_t h, double *ou
     return rc;
 }
 
-static nvmlReturn_t rd_fb_free(const nvml_api_t *api, nvmlDevice_t h, double *out)
+static nvmlReturn_t rd_fb_free(const nvml_api_t *api, nvmlDevice_t h, int arg, double *out)
 {
     NEED(memory_info);
     nvmlMemory_t m;
@@ -80,7 +82,7 @@ static nvmlReturn_t rd_fb_free(const nvml_api_t *api, nvmlDevice_t h, double *ou
     return rc;
 }
 
-static nvmlReturn_t rd_gpu_temp(const nvml_api_t *api, nvmlDevice_t h, double *out)
+static nvmlReturn_t rd_gpu_temp(const nvml_api_t *api, nvmlDevice_t h, int arg, double *out)
 {
     NEED(temperature);
     unsigned int v;
@@ -105,7 +107,7 @@ static double field_value(const nvmlFieldValue_t *f)
 
 /* Memory temperature has no dedicated entry point; it is field 82 of nvmlDeviceGetFieldValues,
  * which is also where DCGM gets it. */
-static nvmlReturn_t rd_memory_temp(const nvml_api_t *api, nvmlDevice_t h, double *out)
+static nvmlReturn_t rd_memory_temp(const nvml_api_t *api, nvmlDevice_t h, int arg, double *out)
 {
     NEED(field_values);
     nvmlFieldValue_t f = { .fieldId = NVML_FI_DEV_MEMORY_TEMP };
@@ -116,7 +118,7 @@ static nvmlReturn_t rd_memory_temp(const nvml_api_t *api, nvmlDevice_t h, double
     return f.nvmlReturn;
 }
 
-static nvmlReturn_t rd_power(const nvml_api_t *api, nvmlDevice_t h, double *out)
+static nvmlReturn_t rd_power(const nvml_api_t *api, nvmlDevice_t h, int arg, double *out)
 {
     NEED(power_usage);
     unsigned int mw;
@@ -125,7 +127,7 @@ static nvmlReturn_t rd_power(const nvml_api_t *api, nvmlDevice_t h, double *out)
     return rc;
 }
 
-static nvmlReturn_t rd_energy(const nvml_api_t *api, nvmlDevice_t h, double *out)
+static nvmlReturn_t rd_energy(const nvml_api_t *api, nvmlDevice_t h, int arg, double *out)
 {
     NEED(total_energy);
     unsigned long long mj;
@@ -134,43 +136,27 @@ static nvmlReturn_t rd_energy(const nvml_api_t *api, nvmlDevice_t h, double *out
     return rc;
 }
 
-static nvmlReturn_t rd_sm_clock(const nvml_api_t *api, nvmlDevice_t h, double *out)
+/* arg: NVML_CLOCK_SM or NVML_CLOCK_MEM. */
+static nvmlReturn_t rd_clock(const nvml_api_t *api, nvmlDevice_t h, int arg, double *out)
 {
     NEED(clock_info);
     unsigned int v;
-    nvmlReturn_t rc = api->clock_info(h, NVML_CLOCK_SM, &v);
+    nvmlReturn_t rc = api->clock_info(h, arg, &v);
     *out = v;
     return rc;
 }
 
-static nvmlReturn_t rd_mem_clock(const nvml_api_t *api, nvmlDevice_t h, double *out)
-{
-    NEED(clock_info);
-    unsigned int v;
-    nvmlReturn_t rc = api->clock_info(h, NVML_CLOCK_MEM, &v);
-    *out = v;
-    return rc;
-}
-
-static nvmlReturn_t rd_pcie_tx(const nvml_api_t *api, nvmlDevice_t h, double *out)
+/* arg: NVML_PCIE_UTIL_TX_BYTES or NVML_PCIE_UTIL_RX_BYTES. */
+static nvmlReturn_t rd_pcie(const nvml_api_t *api, nvmlDevice_t h, int arg, double *out)
 {
     NEED(pcie_throughput);
     unsigned int v;
-    nvmlReturn_t rc = api->pcie_throughput(h, NVML_PCIE_UTIL_TX_BYTES, &v);
+    nvmlReturn_t rc = api->pcie_throughput(h, arg, &v);
     *out = v;
     return rc;
 }
 
-static nvmlReturn_t rd_pcie_rx(const nvml_api_t *api, nvmlDevice_t h, double *out)
-{
-    NEED(pcie_throughput);
-    unsigned int v;
-    nvmlReturn_t rc = api->pcie_throughput(h, NVML_PCIE_UTIL_RX_BYTES, &v);
-    *out = v;
-    return rc;
-}
-
-static nvmlReturn_t rd_pcie_replay(const nvml_api_t *api, nvmlDevice_t h, double *out)
+static nvmlReturn_t rd_pcie_replay(const nvml_api_t *api, nvmlDevice_t h, int arg, double *out)
 {
     NEED(pcie_replay);
     unsigned int v;
@@ -179,26 +165,18 @@ static nvmlReturn_t rd_pcie_replay(const nvml_api_t *api, nvmlDevice_t h, double
     return rc;
 }
 
-static nvmlReturn_t rd_ecc_sbe(const nvml_api_t *api, nvmlDevice_t h, double *out)
+/* Volatile ECC errors (since the driver loaded); arg: NVML_MEMORY_ERROR_TYPE_CORRECTED
+ * (single-bit) or NVML_MEMORY_ERROR_TYPE_UNCORRECTED (double-bit). */
+static nvmlReturn_t rd_ecc(const nvml_api_t *api, nvmlDevice_t h, int arg, double *out)
 {
     NEED(total_ecc);
     unsigned long long v;
-    nvmlReturn_t rc = api->total_ecc(h, NVML_MEMORY_ERROR_TYPE_CORRECTED, NVML_VOLATILE_ECC, &v);
+    nvmlReturn_t rc = api->total_ecc(h, arg, NVML_VOLATILE_ECC, &v);
     *out = (double)v;
     return rc;
 }
 
-static nvmlReturn_t rd_ecc_dbe(const nvml_api_t *api, nvmlDevice_t h, double *out)
-{
-    NEED(total_ecc);
-    unsigned long long v;
-    nvmlReturn_t rc = api->total_ecc(h, NVML_MEMORY_ERROR_TYPE_UNCORRECTED, NVML_VOLATILE_ECC,
-                                     &v);
-    *out = (double)v;
-    return rc;
-}
-
-static nvmlReturn_t rd_throttle(const nvml_api_t *api, nvmlDevice_t h, double *out)
+static nvmlReturn_t rd_throttle(const nvml_api_t *api, nvmlDevice_t h, int arg, double *out)
 {
     NEED(throttle_reasons);
     unsigned long long v;
@@ -207,7 +185,7 @@ static nvmlReturn_t rd_throttle(const nvml_api_t *api, nvmlDevice_t h, double *o
     return rc;
 }
 
-static nvmlReturn_t rd_power_limit(const nvml_api_t *api, nvmlDevice_t h, double *out)
+static nvmlReturn_t rd_power_limit(const nvml_api_t *api, nvmlDevice_t h, int arg, double *out)
 {
     NEED(power_limit);
     unsigned int mw;
@@ -216,7 +194,7 @@ static nvmlReturn_t rd_power_limit(const nvml_api_t *api, nvmlDevice_t h, double
     return rc;
 }
 
-static nvmlReturn_t rd_fan(const nvml_api_t *api, nvmlDevice_t h, double *out)
+static nvmlReturn_t rd_fan(const nvml_api_t *api, nvmlDevice_t h, int arg, double *out)
 {
     NEED(fan_speed);
     unsigned int v;
@@ -225,7 +203,7 @@ static nvmlReturn_t rd_fan(const nvml_api_t *api, nvmlDevice_t h, double *out)
     return rc;
 }
 
-static nvmlReturn_t rd_pstate(const nvml_api_t *api, nvmlDevice_t h, double *out)
+static nvmlReturn_t rd_pstate(const nvml_api_t *api, nvmlDevice_t h, int arg, double *out)
 {
     NEED(pstate);
     int v;
@@ -239,7 +217,7 @@ static nvmlReturn_t rd_pstate(const nvml_api_t *api, nvmlDevice_t h, double *out
 
 /* NVLink traffic: the data counters (KiB since the driver loaded) of all links, both
  * directions. GPUs without NVLink answer NOT_SUPPORTED. */
-static nvmlReturn_t rd_nvlink(const nvml_api_t *api, nvmlDevice_t h, double *out)
+static nvmlReturn_t rd_nvlink(const nvml_api_t *api, nvmlDevice_t h, int arg, double *out)
 {
     NEED(field_values);
     nvmlFieldValue_t f[2] = {
@@ -263,51 +241,52 @@ typedef struct gpu_metric {
     const char    *name, *help;
     collect_type_t type;
     gpu_read_fn    read;
+    int            arg;    /* passed to read; 0 where the reader takes none */
     bool           mig;    /* also read per MIG instance */
 } gpu_metric_t;
 
 /* Help texts are dcgm-exporter's (default-counters.csv) where it has one. */
 static const gpu_metric_t gpu_metrics[] = {
-    { "DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).", COLLECT_GAUGE, rd_gpu_util, true },
+    { "DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).", COLLECT_GAUGE, rd_gpu_util, 0, true },
     { "DCGM_FI_DEV_MEM_COPY_UTIL", "Memory utilization (in %).", COLLECT_GAUGE,
-      rd_mem_copy_util, true },
-    { "DCGM_FI_DEV_FB_USED", "Framebuffer memory used (in MiB).", COLLECT_GAUGE, rd_fb_used,
+      rd_mem_copy_util, 0, true },
+    { "DCGM_FI_DEV_FB_USED", "Framebuffer memory used (in MiB).", COLLECT_GAUGE, rd_fb_used, 0,
       true },
-    { "DCGM_FI_DEV_FB_FREE", "Framebuffer memory free (in MiB).", COLLECT_GAUGE, rd_fb_free,
+    { "DCGM_FI_DEV_FB_FREE", "Framebuffer memory free (in MiB).", COLLECT_GAUGE, rd_fb_free, 0,
       true },
-    { "DCGM_FI_DEV_GPU_TEMP", "GPU temperature (in C).", COLLECT_GAUGE, rd_gpu_temp, false },
-    { "DCGM_FI_DEV_MEMORY_TEMP", "Memory temperature (in C).", COLLECT_GAUGE, rd_memory_temp,
+    { "DCGM_FI_DEV_GPU_TEMP", "GPU temperature (in C).", COLLECT_GAUGE, rd_gpu_temp, 0, false },
+    { "DCGM_FI_DEV_MEMORY_TEMP", "Memory temperature (in C).", COLLECT_GAUGE, rd_memory_temp, 0,
       false },
-    { "DCGM_FI_DEV_POWER_USAGE", "Power draw (in W).", COLLECT_GAUGE, rd_power, false },
+    { "DCGM_FI_DEV_POWER_USAGE", "Power draw (in W).", COLLECT_GAUGE, rd_power, 0, false },
     { "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
-      "Total energy consumption since boot (in mJ).", COLLECT_COUNTER, rd_energy, false },
-    { "DCGM_FI_DEV_SM_CLOCK", "SM clock frequency (in MHz).", COLLECT_GAUGE, rd_sm_clock,
-      false },
+      "Total energy consumption since boot (in mJ).", COLLECT_COUNTER, rd_energy, 0, false },
+    { "DCGM_FI_DEV_SM_CLOCK", "SM clock frequency (in MHz).", COLLECT_GAUGE, rd_clock,
+      NVML_CLOCK_SM, false },
     { "DCGM_FI_DEV_MEM_CLOCK", "Memory clock frequency (in MHz).", COLLECT_GAUGE,
-      rd_mem_clock, false },
+      rd_clock, NVML_CLOCK_MEM, false },
     /* dcgm-exporter declares these two counters, but NVML's value is a throughput (KB/s over
      * a 20 ms window), so they are gauges here: rate() of them would be meaningless. */
     { "DCGM_FI_DEV_PCIE_TX_THROUGHPUT", "PCIe TX throughput (in KB/s).", COLLECT_GAUGE,
-      rd_pcie_tx, false },
+      rd_pcie, NVML_PCIE_UTIL_TX_BYTES, false },
     { "DCGM_FI_DEV_PCIE_RX_THROUGHPUT", "PCIe RX throughput (in KB/s).", COLLECT_GAUGE,
-      rd_pcie_rx, false },
+      rd_pcie, NVML_PCIE_UTIL_RX_BYTES, false },
     { "DCGM_FI_DEV_PCIE_REPLAY_COUNTER", "Total number of PCIe retries.", COLLECT_COUNTER,
-      rd_pcie_replay, false },
+      rd_pcie_replay, 0, false },
     { "DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", "Total number of single-bit volatile ECC errors.",
-      COLLECT_COUNTER, rd_ecc_sbe, false },
+      COLLECT_COUNTER, rd_ecc, NVML_MEMORY_ERROR_TYPE_CORRECTED, false },
     { "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "Total number of double-bit volatile ECC errors.",
-      COLLECT_COUNTER, rd_ecc_dbe, false },
+      COLLECT_COUNTER, rd_ecc, NVML_MEMORY_ERROR_TYPE_UNCORRECTED, false },
     { "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS", "Current clock throttle reasons (bitmask).",
-      COLLECT_GAUGE, rd_throttle, false },
+      COLLECT_GAUGE, rd_throttle, 0, false },
     { "DCGM_FI_DEV_POWER_MGMT_LIMIT", "Power management limit (in W).", COLLECT_GAUGE,
-      rd_power_limit, false },
+      rd_power_limit, 0, false },
     { "DCGM_FI_DEV_FAN_SPEED", "Fan speed for the device in percent 0-100.", COLLECT_GAUGE,
-      rd_fan, false },
+      rd_fan, 0, false },
     { "DCGM_FI_DEV_PSTATE", "Performance state (P-State) 0-15. 15 indicates lowest performance.",
-      COLLECT_GAUGE, rd_pstate, false },
+      COLLECT_GAUGE, rd_pstate, 0, false },
     { "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL",
       "Total NVLink data traffic of all links, both directions (in KiB).", COLLECT_COUNTER,
-      rd_nvlink, false },
+      rd_nvlink, 0, false },
 };
 
 #define GPU_NMETRICS (sizeof(gpu_metrics) / sizeof(gpu_metrics[0]))
@@ -499,18 +478,24 @@ static void gpu_start(gpu_state_t *s)
     s->ready = true;
 }
 
+/* The first line of procfs file `rel` into out, cut to fit; false when it cannot be read. */
+static bool gpu_read_line(gpu_state_t *s, const char *rel, char *out, size_t cap)
+{
+    if (collect_file_read(&s->file, s->env->procfs, rel, NULL, NULL) != 0)
+        return false;
+    size_t n = strcspn(s->file.data, "\n");
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, s->file.data, n);
+    out[n] = '\0';
+    return true;
+}
+
 static void gpu_read_hostname(gpu_state_t *s)
 {
-    vigil_error_t err;
-    if (collect_file_read(&s->file, s->env->procfs, "sys/kernel/hostname", NULL, &err) == 0) {
-        size_t n = strcspn(s->file.data, "\n");
-        if (n >= sizeof(s->hostname))
-            n = sizeof(s->hostname) - 1;
-        memcpy(s->hostname, s->file.data, n);
-        s->hostname[n] = '\0';
-    } else if (gethostname(s->hostname, sizeof(s->hostname)) != 0) {
+    if (!gpu_read_line(s, "sys/kernel/hostname", s->hostname, sizeof(s->hostname)) &&
+        gethostname(s->hostname, sizeof(s->hostname)) != 0)
         s->hostname[0] = '\0';
-    }
     s->hostname[sizeof(s->hostname) - 1] = '\0';
 }
 
@@ -692,25 +677,32 @@ static size_t gpu_labels(const gpu_state_t *s, const gpu_dev_t *d, const gpu_mig
     return n;
 }
 
-/* One metric for one handle: read, and on success add the sample (starting the family on its
- * first sample, so a metric no GPU supports leaves no empty family behind). */
+/* Starts family *fam (when not yet started) for the sample about to be added: families start
+ * on their first sample, so that a metric no GPU supports leaves no empty family behind. */
+static int gpu_family(collect_batch_t *b, int *fam, const char *name, const char *help,
+                      collect_type_t type)
+{
+    if (*fam < 0)
+        *fam = collect_batch_family(b, name, help, type);
+    return *fam < 0 ? *fam : 0;
+}
+
+/* One metric for one handle: read, and on success add the sample. */
 static int gpu_emit(gpu_state_t *s, collect_batch_t *b, int *fam, size_t row, nvmlDevice_t h,
                     gpu_seen_t *seen, const gpu_dev_t *d, const gpu_mig_t *m)
 {
     if (seen->unsupported & (1ull << row))
         return 0;
     double v = 0;
-    nvmlReturn_t rc = gpu_metrics[row].read(&s->api, h, &v);
+    nvmlReturn_t rc = gpu_metrics[row].read(&s->api, h, gpu_metrics[row].arg, &v);
     if (rc != NVML_SUCCESS) {
         gpu_note_failure(s, seen, d, m != NULL ? m->id : NULL, row, rc);
         return 0;
     }
-    if (*fam < 0) {
-        *fam = collect_batch_family(b, gpu_metrics[row].name, gpu_metrics[row].help,
-                                    gpu_metrics[row].type);
-        if (*fam < 0)
-            return *fam;
-    }
+    int frc = gpu_family(b, fam, gpu_metrics[row].name, gpu_metrics[row].help,
+                         gpu_metrics[row].type);
+    if (frc != 0)
+        return frc;
     collect_label_t l[8];
     size_t n = gpu_labels(s, d, m, l);
     return collect_batch_add_labels(b, *fam, v, l, n);
@@ -724,22 +716,18 @@ static int gpu_emit_xids(gpu_state_t *s, collect_batch_t *b)
         gpu_dev_t *d = &s->devs[i];
         if (!d->xid_registered)
             continue;
-        if (fam < 0)
-            fam = collect_batch_family(b, "DCGM_FI_DEV_XID_ERRORS",
-                                       "Value of the last XID error encountered.",
-                                       COLLECT_GAUGE);
-        if (fam < 0)
-            return fam;
-        rc = collect_batch_add_labels(b, fam, d->last_xid, l, gpu_labels(s, d, NULL, l));
+        rc = gpu_family(b, &fam, "DCGM_FI_DEV_XID_ERRORS",
+                        "Value of the last XID error encountered.", COLLECT_GAUGE);
+        if (rc == 0)
+            rc = collect_batch_add_labels(b, fam, d->last_xid, l, gpu_labels(s, d, NULL, l));
     }
     fam = -1;
     for (size_t i = 0; rc == 0 && i < s->nxid; i++) {
-        if (fam < 0)
-            fam = collect_batch_family(b, "vigil_gpu_xid_errors_total",
-                                       "XID errors reported by the driver since the agent "
-                                       "started, by XID.", COLLECT_COUNTER);
-        if (fam < 0)
-            return fam;
+        rc = gpu_family(b, &fam, "vigil_gpu_xid_errors_total",
+                        "XID errors reported by the driver since the agent started, by XID.",
+                        COLLECT_COUNTER);
+        if (rc != 0)
+            break;
         const gpu_dev_t *d = &s->devs[s->xids[i].dev];
         size_t n = gpu_labels(s, d, NULL, l);
         char xid[24];
@@ -843,14 +831,8 @@ static void gpu_comm(gpu_state_t *s, uint32_t pid, char *out, size_t cap)
 {
     char rel[32];
     snprintf(rel, sizeof(rel), "%u/comm", pid);
-    out[0] = '\0';
-    if (collect_file_read(&s->file, s->env->procfs, rel, NULL, NULL) == 0) {
-        size_t n = strcspn(s->file.data, "\n");
-        if (n >= cap)
-            n = cap - 1;
-        memcpy(out, s->file.data, n);
-        out[n] = '\0';
-    }
+    if (!gpu_read_line(s, rel, out, cap))
+        out[0] = '\0';
 }
 
 static int gpu_emit_procs(gpu_state_t *s, collect_batch_t *b)
@@ -862,12 +844,10 @@ static int gpu_emit_procs(gpu_state_t *s, collect_batch_t *b)
         gpu_merge_procs(s, d);
         for (size_t k = 0; rc == 0 && k < s->nmerged; k++) {
             collect_gpu_proc_t *p = &s->merged[k];
-            if (fam < 0)
-                fam = collect_batch_family(b, "vigil_gpu_process_memory_bytes",
-                                           "GPU memory used by a process on this GPU.",
-                                           COLLECT_GAUGE);
-            if (fam < 0)
-                return fam;
+            rc = gpu_family(b, &fam, "vigil_gpu_process_memory_bytes",
+                            "GPU memory used by a process on this GPU.", COLLECT_GAUGE);
+            if (rc != 0)
+                break;
             char pid[16], comm[64];
             snprintf(pid, sizeof(pid), "%u", p->pid);
             gpu_comm(s, p->pid, comm, sizeof(comm));
