@@ -596,12 +596,7 @@ int vigil_monitor_status_json(vigil_monitor_t *m, char **json, size_t *len)
     buf_t b;
     buf_init(&b, 16u << 20);
     int rc = status_into(m, &b);
-    if (rc != 0) {
-        buf_free(&b);
-        return rc;
-    }
-    *json = buf_detach(&b, len);
-    return *json != NULL ? 0 : VIGIL_ENOMEM;
+    return monitor_buf_finish(&b, rc, json, len);
 }
 
 /* Appends `"key":` and the JSON a producer returns (freeing it). */

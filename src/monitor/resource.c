@@ -183,12 +183,7 @@ int vigil_resource_usage_json(const vigil_resource_usage_t *u,
         rc = rc ? rc : buf_putc(&b, '}');
     }
     rc = rc ? rc : buf_puts(&b, "]}");
-    if (rc != 0) {
-        buf_free(&b);
-        return rc;
-    }
-    *json = buf_detach(&b, len);
-    return *json != NULL ? 0 : VIGIL_ENOMEM;
+    return monitor_buf_finish(&b, rc, json, len);
 }
 
 /* ---------------------------------------------------------------------------------------- */

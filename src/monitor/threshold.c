@@ -336,10 +336,5 @@ int vigil_threshold_summary_json(vigil_threshold_monitor_t *tm, char **json, siz
     }
     pthread_mutex_unlock(&tm->lock);
     rc = rc ? rc : buf_puts(&b, "}}");
-    if (rc != 0) {
-        buf_free(&b);
-        return rc;
-    }
-    *json = buf_detach(&b, len);
-    return *json != NULL ? 0 : VIGIL_ENOMEM;
+    return monitor_buf_finish(&b, rc, json, len);
 }
