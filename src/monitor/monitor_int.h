@@ -6,6 +6,7 @@
 #define VIGIL_MONITOR_INT_H
 
 #include "util/buf.h"
+#include "vigil/telemetry.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -27,6 +28,15 @@ int monitor_put_json_key(buf_t *b, bool *first, const char *key);
  * when rc is 0 the text goes to *json (its length to *len unless len is NULL; the caller frees
  * it), else b is freed. Returns rc, or VIGIL_ENOMEM when the text cannot be handed over. */
 int monitor_buf_finish(buf_t *b, int rc, char **json, size_t *len);
+
+/* Limits of an operation's or a pipeline execution's metadata (and telemetry's metrics). */
+#define MONITOR_MD_MAX_ITEMS 32
+#define MONITOR_MD_MAX_BYTES 4096
+
+/* md[0..n) as a JSON object of strings in *out (malloc'd, caller frees). VIGIL_EINVAL for
+ * more than MONITOR_MD_MAX_ITEMS items, an empty key or NULL value, or a document over
+ * MONITOR_MD_MAX_BYTES; VIGIL_ENOMEM. The reason is in err. */
+int monitor_encode_metadata(const vigil_kv_t *md, size_t n, char **out, vigil_error_t *err);
 
 /* True for a name of 1..max-1 bytes with no control characters (names of metrics, types,
  * pipelines: they end up in JSON, logs and label values). */

@@ -303,34 +303,6 @@ int vigil_production_set_baseline(vigil_production_monitor_t *pm, const char *na
     return rc;
 }
 
-/* Same JSON object encoding as telemetry's metadata. */
-static int encode_md(const vigil_kv_t *md, size_t n, char **out, vigil_error_t *err)
-{
-    if (n > 32)
-        return vigil_error_set(err, VIGIL_EINVAL, "metadata: at most 32 items");
-    buf_t b;
-    buf_init(&b, 4096);
-    int rc = buf_putc(&b, '{');
-    bool first = true;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (md[i].key == NULL || md[i].key[0] == '\0' || md[i].value == NULL) {
-            buf_free(&b);
-            return vigil_error_set(err, VIGIL_EINVAL, "metadata item %zu: empty key or NULL "
-                                                      "value", i);
-        }
-        rc = monitor_put_json_key(&b, &first, md[i].key);
-        rc = rc ? rc : buf_put_json_string(&b, md[i].value);
-    }
-    rc = rc ? rc : buf_putc(&b, '}');
-    if (rc != 0) {
-        buf_free(&b);
-        return vigil_error_set(err, rc == VIGIL_ELIMIT ? VIGIL_EINVAL : rc,
-                               "metadata: over 4096 bytes or out of memory");
-    }
-    *out = buf_detach(&b, NULL);
-    return *out != NULL ? 0 : vigil_error_set(err, VIGIL_ENOMEM, "out of memory");
-}
-
 int vigil_production_record(vigil_production_monitor_t *pm, const char *name,
                             double execution_time, bool success, const vigil_kv_t *md,
                             size_t n_md, vigil_error_t *err)
@@ -342,7 +314,7 @@ int vigil_production_record(vigil_production_monitor_t *pm, const char *name,
         return vigil_error_set(err, VIGIL_EINVAL, "execution_time must be a finite number "
                                                   ">= 0");
     char *mdj;
-    rc = encode_md(md, n_md, &mdj, err);
+    rc = monitor_encode_metadata(md, n_md, &mdj, err);
     if (rc != 0)
         return rc;
     transition_t tr = { 0 };

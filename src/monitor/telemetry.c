@@ -22,8 +22,6 @@
 #include <string.h>
 
 #define STATUS_MAX 32
-#define MD_MAX_ITEMS 32
-#define MD_MAX_BYTES 4096
 
 typedef struct op_type {
     char             name[VIGIL_OP_TYPE_MAX];
@@ -182,41 +180,12 @@ static bool token_ok(const char *s, size_t max, bool is_id)
     return true;
 }
 
-/* Serialises md[0..n) as a JSON object into *out (malloc'd, caller frees). */
-static int encode_md(const vigil_kv_t *md, size_t n, char **out, vigil_error_t *err)
-{
-    if (n > MD_MAX_ITEMS)
-        return vigil_error_set(err, VIGIL_EINVAL, "metadata: at most %d items", MD_MAX_ITEMS);
-    buf_t b;
-    buf_init(&b, MD_MAX_BYTES);
-    int rc = buf_putc(&b, '{');
-    bool first = true;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (md[i].key == NULL || md[i].key[0] == '\0' || md[i].value == NULL) {
-            buf_free(&b);
-            return vigil_error_set(err, VIGIL_EINVAL, "metadata item %zu: empty key or NULL "
-                                                      "value", i);
-        }
-        rc = monitor_put_json_key(&b, &first, md[i].key);
-        rc = rc ? rc : buf_put_json_string(&b, md[i].value);
-    }
-    rc = rc ? rc : buf_putc(&b, '}');
-    if (rc != 0) {
-        buf_free(&b);
-        return rc == VIGIL_ELIMIT
-                   ? vigil_error_set(err, VIGIL_EINVAL, "metadata: over %d bytes", MD_MAX_BYTES)
-                   : vigil_error_set(err, rc, "metadata: %s", vigil_strerror(rc));
-    }
-    *out = buf_detach(&b, NULL);
-    return *out != NULL ? 0 : vigil_error_set(err, VIGIL_ENOMEM, "out of memory");
-}
-
 static int encode_metrics(const vigil_kv_num_t *m, size_t n, char **out, vigil_error_t *err)
 {
-    if (n > MD_MAX_ITEMS)
-        return vigil_error_set(err, VIGIL_EINVAL, "metrics: at most %d items", MD_MAX_ITEMS);
+    if (n > MONITOR_MD_MAX_ITEMS)
+        return vigil_error_set(err, VIGIL_EINVAL, "metrics: at most %d items", MONITOR_MD_MAX_ITEMS);
     buf_t b;
-    buf_init(&b, MD_MAX_BYTES);
+    buf_init(&b, MONITOR_MD_MAX_BYTES);
     int rc = buf_putc(&b, '{');
     bool first = true;
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -232,7 +201,7 @@ static int encode_metrics(const vigil_kv_num_t *m, size_t n, char **out, vigil_e
     if (rc != 0) {
         buf_free(&b);
         return rc == VIGIL_ELIMIT
-                   ? vigil_error_set(err, VIGIL_EINVAL, "metrics: over %d bytes", MD_MAX_BYTES)
+                   ? vigil_error_set(err, VIGIL_EINVAL, "metrics: over %d bytes", MONITOR_MD_MAX_BYTES)
                    : vigil_error_set(err, rc, "metrics: %s", vigil_strerror(rc));
     }
     *out = buf_detach(&b, NULL);
@@ -291,7 +260,7 @@ int vigil_telemetry_start(vigil_telemetry_t *t, const char *id, const char *type
         return vigil_error_set(err, VIGIL_EINVAL, "type: 1..%d printable characters without "
                                                   "space", VIGIL_OP_TYPE_MAX - 1);
     char *mdj;
-    int rc = encode_md(md, n_md, &mdj, err);
+    int rc = monitor_encode_metadata(md, n_md, &mdj, err);
     if (rc != 0)
         return rc;
     pthread_mutex_lock(&t->lock);
@@ -455,7 +424,7 @@ int vigil_telemetry_record(vigil_telemetry_t *t, const char *type, const char *s
     if (!(duration_s >= 0) || isinf(duration_s))
         return vigil_error_set(err, VIGIL_EINVAL, "duration must be a finite number >= 0");
     char *mdj, *mj = NULL;
-    int rc = encode_md(md, n_md, &mdj, err);
+    int rc = monitor_encode_metadata(md, n_md, &mdj, err);
     rc = rc ? rc : encode_metrics(NULL, 0, &mj, err);
     if (rc != 0) {
         free(mdj);

@@ -106,3 +106,33 @@ double monitor_percentile_sorted(const double *v, size_t n, double p)
     size_t idx = rank < 1 ? 0 : (size_t)rank - 1;
     return v[idx < n ? idx : n - 1];
 }
+
+int monitor_encode_metadata(const vigil_kv_t *md, size_t n, char **out, vigil_error_t *err)
+{
+    if (n > MONITOR_MD_MAX_ITEMS)
+        return vigil_error_set(err, VIGIL_EINVAL, "metadata: at most %d items",
+                               MONITOR_MD_MAX_ITEMS);
+    buf_t b;
+    buf_init(&b, MONITOR_MD_MAX_BYTES);
+    int rc = buf_putc(&b, '{');
+    bool first = true;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (md[i].key == NULL || md[i].key[0] == '\0' || md[i].value == NULL) {
+            buf_free(&b);
+            return vigil_error_set(err, VIGIL_EINVAL, "metadata item %zu: empty key or NULL "
+                                                      "value", i);
+        }
+        rc = monitor_put_json_key(&b, &first, md[i].key);
+        rc = rc ? rc : buf_put_json_string(&b, md[i].value);
+    }
+    rc = rc ? rc : buf_putc(&b, '}');
+    if (rc != 0) {
+        buf_free(&b);
+        return rc == VIGIL_ELIMIT
+                   ? vigil_error_set(err, VIGIL_EINVAL, "metadata: over %d bytes",
+                                     MONITOR_MD_MAX_BYTES)
+                   : vigil_error_set(err, rc, "metadata: %s", vigil_strerror(rc));
+    }
+    *out = buf_detach(&b, NULL);
+    return *out != NULL ? 0 : vigil_error_set(err, VIGIL_ENOMEM, "out of memory");
+}
