@@ -4,8 +4,9 @@
  *  - sum and avg use Kahan-Neumaier compensation; avg switches from direct to incremental
  *    mean only when the running sum would overflow;
  *  - stddev/stdvar use Welford's online algorithm;
- *  - topk/bottomk keep a k-sized heap per group (Go container/heap order) and output each
- *    group sorted, NaN last; groups come out in order of first appearance;
+ *  - topk/bottomk keep a k-sized heap per group (Go container/heap order, pop then push as
+ *    Prometheus 2.42 does) and output each group sorted, NaN last; groups come out in order
+ *    of first appearance;
  *  - the output keeps __name__ only when grouped by it; its delayed-removal mark is the OR of
  *    the group's members (topk and friends keep each sample's own labels and mark).
  */
@@ -330,10 +331,18 @@ int eval_aggregate(evalctx_t *c, const expr_t *e, value_t *param, value_t *in, i
                 gr->heap[gr->n_heap++] = *s;
                 heap_up(gr->heap, gr->n_heap - 1, top);
             } else if ((top ? gr->heap[0].v < s->v : gr->heap[0].v > s->v) ||
-                       (isnan(gr->heap[0].v) && !isnan(s->v))) {
-                gr->heap[0] = *s;
-                if (k > 1)
-                    heap_down(gr->heap, 0, gr->n_heap, top);
+                       isnan(gr->heap[0].v)) {
+                /* Prometheus 2.42 pops the smallest and pushes the newcomer (in place only
+                 * for k == 1): with ties the survivors depend on that exact sequence. */
+                if (k > 1) {
+                    size_t last = gr->n_heap - 1;
+                    gr->heap[0] = gr->heap[last];
+                    heap_down(gr->heap, 0, last, top);
+                    gr->heap[last] = *s;
+                    heap_up(gr->heap, last, top);
+                } else {
+                    gr->heap[0] = *s;
+                }
             }
             break;
         }

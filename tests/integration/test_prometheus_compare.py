@@ -351,6 +351,10 @@ RANGE = [
     "sum by (job) (irate(cmp_http_requests_total[5m]))",
     "histogram_quantile(0.95, sum by (le) (rate(cmp_request_duration_seconds_bucket[5m])))",
     "topk(2, cmp_temperature_celsius)",
+    # Ties at the heap's edge: which tied series survives depends on Prometheus's exact heap
+    # operations (pop, then push), not only on the values.
+    "topk(40, rate(cmp_http_requests_total[5m]))",
+    "bottomk(40, rate(cmp_http_requests_total[5m]))",
     "avg_over_time(cmp_temperature_celsius[10m])",
     "cmp_memory_free_bytes",
     "increase(cmp_http_requests_total[15m]) > 5000",
