@@ -167,9 +167,14 @@ typedef struct nmessage {
 } nmessage_t;
 
 /* payload.c: the template data tree (caller frees with template_value_free) and the webhook
- * JSON version 4 (malloc'd, caller frees; max_alerts 0: all). NULL when out of memory. */
+ * JSON version 4 byte for byte as Alertmanager's encoding/json writes it, without the newline
+ * its json.Encoder adds (malloc'd, caller frees; max_alerts 0: all). NULL when out of memory. */
 template_value_t *npayload_data(const nmessage_t *m);
 char *npayload_webhook(const nmessage_t *m, int max_alerts);
+/* The cap of a buffer a webhook document is built in: far above any real group. */
+#define NPAYLOAD_MAX_BYTES ((size_t)64 << 20)
+/* The same document appended to `out`: 0, or VIGIL_ENOMEM/VIGIL_ELIMIT with `out` as it was. */
+int npayload_webhook_buf(const nmessage_t *m, int max_alerts, buf_t *out);
 /* Splits `ms` (since the epoch) into UTC calendar fields and returns the milliseconds. */
 int npayload_utc(int64_t ms, struct tm *tm);
 /* RFC 3339 with nanoseconds as Go's time.Time JSON encoding writes it; 0 -> Go's zero time. */

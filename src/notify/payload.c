@@ -7,12 +7,14 @@
  *    "externalURL","version":"4","groupKey","truncatedAlerts"}
  *
  * Times are RFC 3339 with the fraction Go's time.Time JSON encoding writes (trailing zeros
- * dropped); an unset time is Go's zero time "0001-01-01T00:00:00Z".
+ * dropped); an unset time is Go's zero time "0001-01-01T00:00:00Z". Every string is written
+ * with buf_put_json_string, Go's encoding/json escaping (<, >, & as \u003c \u003e \u0026,
+ * U+2028/9, invalid UTF-8 as \ufffd), so a receiver gets the bytes Alertmanager would send;
+ * the webhook receiver ends the document with the newline json.Encoder writes after it.
  */
 #include "notify/notify_int.h"
 
-#include <jansson.h>
-
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,55 +135,91 @@ template_value_t *npayload_data(const nmessage_t *m)
     return d;
 }
 
-static json_t *kv_json(const notify_kv_t *kv, size_t n)
+/* A JSON string member value; NULL is written as "" (Go's zero string). */
+static int put_str(buf_t *b, const char *s)
 {
-    json_t *o = json_object();
-    for (size_t i = 0; o != NULL && i < n; i++)
-        json_object_set_new(o, kv[i].name, json_string(kv[i].value));
-    return o;
+    return buf_put_json_string(b, s != NULL ? s : "");
 }
 
-char *npayload_webhook(const nmessage_t *m, int max_alerts)
+/* `"key":` then the string `v`, preceded by a comma unless it is the first member. */
+static int put_member(buf_t *b, bool first, const char *key, const char *v)
 {
-    json_t *root = json_object(), *alerts = json_array();
-    if (root == NULL || alerts == NULL) {
-        json_decref(root);
-        json_decref(alerts);
-        return NULL;
+    int rc = first ? 0 : buf_putc(b, ',');
+    rc = rc ? rc : put_str(b, key);
+    rc = rc ? rc : buf_putc(b, ':');
+    return rc ? rc : put_str(b, v);
+}
+
+/* A label set as Go's encoding/json writes a map[string]string: keys in byte order (kv is
+ * sorted by name; of equal names the last is kept, as the map would). */
+static int put_kv(buf_t *b, const notify_kv_t *kv, size_t n)
+{
+    int rc = buf_putc(b, '{');
+    bool first = true;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (i + 1 < n && strcmp(kv[i].name, kv[i + 1].name) == 0)
+            continue;
+        rc = put_member(b, first, kv[i].name, kv[i].value);
+        first = false;
     }
+    return rc ? rc : buf_putc(b, '}');
+}
+
+int npayload_webhook_buf(const nmessage_t *m, int max_alerts, buf_t *out)
+{
     size_t n = m->nalerts, truncated = 0;
     if (max_alerts > 0 && n > (size_t)max_alerts) {
         truncated = n - (size_t)max_alerts;
         n = (size_t)max_alerts;
     }
-    for (size_t i = 0; i < n; i++) {
+    size_t start_len = out->len;
+    int rc = buf_putc(out, '{');
+    rc = rc ? rc : put_member(out, true, "receiver", m->receiver);
+    rc = rc ? rc : put_member(out, false, "status", m->status);
+    rc = rc ? rc : buf_puts(out, ",\"alerts\":[");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
         const nalert_t *a = m->alerts[i];
-        json_t *x = json_object();
         char t[64], fp[24];
-        json_object_set_new(x, "status", json_string(m->resolved[i] ? "resolved" : "firing"));
-        json_object_set_new(x, "labels", kv_json(a->labels, a->nlabels));
-        json_object_set_new(x, "annotations", kv_json(a->annotations, a->nannotations));
+        rc = i ? buf_putc(out, ',') : 0;
+        rc = rc ? rc : buf_putc(out, '{');
+        rc = rc ? rc : put_member(out, true, "status", m->resolved[i] ? "resolved" : "firing");
+        rc = rc ? rc : buf_puts(out, ",\"labels\":");
+        rc = rc ? rc : put_kv(out, a->labels, a->nlabels);
+        rc = rc ? rc : buf_puts(out, ",\"annotations\":");
+        rc = rc ? rc : put_kv(out, a->annotations, a->nannotations);
         npayload_rfc3339(a->starts_ms, t, sizeof(t));
-        json_object_set_new(x, "startsAt", json_string(t));
+        rc = rc ? rc : put_member(out, false, "startsAt", t);
         npayload_rfc3339(a->ends_ms, t, sizeof(t));
-        json_object_set_new(x, "endsAt", json_string(t));
-        json_object_set_new(x, "generatorURL", json_string(a->generator_url));
+        rc = rc ? rc : put_member(out, false, "endsAt", t);
+        rc = rc ? rc : put_member(out, false, "generatorURL", a->generator_url);
         snprintf(fp, sizeof(fp), "%016llx", (unsigned long long)a->fp);
-        json_object_set_new(x, "fingerprint", json_string(fp));
-        json_array_append_new(alerts, x);
+        rc = rc ? rc : put_member(out, false, "fingerprint", fp);
+        rc = rc ? rc : buf_putc(out, '}');
     }
-    json_object_set_new(root, "receiver", json_string(m->receiver));
-    json_object_set_new(root, "status", json_string(m->status));
-    json_object_set_new(root, "alerts", alerts);
-    json_object_set_new(root, "groupLabels", kv_json(m->group_labels, m->ngroup));
-    json_object_set_new(root, "commonLabels", kv_json(m->common_labels, m->ncommon));
-    json_object_set_new(root, "commonAnnotations",
-                        kv_json(m->common_annotations, m->ncommon_ann));
-    json_object_set_new(root, "externalURL", json_string(m->external_url ? m->external_url : ""));
-    json_object_set_new(root, "version", json_string("4"));
-    json_object_set_new(root, "groupKey", json_string(m->group_key));
-    json_object_set_new(root, "truncatedAlerts", json_integer((json_int_t)truncated));
-    char *s = json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT);
-    json_decref(root);
-    return s;
+    rc = rc ? rc : buf_puts(out, "],\"groupLabels\":");
+    rc = rc ? rc : put_kv(out, m->group_labels, m->ngroup);
+    rc = rc ? rc : buf_puts(out, ",\"commonLabels\":");
+    rc = rc ? rc : put_kv(out, m->common_labels, m->ncommon);
+    rc = rc ? rc : buf_puts(out, ",\"commonAnnotations\":");
+    rc = rc ? rc : put_kv(out, m->common_annotations, m->ncommon_ann);
+    rc = rc ? rc : put_member(out, false, "externalURL", m->external_url);
+    rc = rc ? rc : put_member(out, false, "version", "4");
+    rc = rc ? rc : put_member(out, false, "groupKey", m->group_key);
+    rc = rc ? rc : buf_printf(out, ",\"truncatedAlerts\":%zu}", truncated);
+    if (rc != 0 && out->len > start_len) {
+        out->len = start_len;
+        out->data[start_len] = '\0';
+    }
+    return rc;
+}
+
+char *npayload_webhook(const nmessage_t *m, int max_alerts)
+{
+    buf_t b;
+    buf_init(&b, NPAYLOAD_MAX_BYTES);
+    if (npayload_webhook_buf(m, max_alerts, &b) != 0) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_detach(&b, NULL);
 }

@@ -151,11 +151,17 @@ static int webhook_notify(const void *conf, const nmessage_t *m, int timeout_ms,
                           size_t why_len)
 {
     const webhook_conf_t *c = conf;
-    char *body = npayload_webhook(m, c->max_alerts);
-    if (body == NULL)
-        return snprintf(why, why_len, "out of memory"), VIGIL_ENOMEM;
-    int rc = notify_http_post(c->url, "application/json", body, timeout_ms, why, why_len);
-    free(body);
+    /* Alertmanager's body is json.NewEncoder(&buf).Encode(msg): the document and a newline. */
+    buf_t body;
+    buf_init(&body, NPAYLOAD_MAX_BYTES);
+    int rc = npayload_webhook_buf(m, c->max_alerts, &body);
+    rc = rc ? rc : buf_putc(&body, '\n');
+    if (rc != 0) {
+        buf_free(&body);
+        return snprintf(why, why_len, "%s", vigil_strerror(rc)), rc;
+    }
+    rc = notify_http_post(c->url, "application/json", body.data, timeout_ms, why, why_len);
+    buf_free(&body);
     return rc;
 }
 

@@ -797,6 +797,71 @@ static void test_webhook_payload(void **state)
     notify_config_free(cfg);
 }
 
+/* Strings as Go's encoding/json writes them: the bytes below are what prometheus-alertmanager
+ * 0.25's webhook sent for an alert posted with these labels and annotations (the newline its
+ * json.Encoder ends the body with is added by the webhook receiver, not here). */
+static void test_webhook_payload_go_escapes(void **state)
+{
+    (void)state;
+    notify_kv_t l[] = { { "alertname", "A<b>&c" },
+                        { "ctl", "a\001b\bc\fd\te\nf\"g\\h\177\xc3\xa9\xe2\x98\x83" },
+                        { "x", "line\xe2\x80\xa8sep\xe2\x80\xa9p" } };
+    notify_kv_t an[] = { { "summary", "<script>&amp;</script>" }, { "z", "\xc3\xa9" } };
+    nalert_t a = { .labels = l, .nlabels = 3, .annotations = an, .nannotations = 2,
+                   .starts_ms = 1700000000123, .ends_ms = 0,
+                   .generator_url = (char *)"http://g/?a=1&b=<2>", .fp = notify_fingerprint(l, 3) };
+    const nalert_t *alerts[] = { &a };
+    bool res[] = { false };
+    nmessage_t m = { .receiver = "w", .group_key = "{}:{alertname=\"A<b>&c\"}",
+                     .status = "firing", .alerts = alerts, .resolved = res, .nalerts = 1,
+                     .firing = 1, .group_labels = l, .ngroup = 1, .common_labels = l,
+                     .ncommon = 3, .common_annotations = an, .ncommon_ann = 2,
+                     .external_url = "http://vm:19480" };
+#define GO_LABELS                                                                          \
+    "{\"alertname\":\"A\\u003cb\\u003e\\u0026c\",\"ctl\":\"a\\u0001b\\u0008c\\u000cd\\te\\nf" \
+    "\\\"g\\\\h\x7f\xc3\xa9\xe2\x98\x83\",\"x\":\"line\\u2028sep\\u2029p\"}"
+#define GO_ANNOTATIONS \
+    "{\"summary\":\"\\u003cscript\\u003e\\u0026amp;\\u003c/script\\u003e\",\"z\":\"\xc3\xa9\"}"
+    static const char want[] =
+        "{\"receiver\":\"w\",\"status\":\"firing\",\"alerts\":[{\"status\":\"firing\",\"labels\":"
+        GO_LABELS ",\"annotations\":" GO_ANNOTATIONS ",\"startsAt\":\"2023-11-14T22:13:20.123Z\","
+        "\"endsAt\":\"0001-01-01T00:00:00Z\",\"generatorURL\":\"http://g/?a=1\\u0026b=\\u003c2"
+        "\\u003e\",\"fingerprint\":\"9b3cadf5f8df8b9c\"}],\"groupLabels\":{\"alertname\":\"A"
+        "\\u003cb\\u003e\\u0026c\"},\"commonLabels\":" GO_LABELS ",\"commonAnnotations\":"
+        GO_ANNOTATIONS ",\"externalURL\":\"http://vm:19480\",\"version\":\"4\",\"groupKey\":"
+        "\"{}:{alertname=\\\"A\\u003cb\\u003e\\u0026c\\\"}\",\"truncatedAlerts\":0}";
+#undef GO_LABELS
+#undef GO_ANNOTATIONS
+    char *j = npayload_webhook(&m, 0);
+    assert_non_null(j);
+    assert_string_equal(j, want);
+    free(j);
+
+    /* invalid UTF-8: each bad byte is U+FFFD, as Go writes it (jansson dropped the member) */
+    notify_kv_t bad[] = { { "summary", "x\xff\xc3y" } };
+    m.common_annotations = bad;
+    m.ncommon_ann = 1;
+    j = npayload_webhook(&m, 0);
+    assert_non_null(j);
+    assert_non_null(strstr(j, ",\"commonAnnotations\":{\"summary\":\"x\\ufffd\\ufffdy\"},"));
+    free(j);
+
+    /* max_alerts: the rest counted in truncatedAlerts; the document still ends well-formed */
+    const nalert_t *two[] = { &a, &a };
+    bool res2[] = { false, true };
+    m.alerts = two;
+    m.resolved = res2;
+    m.nalerts = 2;
+    j = npayload_webhook(&m, 1);
+    assert_non_null(j);
+    assert_null(strstr(j, "\"resolved\""));
+    size_t len = strlen(j);
+    const char *tail = ",\"truncatedAlerts\":1}";
+    assert_true(len > strlen(tail));
+    assert_string_equal(j + len - strlen(tail), tail);
+    free(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -814,6 +879,7 @@ int main(void)
         cmocka_unit_test(test_restart),
         cmocka_unit_test(test_restart_keeps_alerts),
         cmocka_unit_test(test_webhook_payload),
+        cmocka_unit_test(test_webhook_payload_go_escapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

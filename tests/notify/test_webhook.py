@@ -76,6 +76,33 @@ class Driver:
             raise SystemExit(f"driver exited {rc}")
 
 
+class Pairs(list):
+    """A JSON object's members in their order, as json.loads(object_pairs_hook=Pairs) gives."""
+
+
+def go_json(v):
+    """v (parsed with object_pairs_hook=Pairs) written as Go's encoding/json writes it:
+    compact, <, >, & and U+2028/9 escaped, control characters other than \\n \\r \\t as
+    \\u00XX, everything else as UTF-8."""
+    if isinstance(v, Pairs):
+        return "{" + ",".join(go_json(k) + ":" + go_json(x) for k, x in v) + "}"
+    if isinstance(v, list):
+        return "[" + ",".join(go_json(x) for x in v) + "]"
+    if isinstance(v, str):
+        out = []
+        for c in v:
+            if c in '"\\':
+                out.append("\\" + c)
+            elif c in "\n\r\t":
+                out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}[c])
+            elif ord(c) < 0x20 or c in "<>&\u2028\u2029":
+                out.append("\\u%04x" % ord(c))
+            else:
+                out.append(c)
+        return '"' + "".join(out) + '"'
+    return json.dumps(v)
+
+
 def next_body():
     path, ctype, body = BODIES.get(timeout=60)
     assert path == "/hook", path
@@ -118,7 +145,8 @@ receivers:
     timeout: 10s
 """)
         now = int(time.time() * 1000)
-        a = {"alertname": "DiskFull", "instance": "h1:9100", "severity": "warning"}
+        a = {"alertname": "DiskFull", "instance": "h1:9100", "mount": "<a> & \u2028\u2029\x01",
+             "severity": "warning"}
         d = Driver(cfg, data)
         d.push(a, now, ann={"summary": "disk full"})
         raw = next_body()
@@ -140,6 +168,10 @@ receivers:
         check(order == ["receiver", "status", "alerts", "groupLabels", "commonLabels",
                         "commonAnnotations", "externalURL", "version", "groupKey",
                         "truncatedAlerts"], "webhook fields in Alertmanager's order")
+        check(raw == (go_json(json.loads(raw, object_pairs_hook=Pairs)) + "\n").encode(),
+              "webhook body is byte for byte Go's json.Encoder output (escapes, final newline)")
+        check(b"\\u003ca\\u003e \\u0026 \\u2028\\u2029\\u0001" in raw,
+              "<, >, &, U+2028/9 and control characters escaped as Go does")
         # endsAt: no end given -> now + resolve_timeout (5m), after startsAt
         check(body["alerts"][0]["endsAt"] > rfc3339(now), "open alert gets endsAt in the future")
         d.close()
