@@ -10,8 +10,8 @@
 #include "agent/datadir.h"
 #include "host/host.h"
 #include "http/http.h"
+#include "util/curl_loader.h"
 
-#include <curl/curl.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -172,9 +172,13 @@ static doctor_verdict_t check_nvml(const doctor_args_t *a, char *detail, size_t 
 static doctor_verdict_t check_libraries(const doctor_args_t *a, char *detail, size_t n)
 {
     (void)a;
-    snprintf(detail, n, "libmicrohttpd %s, libcurl %s, libyaml %s, jansson %s", MHD_get_version(),
-             curl_version_info(CURLVERSION_NOW)->version, yaml_get_version_string(),
-             jansson_version_str());
+    /* A missing libcurl shows in this row, with dlerror's reason, and nowhere else:
+     * curl_loader_version() prints no warning of its own. */
+    const char *why;
+    const char *curl = curl_loader_version(&why);
+    snprintf(detail, n, "libmicrohttpd %s, libcurl %s, libyaml %s, jansson %s%s%s%s",
+             MHD_get_version(), curl, yaml_get_version_string(), jansson_version_str(),
+             why != NULL ? " (libcurl: " : "", why != NULL ? why : "", why != NULL ? ")" : "");
     return DOCTOR_INFO;
 }
 

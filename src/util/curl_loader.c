@@ -18,10 +18,14 @@
  * that links it may link the real libcurl too.
  *
  * The library is process-wide state by nature, as libcurl's own global initialisation is:
- * it is loaded once (pthread_once) and never unloaded. When it cannot be loaded, the reason
- * goes to stderr once, curl_easy_init() and curl_easy_escape() return NULL as they do when
- * out of memory, the other calls fail with CURLE_FAILED_INIT, and curl_easy_strerror() and
- * curl_version_info() say which package to install.
+ * it is loaded once (pthread_once) and never unloaded: $VIGIL_CURL_LIBRARY when set and not
+ * empty (a path or a name for dlopen, as $VIGIL_NVML_LIBRARY is for NVML), else libcurl.so.4.
+ * When it cannot be loaded, the reason goes to stderr once, curl_easy_init() and
+ * curl_easy_escape() return NULL as they do when out of memory, the other calls fail with
+ * CURLE_FAILED_INIT, and curl_easy_strerror() and curl_version_info() say which package to
+ * install. curl_loader_version() (curl_loader.h) loads it too but leaves the warning to its
+ * caller: `vigil version` and `vigil doctor` say "not installed" in their own output, and
+ * the warning on top of it said the same thing a second time.
  *
  * Ownership of what these functions return is libcurl's, as its manual pages document it:
  * a CURL * goes back with curl_easy_cleanup(), curl_easy_escape()'s string with curl_free(),
@@ -34,17 +38,22 @@
 #define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 
+#include "util/curl_loader.h"
+
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The SONAME of libcurl's ABI 4, which both the OpenSSL flavour (Debian package libcurl4) and
  * the headers vigil builds against (libcurl4-openssl-dev) carry. */
 #define CURL_LIBRARY "libcurl.so.4"
 #define CURL_PACKAGE "libcurl4"
+/* What curl_version_info() and curl_loader_version() say instead of a version. */
+#define CURL_MISSING "not installed (" CURL_LIBRARY " from package " CURL_PACKAGE ")"
 
 /* Every libcurl function vigil calls. */
 #define CURL_FUNCS(X)          \
@@ -64,6 +73,7 @@
 
 static struct {
     void *dl; /* NULL until loaded, and for good when loading failed */
+    char  path[256]; /* what was passed to dlopen: $VIGIL_CURL_LIBRARY or CURL_LIBRARY */
     char  why[512]; /* why loading failed */
 #define CURL_POINTER_(name) __typeof__(name) *name;
     CURL_FUNCS(CURL_POINTER_)
@@ -71,23 +81,29 @@ static struct {
 } curl_api;
 
 static pthread_once_t curl_api_once = PTHREAD_ONCE_INIT;
+static pthread_once_t curl_warn_once = PTHREAD_ONCE_INIT;
 
+/* Loads the library and resolves CURL_FUNCS, or records why not; prints nothing. */
 static void curl_api_load(void)
 {
+    const char *env = getenv("VIGIL_CURL_LIBRARY");
+    snprintf(curl_api.path, sizeof(curl_api.path), "%s",
+             env != NULL && env[0] != '\0' ? env : CURL_LIBRARY);
     /* RTLD_NOW: a broken library fails here, once, not in the middle of a notification.
      * RTLD_LOCAL: libcurl's symbols stay out of the global scope, so nothing loaded later
      * binds to them by accident. */
-    void *dl = dlopen(CURL_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+    void *dl = dlopen(curl_api.path, RTLD_NOW | RTLD_LOCAL);
     if (dl == NULL) {
-        snprintf(curl_api.why, sizeof(curl_api.why), "%s", dlerror());
-        goto out_failed;
+        const char *e = dlerror();
+        snprintf(curl_api.why, sizeof(curl_api.why), "%s", e != NULL ? e : "dlopen failed");
+        return;
     }
     /* dlsym on the handle searches libcurl itself first, never these forwarders. */
 #define CURL_RESOLVE_(name)                                                            \
     {                                                                                  \
         void *p_ = dlsym(dl, #name);                                                   \
         if (p_ == NULL) {                                                              \
-            snprintf(curl_api.why, sizeof(curl_api.why), "%s has no %s", CURL_LIBRARY, \
+            snprintf(curl_api.why, sizeof(curl_api.why), "%s has no %s", curl_api.path, \
                      #name);                                                           \
             goto out_close;                                                            \
         }                                                                              \
@@ -100,18 +116,34 @@ static void curl_api_load(void)
 
 out_close:
     dlclose(dl);
-out_failed:
+}
+
+/* The one warning of a process that cannot load libcurl. */
+static void curl_api_warn(void)
+{
     fprintf(stderr,
             "vigil: cannot load %s (%s): sending notifications and `vigil query`/`vigil "
             "health` need it; install the %s package\n",
-            CURL_LIBRARY, curl_api.why, CURL_PACKAGE);
+            curl_api.path, curl_api.why, CURL_PACKAGE);
 }
 
-/* Loads libcurl on the first call; true when its functions can be called. */
+/* Loads libcurl on the first call; true when its functions can be called. The first call
+ * that finds it missing prints the warning. */
 static bool curl_api_loaded(void)
 {
     pthread_once(&curl_api_once, curl_api_load);
+    if (curl_api.dl == NULL)
+        pthread_once(&curl_warn_once, curl_api_warn);
     return curl_api.dl != NULL;
+}
+
+const char *curl_loader_version(const char **why)
+{
+    pthread_once(&curl_api_once, curl_api_load);
+    if (why != NULL)
+        *why = curl_api.dl != NULL ? NULL : curl_api.why;
+    return curl_api.dl != NULL ? curl_api.curl_version_info(CURLVERSION_NOW)->version
+                               : CURL_MISSING;
 }
 
 CURLcode curl_global_init(long flags)
@@ -134,7 +166,7 @@ curl_version_info_data *curl_version_info(CURLversion age)
     static const char *const no_protocols[] = { NULL };
     static curl_version_info_data unavailable = {
         .age = CURLVERSION_NOW,
-        .version = "not installed (" CURL_LIBRARY " from package " CURL_PACKAGE ")",
+        .version = CURL_MISSING,
         .host = "",
         .protocols = no_protocols,
     };
@@ -201,7 +233,7 @@ const char *curl_easy_strerror(CURLcode code)
 {
     if (curl_api_loaded())
         return curl_api.curl_easy_strerror(code);
-    return "libcurl is not installed (" CURL_LIBRARY " from package " CURL_PACKAGE ")";
+    return "libcurl is " CURL_MISSING;
 }
 
 char *curl_easy_escape(CURL *curl, const char *string, int length)
