@@ -306,15 +306,19 @@ static int get_silence(http_request_t *req, http_response_t *resp, notify_t *n)
     return rc;
 }
 
+/* Expires the silence. Alertmanager 0.25 answers 200 with an empty body and no Content-Type,
+ * for a silence that had expired already too (notify_silence_expire then changes nothing). */
 static int delete_silence(http_request_t *req, http_response_t *resp, notify_t *n)
 {
     const char *id = http_request_path_param(req, "id");
     int rc = notify_silence_expire(n, id);
     if (rc == VIGIL_ENOENT)
         return http_response_error(resp, 404, "not_found", "silence %s not found", id);
-    if (rc == VIGIL_ESTATE)
-        return http_response_error(resp, 400, "bad_data", "silence %s already expired", id);
-    return rc != 0 ? rc : http_response_json(resp, 200, "{}");
+    if (rc != 0)
+        return rc;
+    resp->status = 200;
+    http_response_set_content_type(resp, "");
+    return 0;
 }
 
 /* A boolean query parameter of Alertmanager's API: absent is `dflt`. */

@@ -259,7 +259,7 @@ int notify_api_silence_post(notify_t *n, const char *body, size_t len, char id_o
     }
     rc = rc ? rc : notify_silence_add(n, &s, err);
     if (rc == 0 && replaces != NULL)
-        notify_silence_expire(n, replaces);  /* VIGIL_ESTATE: it had expired already */
+        notify_silence_expire(n, replaces);  /* 0 also when it had expired already */
     if (rc == 0)
         snprintf(id_out, 40, "%s", s.id);
     buf_free(&text);

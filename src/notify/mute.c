@@ -182,15 +182,13 @@ int notify_silence_expire(notify_t *n, const char *id)
         nsilence_t *s = &n->sil[i];
         if (strcmp(s->id, id) != 0)
             continue;
-        if (s->ends_ms <= now) {
-            rc = VIGIL_ESTATE;
-        } else {
+        rc = 0;  /* one that has expired already stays as it is; Alertmanager answers 200 too */
+        if (s->ends_ms > now) {
             if (s->starts_ms > now)
                 s->starts_ms = now;  /* a pending silence never becomes active */
             s->ends_ms = now;
             s->updated_ms = now;
             n->dirty = true;
-            rc = 0;
         }
         break;
     }

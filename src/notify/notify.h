@@ -167,7 +167,8 @@ typedef struct notify_silence {
  * VIGIL_EINVAL (ends before it starts, no matchers), VIGIL_ELIMIT. */
 int notify_silence_add(notify_t *n, notify_silence_t *s, vigil_error_t *err);
 
-/* Expires a silence now. VIGIL_ENOENT when unknown, VIGIL_ESTATE when already expired. */
+/* Expires a silence now. VIGIL_ENOENT when unknown; one that has already expired is left as
+ * it is and the call succeeds, as Alertmanager 0.25's DELETE /api/v2/silence/{id} does. */
 int notify_silence_expire(notify_t *n, const char *id);
 
 /* Calls `fn` for every silence (active, pending and expired ones not yet garbage-collected)

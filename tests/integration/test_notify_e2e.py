@@ -27,7 +27,7 @@ import urllib.parse
 
 from notifysinks import (Alertmanager, SmtpSink, WebhookSink, email_headers, fingerprint,
                          go_time, parse_time_ms)
-from vigiltest import Agent, free_port, wait_until
+from vigiltest import Agent, free_port, request, wait_until
 
 DEADLINE = 90  # generous: the box is shared; a wait fails only when the thing never happens
 
@@ -258,12 +258,26 @@ class NotifyEndToEnd(unittest.TestCase):
         metrics = self.agent.get("/metrics").text
         self.assertIn('vigil_notify_notifications_total{integration="webhook"} ', metrics)
         self.assertIn('vigil_notify_silences{state="active"} 1', metrics)
-        r = self.agent.get("/api/v2/silence/" + silence_id, method="DELETE")
-        self.assertEqual(r.status, 200, r.text)
-        self.assertEqual(self.agent.get("/api/v2/silence/" + silence_id).json()["status"],
-                         {"state": "expired"})
-        self.assertEqual(self.agent.get("/api/v2/silence/" + silence_id, method="DELETE").status,
-                         400)
+        # Expiring, then expiring the expired silence again, answer as the real Alertmanager
+        # answers the same two requests: 200, no Content-Type, an empty body, both times.
+        def answer(r):
+            return (r.status, r.headers.get("Content-Type"), r.body)
+
+        am_sid = request(self.am.base + "/api/v2/silences", method="POST", body=json.dumps({
+            "matchers": [{"name": "alertname", "value": "E2eExpireTwice", "isRegex": False}],
+            "startsAt": "2020-01-01T00:00:00Z", "endsAt": "2099-01-01T00:00:00.000Z",
+            "createdBy": "e2e", "comment": "expired twice"}).encode(),
+            headers={"Content-Type": "application/json"}).json()["silenceID"]
+        am_answers = [answer(request(self.am.base + "/api/v2/silence/" + am_sid,
+                                     method="DELETE")) for _ in range(2)]
+        self.assertEqual(am_answers, [(200, None, b"")] * 2)
+        first = self.agent.get("/api/v2/silence/" + silence_id, method="DELETE")
+        self.assertEqual(answer(first), am_answers[0], first.text)
+        expired = self.agent.get("/api/v2/silence/" + silence_id).json()
+        self.assertEqual(expired["status"], {"state": "expired"})
+        again = self.agent.get("/api/v2/silence/" + silence_id, method="DELETE")
+        self.assertEqual(answer(again), am_answers[1], again.text)
+        self.assertEqual(self.agent.get("/api/v2/silence/" + silence_id).json(), expired)
         self.assertEqual(self.agent.get("/api/v2/silence/nope").status, 404)
 
 

@@ -371,6 +371,22 @@ static void count_silence(void *ctx, const notify_silence_t *sil, const char *st
         (*(int *)ctx)++;
 }
 
+/* The end and state of the silence `id`, found by notify_silence_list. */
+typedef struct silence_ends {
+    const char *id;
+    int64_t     ends;
+    char        state[16];
+} silence_ends_t;
+
+static void silence_ends(void *ctx, const notify_silence_t *sil, const char *st)
+{
+    silence_ends_t *e = ctx;
+    if (strcmp(sil->id, e->id) == 0) {
+        e->ends = sil->ends_at_ms;
+        snprintf(e->state, sizeof(e->state), "%s", st);
+    }
+}
+
 static void test_silences(void **state)
 {
     (void)state;
@@ -402,11 +418,20 @@ static void test_silences(void **state)
     assert_non_null(strstr(s.log[0], "Net"));
     /* expiring the silence lets the next flush through */
     assert_int_equal(notify_silence_expire(n, sil.id), 0);
-    assert_int_equal(notify_silence_expire(n, sil.id), VIGIL_ESTATE);
     assert_int_equal(notify_silence_expire(n, "nope"), VIGIL_ENOENT);
+    silence_ends_t ends = { .id = sil.id, .ends = -1 };
+    notify_silence_list(n, silence_ends, &ends);
+    assert_int_equal(ends.ends, s.now);
+    assert_string_equal(ends.state, "expired");
     tick(n, &s, s.now + 300000);
     assert_int_equal(s.n, 2);
     assert_non_null(strstr(s.log[1], "Disk"));
+    /* expiring it again, later: succeeds and changes nothing (Alertmanager answers 200) */
+    assert_int_equal(notify_silence_expire(n, sil.id), 0);
+    int64_t first_end = ends.ends;
+    notify_silence_list(n, silence_ends, &ends);
+    assert_int_equal(ends.ends, first_end);
+    assert_string_equal(ends.state, "expired");
     notify_silence_t bad = { .matchers = "a=\"b", .ends_at_ms = s.now + 1 };
     assert_int_equal(notify_silence_add(n, &bad, &err), VIGIL_EPARSE);
     notify_silence_t past = { .matchers = "a=b", .ends_at_ms = s.now - 1 };
