@@ -11,16 +11,23 @@
  * (label pairs + value). A batch is arena-backed and reused every cycle, so a steady-state cycle
  * allocates nothing: strings are copied into arena blocks that are rewound, not freed.
  *
- * Scheduling: one thread per enabled collector. The alternative, a timer thread plus a small
- * worker pool, saves a few threads but lets k stuck collectors (statfs on a hung NFS mount,
- * a wedged sysfs read) block the whole pool, which is exactly the failure node_exporter had to
- * patch around with its "stuck mounts" list. With one thread each, a slow or failing collector
- * only delays itself. The threads sleep on one condition variable (CLOCK_MONOTONIC), so
- * collect_stop() wakes them all at once and joins them as soon as their current collect()
- * returns. Each thread runs at a fixed rate (next = previous start + interval); ticks missed
- * because a run was slower than its interval are skipped, never queued.
+ * Scheduling: a small elastic pool of workers over a deadline-ordered table. A worker runs
+ * the due collector with the earliest due time (table order breaks ties), then the next, and
+ * sleeps until the next due time when none is due; a collector never runs twice at once.
+ * Each collector runs at a fixed rate (next = previous due time + interval); ticks missed
+ * because a run was slower than its interval are skipped, never queued. One worker is
+ * normally enough (the host collectors take well under a millisecond each), so the pool is
+ * one worker plus a watchdog thread instead of a thread per collector. The watchdog is what
+ * keeps a pool from repeating node_exporter's "stuck mounts" failure (k collectors blocked
+ * in statfs on a hung NFS mount, or in a wedged sysfs read, holding every worker): when a
+ * collector has been due for 100 ms while every worker is inside a run, it starts another
+ * worker, up to one per collector, so a slow or stuck collector delays the others by at most
+ * that much, however many are stuck. A worker that finds nothing due while another one
+ * waits leaves, so the pool shrinks back once the slow runs return. All threads sleep on
+ * one condition variable (CLOCK_MONOTONIC), so collect_stop() wakes them at once and joins
+ * them as soon as their current collect() returns.
  *
- * After a successful run the thread hands the finished batch to the subscribers
+ * After a successful run the worker hands the finished batch to the subscribers
  * (collect_on_batch) and then swaps it with the slot's "latest" batch under a short per-slot
  * lock; readers (collect_expose_text) take the same lock while formatting that one batch. A
  * failed run increments vigil_collector_errors_total{collector} and its partial batch is
@@ -209,10 +216,10 @@ typedef struct collect_options {
 int collect_create(collect_t **out, const collect_options_t *opts, log_t *log,
                    vigil_error_t *err);
 
-/* Starts one thread per enabled collector. VIGIL_ESTATE when already started. */
+/* Starts the scheduler (a worker and the watchdog). VIGIL_ESTATE when already started. */
 int collect_start(collect_t *c, vigil_error_t *err);
 
-/* Wakes and joins every collector thread; returns as soon as in-flight runs finish.
+/* Wakes and joins the scheduler's threads; returns as soon as in-flight runs finish.
  * Idempotent; the latest batches stay readable. */
 void collect_stop(collect_t *c);
 
@@ -230,7 +237,7 @@ int collect_expose_text(collect_t *c, buf_t *out);
  * lack that suffix, and untyped families, are typed "unknown"; HELP also escapes quotes. */
 int collect_expose_openmetrics(collect_t *c, buf_t *out);
 
-/* Registers fn to receive every complete batch, on the collector's thread, before it becomes
+/* Registers fn to receive every complete batch, on the worker that ran it, before it becomes
  * the latest. The batch is valid only during the call. Register before collect_start();
  * at most 8 subscribers. 0, VIGIL_ESTATE (running) or VIGIL_ELIMIT. */
 int collect_on_batch(collect_t *c, void (*fn)(void *ctx, const collect_batch_t *b), void *ctx);

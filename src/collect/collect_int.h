@@ -131,7 +131,7 @@ long collect_page_size(const collect_env_t *env);
 
 /* ---- data shared between collectors (shared.c) ----
  *
- * Collectors run on their own threads and keep their state private; the one thing one of
+ * Collectors may run concurrently and keep their state private; the one thing one of
  * them needs from another is the GPU memory of each process. The GPU collector publishes the
  * list it just read (replacing the previous one) and the process collector looks pids up in
  * it, both under the area's mutex. A value is therefore at most one GPU interval old, and

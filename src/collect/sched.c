@@ -1,12 +1,16 @@
 /*
- * sched.c - the collector scheduler: one thread per enabled collector (see collect.h for why),
- * the latest complete batch per collector, the self-metrics and the text exposition.
+ * sched.c - the collector scheduler: a small elastic pool of workers over a deadline-ordered
+ * table of collectors (see collect.h for the rules), the latest complete batch per collector,
+ * the self-metrics and the text exposition.
  *
  * Threads and locks:
- *   c->run_lock + c->run_cond   the sleep of every collector thread and the stop flag
+ *   c->run_lock + c->run_cond   every slot's next/running/started_ns, the worker table, the
+ *                               idle count and the stop flag; the sleep of every worker and
+ *                               of the watchdog (one condition variable, broadcast on change)
  *   slot->lock                  slot->latest, slot->has_latest, slot->stats
- * A collector's state and its work batch belong to its thread alone (or, before start and
- * after stop, to the caller of collect_run_once), so collect() runs without any lock.
+ * A collector's state and its work batch belong to the worker that marked the slot running
+ * (or, before start and after stop, to the caller of collect_run_once), so collect() runs
+ * without any lock and a collector never runs twice at once.
  */
 #include "collect/collect_int.h"
 
@@ -18,8 +22,13 @@
 
 #define MAX_SUBSCRIBERS 8
 /* Collectors parse with fixed-size stack buffers (paths) and regexec(); 256 KiB is ample and
- * keeps a dozen threads' reserved address space small. */
+ * keeps the workers' reserved address space small. */
 #define THREAD_STACK_BYTES (256u << 10)
+/* The watchdog only compares times and starts threads. */
+#define WATCHDOG_STACK_BYTES (64u << 10)
+/* A due run that has waited this long because every worker is busy gets a new worker: the
+ * most a slow or stuck collector can delay another one. */
+#define COLLECT_HOLD_NS (100u * 1000000u)
 
 typedef struct slot {
     collect_t           *c;
@@ -29,15 +38,24 @@ typedef struct slot {
     bool                 inited;
     bool                 failing;      /* last run failed: log the next failure at debug only */
     uint64_t             interval_ns;
-    collect_batch_t     *work;         /* owned by the running thread */
-    pthread_t            thread;
-    bool                 thread_started;
-    vigil_error_t        err;          /* the running thread's */
+    uint64_t             next_ns;      /* CLOCK_MONOTONIC due time; guarded by c->run_lock */
+    bool                 running;      /* a worker owns the slot; guarded by c->run_lock */
+    collect_batch_t     *work;         /* owned by the running worker */
+    vigil_error_t        err;          /* the running worker's */
     pthread_mutex_t      lock;
     collect_batch_t     *latest;       /* guarded by lock */
     bool                 has_latest;   /* guarded by lock */
     collect_stats_t      stats;        /* guarded by lock */
 } slot_t;
+
+/* One entry of the worker table; guarded by c->run_lock. A worker that leaves (the pool has
+ * a spare) sets `exited`; whoever reuses the entry, or collect_stop, joins it. */
+typedef struct worker {
+    struct collect *c;
+    pthread_t       thread;
+    bool            started;
+    bool            exited;
+} worker_t;
 
 typedef struct subscriber {
     void (*fn)(void *ctx, const collect_batch_t *b);
@@ -58,6 +76,13 @@ struct collect {
     pthread_cond_t  run_cond;  /* CLOCK_MONOTONIC */
     bool            stopping;  /* guarded by run_lock */
     bool            running;   /* threads exist; only the owner's thread changes it */
+    worker_t       *workers;   /* one entry per enabled collector: the pool's ceiling */
+    size_t          nworkers;  /* entries; guarded by run_lock (the table) */
+    size_t          nlive;     /* started and not exited; guarded by run_lock */
+    size_t          nidle;     /* live workers waiting for work; guarded by run_lock */
+    pthread_t       watchdog;
+    bool            watchdog_started;
+    pthread_attr_t  worker_attr;
 };
 
 static char *dup_or(const char *s, const char *dflt)
@@ -244,41 +269,136 @@ static int slot_run(slot_t *s)
     return rc;
 }
 
-static void timespec_add_ns(struct timespec *ts, uint64_t ns)
+static uint64_t mono_ns(void)
 {
-    uint64_t total = (uint64_t)ts->tv_nsec + ns % 1000000000u;
-    ts->tv_sec += (time_t)(ns / 1000000000u + total / 1000000000u);
-    ts->tv_nsec = (long)(total % 1000000000u);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static int64_t timespec_diff_ns(const struct timespec *a, const struct timespec *b)
+/* Sleeps on run_cond until woken or until `until_ns` (CLOCK_MONOTONIC; UINT64_MAX: until
+ * woken). run_lock held. */
+static void wait_until(collect_t *c, uint64_t until_ns)
 {
-    return (int64_t)(a->tv_sec - b->tv_sec) * 1000000000 + (a->tv_nsec - b->tv_nsec);
+    if (until_ns == UINT64_MAX) {
+        pthread_cond_wait(&c->run_cond, &c->run_lock);
+        return;
+    }
+    struct timespec ts = { .tv_sec = (time_t)(until_ns / 1000000000u),
+                           .tv_nsec = (long)(until_ns % 1000000000u) };
+    pthread_cond_timedwait(&c->run_cond, &c->run_lock, &ts);
 }
 
-static void *slot_main(void *arg)
+/* The enabled slot that no worker runs with the earliest due time (table order breaks ties),
+ * or NULL. run_lock held. */
+static slot_t *earliest_slot(collect_t *c)
 {
-    slot_t *s = arg;
-    collect_t *c = s->c;
-    struct timespec next;
-    clock_gettime(CLOCK_MONOTONIC, &next);
+    slot_t *best = NULL;
+    for (size_t i = 0; i < c->nslots; i++) {
+        slot_t *s = &c->slots[i];
+        if (s->inited && !s->running && (best == NULL || s->next_ns < best->next_ns))
+            best = s;
+    }
+    return best;
+}
+
+static void *worker_main(void *arg);
+
+/* Starts one more worker in a free entry of the table, joining an exited one first. 0 or the
+ * pthread_create error (EAGAIN when the table is full). run_lock held. */
+static int spawn_worker(collect_t *c)
+{
+    for (size_t i = 0; i < c->nworkers; i++) {
+        worker_t *w = &c->workers[i];
+        if (w->started && !w->exited)
+            continue;
+        if (w->started) {
+            /* It marked itself exited under run_lock and takes no lock after that. */
+            pthread_join(w->thread, NULL);
+            w->started = false;
+        }
+        w->c = c;
+        int e = pthread_create(&w->thread, &c->worker_attr, worker_main, w);
+        if (e != 0)
+            return e;
+        w->started = true;
+        w->exited = false;
+        c->nlive++;
+        return 0;
+    }
+    return EAGAIN;
+}
+
+/* Fixed rate: the next tick after the one just run; ticks the run overran are skipped, never
+ * queued. */
+static void slot_advance(slot_t *s, uint64_t now_ns)
+{
+    s->next_ns += s->interval_ns;
+    if (now_ns >= s->next_ns)
+        s->next_ns += ((now_ns - s->next_ns) / s->interval_ns + 1) * s->interval_ns;
+}
+
+/* A worker: runs the due collector with the earliest due time, again and again, and sleeps
+ * until the next due time when none is due. A worker that finds nothing due while another
+ * one already waits is a spare (the watchdog started it when a collector overran) and
+ * leaves, so the pool shrinks back once the slow run is over. */
+static void *worker_main(void *arg)
+{
+    worker_t *self = arg;
+    collect_t *c = self->c;
     pthread_mutex_lock(&c->run_lock);
     while (!c->stopping) {
-        pthread_mutex_unlock(&c->run_lock);
-        slot_run(s);
-        /* Fixed rate; when a run overran one or more ticks, skip to the next future tick. */
-        timespec_add_ns(&next, s->interval_ns);
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        int64_t late = timespec_diff_ns(&now, &next);
-        if (late >= 0)
-            timespec_add_ns(&next, ((uint64_t)late / s->interval_ns + 1) * s->interval_ns);
-        pthread_mutex_lock(&c->run_lock);
-        while (!c->stopping) {
-            int w = pthread_cond_timedwait(&c->run_cond, &c->run_lock, &next);
-            if (w == ETIMEDOUT)
-                break;
+        slot_t *s = earliest_slot(c);
+        uint64_t now = mono_ns();
+        if (s != NULL && s->next_ns <= now) {
+            s->running = true;
+            pthread_mutex_unlock(&c->run_lock);
+            slot_run(s);
+            now = mono_ns();
+            pthread_mutex_lock(&c->run_lock);
+            s->running = false;
+            slot_advance(s, now);
+            /* Sleepers chose their wake-up time without this slot: let them choose again. */
+            pthread_cond_broadcast(&c->run_cond);
+            continue;
         }
+        if (c->nidle > 0)
+            break;
+        c->nidle++;
+        wait_until(c, s != NULL ? s->next_ns : UINT64_MAX);
+        c->nidle--;
+    }
+    self->exited = true;
+    c->nlive--;
+    pthread_cond_broadcast(&c->run_cond);
+    pthread_mutex_unlock(&c->run_lock);
+    return NULL;
+}
+
+/* The watchdog: when a collector has been due for COLLECT_HOLD_NS and no worker is free to
+ * run it (every live worker is inside a run that overran, or stuck), starts another worker,
+ * up to one per collector. It runs no collector itself, so nothing a collector does can
+ * stop it. */
+static void *watchdog_main(void *arg)
+{
+    collect_t *c = arg;
+    pthread_mutex_lock(&c->run_lock);
+    while (!c->stopping) {
+        slot_t *s = earliest_slot(c);
+        uint64_t now = mono_ns();
+        if (s != NULL && c->nidle == 0 && now >= s->next_ns + COLLECT_HOLD_NS) {
+            int e = spawn_worker(c);
+            if (e == 0) {
+                log_debug(c->log, "collect", "collector overran: worker added",
+                          LF_STR("waiting", s->def->name), LF_UINT("workers", c->nlive));
+                continue;
+            }
+            /* Out of threads or table entries: the running ones will come back. */
+            wait_until(c, UINT64_MAX);
+            continue;
+        }
+        /* Woken by every finished run and every worker that leaves. */
+        wait_until(c, s != NULL && c->nidle == 0 ? s->next_ns + COLLECT_HOLD_NS : UINT64_MAX);
     }
     pthread_mutex_unlock(&c->run_lock);
     return NULL;
@@ -288,32 +408,43 @@ int collect_start(collect_t *c, vigil_error_t *err)
 {
     if (c->running)
         return vigil_error_set(err, VIGIL_ESTATE, "collect: already started");
+    size_t ninited = 0;
+    for (size_t i = 0; i < c->nslots; i++)
+        ninited += c->slots[i].inited;
+    c->workers = calloc(ninited ? ninited : 1, sizeof(*c->workers));
+    if (c->workers == NULL)
+        return vigil_error_set(err, VIGIL_ENOMEM, "collect: no memory");
+    c->nworkers = ninited;
+    uint64_t now = mono_ns();
     pthread_mutex_lock(&c->run_lock);
     c->stopping = false;
+    for (size_t i = 0; i < c->nslots; i++)
+        c->slots[i].next_ns = now; /* every collector runs at once, then at its interval */
     pthread_mutex_unlock(&c->run_lock);
     c->running = true;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, THREAD_STACK_BYTES);
-    int rc = 0;
-    for (size_t i = 0; i < c->nslots; i++) {
-        slot_t *s = &c->slots[i];
-        if (!s->inited)
-            continue;
-        int e = pthread_create(&s->thread, &attr, slot_main, s);
-        if (e != 0) {
-            rc = vigil_error_set(err, VIGIL_ESYS, "collect: starting thread for \"%s\": %s",
-                                 s->def->name, strerror(e));
-            break;
+    pthread_attr_init(&c->worker_attr);
+    pthread_attr_setstacksize(&c->worker_attr, THREAD_STACK_BYTES);
+    int e = 0;
+    if (ninited > 0) {
+        pthread_mutex_lock(&c->run_lock);
+        e = spawn_worker(c);
+        pthread_mutex_unlock(&c->run_lock);
+        if (e == 0) {
+            pthread_attr_t attr;
+            pthread_attr_init(&attr);
+            pthread_attr_setstacksize(&attr, WATCHDOG_STACK_BYTES);
+            e = pthread_create(&c->watchdog, &attr, watchdog_main, c);
+            pthread_attr_destroy(&attr);
+            c->watchdog_started = e == 0;
         }
-        s->thread_started = true;
     }
-    pthread_attr_destroy(&attr);
-    if (rc != 0)
+    if (e != 0) {
         collect_stop(c);
-    else
-        log_info(c->log, "collect", "collectors started", LF_UINT("count", c->nslots));
-    return rc;
+        return vigil_error_set(err, VIGIL_ESYS, "collect: starting the scheduler's threads: %s",
+                               strerror(e));
+    }
+    log_info(c->log, "collect", "collectors started", LF_UINT("count", c->nslots));
+    return 0;
 }
 
 void collect_stop(collect_t *c)
@@ -324,11 +455,17 @@ void collect_stop(collect_t *c)
     c->stopping = true;
     pthread_cond_broadcast(&c->run_cond);
     pthread_mutex_unlock(&c->run_lock);
-    for (size_t i = 0; i < c->nslots; i++) {
-        if (c->slots[i].thread_started)
-            pthread_join(c->slots[i].thread, NULL);
-        c->slots[i].thread_started = false;
-    }
+    if (c->watchdog_started)
+        pthread_join(c->watchdog, NULL);
+    c->watchdog_started = false;
+    /* No thread starts workers any more: the table is this thread's to read. */
+    for (size_t i = 0; i < c->nworkers; i++)
+        if (c->workers[i].started)
+            pthread_join(c->workers[i].thread, NULL);
+    free(c->workers);
+    c->workers = NULL;
+    c->nworkers = c->nlive = c->nidle = 0;
+    pthread_attr_destroy(&c->worker_attr);
     c->running = false;
 }
 

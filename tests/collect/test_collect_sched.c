@@ -149,6 +149,71 @@ static void test_slow_collector_does_not_delay_fast(void **state)
     collect_free(c);
 }
 
+/* Three collectors stuck at once (the hung-NFS case, k of them) must not hold the pool: the
+ * fast one keeps its rate while all three wait at their gates, and stop still returns once
+ * the gates open. */
+static probe_t stuck_probes[3];
+
+static int probe_init_stuck(void **state, const collect_env_t *env, vigil_error_t *err)
+{
+    (void)env; (void)err;
+    /* collect_create initialises enabled collectors in table order: a, b, c. */
+    static atomic_int next;
+    *state = &stuck_probes[atomic_fetch_add(&next, 1) % 3];
+    return 0;
+}
+
+static void test_stuck_collectors_do_not_hold_the_pool(void **state)
+{
+    (void)state;
+    static const collect_def_t defs[] = {
+        { .name = "stuck_a", .interval_ms = 5, .enabled = true, .init = probe_init_stuck,
+          .collect = probe_collect },
+        { .name = "stuck_b", .interval_ms = 5, .enabled = true, .init = probe_init_stuck,
+          .collect = probe_collect },
+        { .name = "stuck_c", .interval_ms = 5, .enabled = true, .init = probe_init_stuck,
+          .collect = probe_collect },
+        { .name = "fast", .interval_ms = 5, .enabled = true, .init = probe_init_fast,
+          .collect = probe_collect },
+    };
+    probe_reset(&fast_probe);
+    for (int i = 0; i < 3; i++) {
+        probe_reset(&stuck_probes[i]);
+        stuck_probes[i].gate_closed = true;
+    }
+    collect_enable_t off[64];
+    size_t n;
+    collect_options_t o = probe_options(off, &n);
+    o.extra = defs;
+    o.n_extra = sizeof(defs) / sizeof(defs[0]);
+    collect_t *c;
+    vigil_error_t err;
+    assert_int_equal(collect_create(&c, &o, NULL, &err), 0);
+    assert_int_equal(collect_start(c, &err), 0);
+    for (int i = 0; i < 3; i++)
+        wait_for(&stuck_probes[i].blocked, 1);
+    int before = atomic_load(&fast_probe.runs);
+    wait_for(&fast_probe.runs, before + 50);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(atomic_load(&stuck_probes[i].runs), 0);
+    for (int i = 0; i < 3; i++) {
+        pthread_mutex_lock(&stuck_probes[i].gate_lock);
+        stuck_probes[i].gate_closed = false;
+        pthread_cond_broadcast(&stuck_probes[i].gate_cond);
+        pthread_mutex_unlock(&stuck_probes[i].gate_lock);
+    }
+    for (int i = 0; i < 3; i++)
+        wait_for(&stuck_probes[i].runs, 2); /* back on their 5 ms rate */
+    before = atomic_load(&fast_probe.runs);
+    wait_for(&fast_probe.runs, before + 20);
+    collect_stop(c);
+    collect_stats_t st;
+    assert_int_equal(collect_get_stats(c, "stuck_b", &st), 0);
+    assert_true(st.runs >= 2);
+    assert_int_equal(st.errors, 0);
+    collect_free(c);
+}
+
 static void test_failing_collector_counts_errors_and_keeps_last_batch(void **state)
 {
     (void)state;
@@ -294,7 +359,7 @@ static void test_batch_groups_and_escapes(void **state)
     collect_free(c);
 }
 
-/* The real host collectors on their own threads over the recorded tree, with the exposition
+/* The real host collectors on the scheduler's workers over the recorded tree, with the exposition
  * reading their latest batches while they swap them. */
 static void test_host_collectors_on_threads(void **state)
 {
@@ -334,6 +399,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_slow_collector_does_not_delay_fast),
+        cmocka_unit_test(test_stuck_collectors_do_not_hold_the_pool),
         cmocka_unit_test(test_failing_collector_counts_errors_and_keeps_last_batch),
         cmocka_unit_test(test_subscriber_sees_complete_batches),
         cmocka_unit_test(test_unknown_override_is_rejected),
