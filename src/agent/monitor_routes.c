@@ -199,15 +199,22 @@ vigil_monitor_t *monitor_service_monitor(monitor_service_t *svc)
 /* ---- request parsing ------------------------------------------------------------------ */
 
 /* Parses the body as a JSON object whose keys are all in `allowed` (NULL-terminated). On
- * failure answers 400 naming the byte offset or the field, and returns NULL with *rc the
- * handler's return value. The caller json_decref()s the result. */
+ * failure answers 400 naming the byte offset or the field (500 when jansson ran out of memory:
+ * not the client's fault), and returns NULL with *rc the handler's return value. The caller
+ * json_decref()s the result. */
 static json_t *parse_object(http_request_t *req, http_response_t *resp,
                             const char *const *allowed, int *rc)
 {
     size_t len;
     const char *body = http_request_body(req, &len);
-    json_error_t je;
+    json_error_t je = { 0 };  /* json_loadb does not set the code byte when it records none */
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    /* jansson records a message for every fault of the input; a NULL with none recorded is an
+     * allocation that failed. */
+    if (root == NULL && (je.text[0] == '\0' || json_error_code(&je) == json_error_out_of_memory)) {
+        *rc = http_response_error(resp, 500, "internal", "body: out of memory parsing the JSON");
+        return NULL;
+    }
     if (root == NULL) {
         *rc = http_response_error(resp, 400, "bad_data",
                                   "body: invalid JSON at byte %d (line %d, column %d): %s",
@@ -343,23 +350,35 @@ static int success_buf(http_response_t *resp, int status, buf_t *b, int brc)
     return data != NULL ? success(resp, status, data) : VIGIL_ENOMEM;
 }
 
-/* Answers an API error of the library with the status its code implies. */
-static int api_error(http_response_t *resp, int code, const vigil_error_t *err)
+int monitor_routes_status(int code)
 {
     switch (code) {
-    case VIGIL_ENOENT:
-        return http_response_error(resp, 404, "not_found", "%s", err->message);
-    case VIGIL_EEXIST:
-    case VIGIL_ESTATE:
-        return http_response_error(resp, 409, "bad_data", "%s", err->message);
-    case VIGIL_ELIMIT:
-        return http_response_error(resp, 429, "unavailable", "%s", err->message);
     case VIGIL_EINVAL:
     case VIGIL_ERANGE:
-        return http_response_error(resp, 400, "bad_data", "%s", err->message);
+    case VIGIL_EPARSE:
+        return 400;  /* the request's values */
+    case VIGIL_ENOENT:
+        return 404;
+    case VIGIL_EEXIST:
+    case VIGIL_ESTATE:
+        return 409;
+    case VIGIL_ELIMIT:
+        return 429;
     default:
-        return http_response_error(resp, 500, "internal", "%s", err->message);
+        return 500;  /* out of memory, I/O, system calls: ours, never the client's */
     }
+}
+
+/* Answers an API error of the library with the status its code implies, and the library's
+ * message. */
+static int api_error(http_response_t *resp, int code, const vigil_error_t *err)
+{
+    int status = monitor_routes_status(code);
+    const char *type = status == 404   ? "not_found"
+                       : status == 429 ? "unavailable"
+                       : status == 500 ? "internal"
+                                       : "bad_data";
+    return http_response_error(resp, status, type, "%s", err->message);
 }
 
 /* A handler of a request whose body is a JSON object: o has passed parse_object and belongs

@@ -64,6 +64,12 @@ void monitor_service_reload(monitor_service_t *svc, const config_t *cfg);
 /* The manager, for callers that want the C API directly. Owned by the service. */
 vigil_monitor_t *monitor_service_monitor(monitor_service_t *svc);
 
+/* The HTTP status the routes answer a libvigil monitoring error `code` (VIGIL_E*) with: 400
+ * for bad input (VIGIL_EINVAL, VIGIL_ERANGE, VIGIL_EPARSE), 404 VIGIL_ENOENT, 409
+ * VIGIL_EEXIST and VIGIL_ESTATE, 429 VIGIL_ELIMIT, and 500 for every internal failure
+ * (VIGIL_ENOMEM, VIGIL_EIO, VIGIL_ESYS, ... and codes added later). */
+int monitor_routes_status(int code);
+
 /* Writes up to `cap` route rows (ctx = svc) into `out` and returns how many there are
  * (cap 0 sizes the array). The rows' strings are static. */
 size_t monitor_routes(monitor_service_t *svc, http_route_t *out, size_t cap);

@@ -3,7 +3,7 @@
  * 127.0.0.1 (a free port), and requests made with libcurl. Covers every endpoint's success
  * shape (Prometheus envelope) and the bad-input cases: malformed JSON (byte offset), wrong
  * types and missing fields (field named), unknown id, double end — each with nothing
- * recorded. */
+ * recorded — and internal failures (out of memory) answering 500, never 400. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +16,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,12 +299,69 @@ static void test_pipelines_and_alerts(void **state)
     free(text);
 }
 
+/* Library errors: bad input is 400 with the library's message, an internal failure (out of
+ * memory, I/O, system calls, any code added later) is 500 "internal", never 400. */
+static void test_error_statuses(void **state)
+{
+    (void)state;
+    assert_int_equal(monitor_routes_status(VIGIL_EINVAL), 400);
+    assert_int_equal(monitor_routes_status(VIGIL_ERANGE), 400);
+    assert_int_equal(monitor_routes_status(VIGIL_EPARSE), 400);
+    assert_int_equal(monitor_routes_status(VIGIL_ENOENT), 404);
+    assert_int_equal(monitor_routes_status(VIGIL_EEXIST), 409);
+    assert_int_equal(monitor_routes_status(VIGIL_ESTATE), 409);
+    assert_int_equal(monitor_routes_status(VIGIL_ELIMIT), 429);
+    assert_int_equal(monitor_routes_status(VIGIL_ENOMEM), 500);
+    assert_int_equal(monitor_routes_status(VIGIL_EIO), 500);
+    assert_int_equal(monitor_routes_status(VIGIL_ESYS), 500);
+    assert_int_equal(monitor_routes_status(VIGIL_EBUSY), 500);
+    assert_int_equal(monitor_routes_status(VIGIL_ETIMEOUT), 500);
+    assert_int_equal(monitor_routes_status(-99), 500);
+}
+
+/* jansson's allocator for the out-of-memory test: fails on every thread but the test's own,
+ * so the handler's parse runs out of memory while this thread still reads the answer. */
+static pthread_t test_thread;
+
+static void *failing_malloc(size_t n)
+{
+    return pthread_equal(pthread_self(), test_thread) ? malloc(n) : NULL;
+}
+
+static void test_out_of_memory_is_500(void **state)
+{
+    env_t *e = *state;
+    json_t *o;
+    /* the library's bad-input message comes through, with 400 */
+    assert_int_equal(req(e, "POST", "/api/v1/operations", "{\"id\":\"a b\",\"type\":\"t\"}", &o),
+                     400);
+    assert_string_equal(json_string_value(json_object_get(o, "errorType")), "bad_data");
+    assert_non_null(strstr(error_of(o), "id: 1.."));
+    json_decref(o);
+    /* the handler's JSON parse out of memory: 500 internal, not "invalid JSON" */
+    test_thread = pthread_self();
+    json_set_alloc_funcs(failing_malloc, free);
+    long status = req(e, "POST", "/api/v1/operations", "{\"type\":\"train\"}", &o);
+    json_set_alloc_funcs(malloc, free);
+    assert_int_equal(status, 500);
+    assert_string_equal(json_string_value(json_object_get(o, "errorType")), "internal");
+    assert_string_equal(error_of(o), "body: out of memory parsing the JSON");
+    json_decref(o);
+    /* nothing was recorded, and the next request is served as usual */
+    assert_int_equal(started(e), 0);
+    assert_int_equal(req(e, "POST", "/api/v1/operations", "{\"type\":\"train\"}", &o), 201);
+    json_decref(o);
+    assert_int_equal(started(e), 1);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_operations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipelines_and_alerts, setup, teardown),
+        cmocka_unit_test(test_error_statuses),
+        cmocka_unit_test_setup_teardown(test_out_of_memory_is_500, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
