@@ -839,7 +839,7 @@ static int file_notify(const void *conf, const nmessage_t *m, int timeout_ms, ch
     if (body == NULL)
         return snprintf(why, why_len, "out of memory"), VIGIL_ENOMEM;
     size_t len = strlen(body);
-    body[len] = '\n';  /* json_dumps left room: replace the NUL, write len + 1 */
+    body[len] = '\n';  /* the NUL's byte is ours: replace it, write len + 1 */
     int fd = open(c->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     int rc = 0;
     if (fd < 0) {
