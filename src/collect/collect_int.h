@@ -98,13 +98,43 @@ bool collect_psi_total(const char *text, const char *kind, double *out);
 int collect_regex_compile(regex_t *re, const char *pattern, const char *option,
                           vigil_error_t *err);
 
+/* A filter pattern matched against the same names run after run (pattern.c): each name's
+ * verdict is remembered, and the regex is compiled only while a run meets names it has not
+ * seen, so a steady-state run holds no compiled regex (glibc's regexec grows a DFA of a few
+ * KiB per state inside the regex_t). Members are private. */
+typedef struct collect_verdict {
+    uint32_t hash;
+    uint32_t off;    /* 1 + the name's offset in the pool; 0: empty slot */
+    bool     match;
+} collect_verdict_t;
+
+typedef struct collect_pattern {
+    char              *source;
+    regex_t            re;
+    bool               compiled;
+    collect_verdict_t *slots;
+    size_t             cap, n;
+    char              *pool;
+    size_t             pool_len, pool_cap;
+} collect_pattern_t;
+
+/* Checks that `pattern` compiles (VIGIL_EINVAL naming `option` when not) and keeps a copy.
+ * Freed with collect_pattern_free (also after a failed init). */
+int collect_pattern_init(collect_pattern_t *p, const char *pattern, const char *option,
+                         vigil_error_t *err);
+/* Sets *match to whether `name` matches. 0 or VIGIL_ENOMEM. */
+int collect_pattern_match(collect_pattern_t *p, const char *name, bool *match);
+/* Frees the regex a run compiled; call at the end of every run that matched. */
+void collect_pattern_release(collect_pattern_t *p);
+void collect_pattern_free(collect_pattern_t *p);
+
 /* The state every collector that reads one procfs file and matches its keys against one
  * pattern starts with (diskstats, netdev, vmstat): the file's reusable buffer and the
- * compiled pattern. */
+ * pattern. */
 typedef struct collect_filtered_file {
     const collect_env_t *env;
     collect_file_t       file;
-    regex_t              pattern;
+    collect_pattern_t    pattern;
 } collect_filtered_file_t;
 
 /*

@@ -72,7 +72,7 @@ static int diskstats_init(void **state, const collect_env_t *env, vigil_error_t 
                                      DISKSTATS_EXCLUDE_DEFAULT, "diskstats device exclude", err);
 }
 
-static int diskstats_collect(void *state, collect_batch_t *b, vigil_error_t *err)
+static int diskstats_run(void *state, collect_batch_t *b, vigil_error_t *err)
 {
     diskstats_state_t *s = state;
     int rc = collect_file_read(&s->file, s->env->procfs, "diskstats", NULL, err);
@@ -95,7 +95,11 @@ static int diskstats_collect(void *state, collect_batch_t *b, vigil_error_t *err
             return vigil_error_set(err, VIGIL_EPARSE, "%s/diskstats:%d: %zu fields, want >= 14",
                                    s->env->procfs, lineno, n);
         const char *dev = f[2];
-        if (regexec(&s->pattern, dev, 0, NULL, 0) == 0)
+        bool excluded;
+        rc = collect_pattern_match(&s->pattern, dev, &excluded);
+        if (rc != 0)
+            return rc;
+        if (excluded)
             continue;
         for (size_t i = 0; i + 3 < n; i++) {
             double v;
@@ -108,6 +112,14 @@ static int diskstats_collect(void *state, collect_batch_t *b, vigil_error_t *err
         }
     }
     return 0;
+}
+
+/* One run; the pattern's regex, if this run compiled it, is freed after. */
+static int diskstats_collect(void *state, collect_batch_t *b, vigil_error_t *err)
+{
+    int rc = diskstats_run(state, b, err);
+    collect_pattern_release(&((diskstats_state_t *)state)->pattern);
+    return rc;
 }
 
 const collect_def_t collect_def_diskstats = {
@@ -133,11 +145,23 @@ typedef struct fs_seen {
 typedef struct filesystem_state {
     const collect_env_t *env;
     collect_file_t       file;
-    regex_t              mp_exclude;
-    regex_t              type_exclude;
+    collect_pattern_t    mp_exclude;
+    collect_pattern_t    type_exclude;
     fs_seen_t           *seen;
     size_t               nseen, capseen;
 } filesystem_state_t;
+
+static void filesystem_destroy(void *state)
+{
+    filesystem_state_t *s = state;
+    if (s == NULL)
+        return;
+    collect_pattern_free(&s->mp_exclude);
+    collect_pattern_free(&s->type_exclude);
+    collect_file_free(&s->file);
+    free(s->seen);
+    free(s);
+}
 
 static int filesystem_init(void **state, const collect_env_t *env, vigil_error_t *err)
 {
@@ -145,41 +169,24 @@ static int filesystem_init(void **state, const collect_env_t *env, vigil_error_t
     if (s == NULL)
         return vigil_error_set(err, VIGIL_ENOMEM, "collect: no memory");
     const collect_options_t *o = env->opts;
-    int rc = collect_regex_compile(&s->mp_exclude,
-                                   o->filesystem_mount_points_exclude
-                                       ? o->filesystem_mount_points_exclude
-                                       : FS_MOUNT_POINTS_EXCLUDE_DEFAULT,
-                                   "filesystem mount points exclude", err);
-    if (rc != 0)
-        goto out_free;
-    rc = collect_regex_compile(&s->type_exclude,
-                               o->filesystem_fs_types_exclude ? o->filesystem_fs_types_exclude
-                                                              : FS_TYPES_EXCLUDE_DEFAULT,
-                               "filesystem fs types exclude", err);
-    if (rc != 0)
-        goto out_free_mp;
-    s->env = env;
     collect_file_init(&s->file);
+    int rc = collect_pattern_init(&s->mp_exclude,
+                                  o->filesystem_mount_points_exclude
+                                      ? o->filesystem_mount_points_exclude
+                                      : FS_MOUNT_POINTS_EXCLUDE_DEFAULT,
+                                  "filesystem mount points exclude", err);
+    if (rc == 0)
+        rc = collect_pattern_init(&s->type_exclude,
+                                  o->filesystem_fs_types_exclude ? o->filesystem_fs_types_exclude
+                                                                 : FS_TYPES_EXCLUDE_DEFAULT,
+                                  "filesystem fs types exclude", err);
+    if (rc != 0) {
+        filesystem_destroy(s);
+        return rc;
+    }
+    s->env = env;
     *state = s;
     return 0;
-
-out_free_mp:
-    regfree(&s->mp_exclude);
-out_free:
-    free(s);
-    return rc;
-}
-
-static void filesystem_destroy(void *state)
-{
-    filesystem_state_t *s = state;
-    if (s == NULL)
-        return;
-    regfree(&s->mp_exclude);
-    regfree(&s->type_exclude);
-    collect_file_free(&s->file);
-    free(s->seen);
-    free(s);
 }
 
 /* Decodes the kernel's \ooo escapes (space \040, tab \011, newline \012, backslash \134) in
@@ -247,7 +254,7 @@ static const struct {
                    "Whether an error occurred while getting statistics for the given device." },
 };
 
-static int filesystem_collect(void *state, collect_batch_t *b, vigil_error_t *err)
+static int filesystem_run(void *state, collect_batch_t *b, vigil_error_t *err)
 {
     filesystem_state_t *s = state;
     const collect_env_t *env = s->env;
@@ -285,8 +292,13 @@ static int filesystem_collect(void *state, collect_batch_t *b, vigil_error_t *er
             if (*mp == '\0')
                 mp = (char *)"/";
         }
-        if (regexec(&s->mp_exclude, mp, 0, NULL, 0) == 0 ||
-            regexec(&s->type_exclude, type, 0, NULL, 0) == 0)
+        bool excluded;
+        rc = collect_pattern_match(&s->mp_exclude, mp, &excluded);
+        if (rc == 0 && !excluded)
+            rc = collect_pattern_match(&s->type_exclude, type, &excluded);
+        if (rc != 0)
+            return rc;
+        if (excluded)
             continue;
         if (fs_already_seen(s, dev, mp, type))
             continue;
@@ -321,6 +333,16 @@ static int filesystem_collect(void *state, collect_batch_t *b, vigil_error_t *er
         }
     }
     return 0;
+}
+
+/* One run; the patterns' regexes, if this run compiled them, are freed after. */
+static int filesystem_collect(void *state, collect_batch_t *b, vigil_error_t *err)
+{
+    filesystem_state_t *s = state;
+    int rc = filesystem_run(s, b, err);
+    collect_pattern_release(&s->mp_exclude);
+    collect_pattern_release(&s->type_exclude);
+    return rc;
 }
 
 const collect_def_t collect_def_filesystem = {

@@ -7,8 +7,9 @@
  *
  * vmstat exposes the fields matching --collector.vmstat.fields (default
  * "^(oom_kill|pgpg|pswp|pg.*fault).*") as untyped, as node_exporter does. The file has ~180
- * lines and their keys never change between runs, so the match result per line is cached by
- * key: a steady-state run does one strcmp per line instead of one regexec.
+ * lines and their keys never change between runs, so the match result is remembered per key
+ * (collect_pattern_t): a steady-state run does one hash lookup per line instead of one
+ * regexec.
  */
 #include "collect/collect_int.h"
 
@@ -68,16 +69,9 @@ const collect_def_t collect_def_meminfo = {
 
 /* ---- vmstat ---- */
 
-typedef struct vmstat_cache_entry {
-    char key[48];   /* "" when the key was too long to cache */
-    bool match;
-} vmstat_cache_entry_t;
-
-typedef struct vmstat_state {
-    collect_filtered_file_t in;   /* the pattern selects fields; must stay first */
-    vmstat_cache_entry_t   *cache;  /* by line number */
-    size_t                  ncache;
-} vmstat_state_t;
+/* The pattern selects fields; it remembers each key's verdict (collect_pattern_t), so a
+ * steady-state run does one hash lookup per line and holds no compiled regex. */
+typedef collect_filtered_file_t vmstat_state_t;
 
 #define VMSTAT_FIELDS_DEFAULT "^(oom_kill|pgpg|pswp|pg.*fault).*"
 
@@ -88,54 +82,28 @@ static int vmstat_init(void **state, const collect_env_t *env, vigil_error_t *er
                                      "vmstat fields", err);
 }
 
-static void vmstat_destroy(void *state)
+static int vmstat_run(void *state, collect_batch_t *b, vigil_error_t *err)
 {
     vmstat_state_t *s = state;
-    if (s != NULL)
-        free(s->cache);
-    collect_filtered_file_free(s);
-}
-
-static bool vmstat_wanted(vmstat_state_t *s, size_t idx, const char *key)
-{
-    if (idx < s->ncache && s->cache[idx].key[0] != '\0' && strcmp(s->cache[idx].key, key) == 0)
-        return s->cache[idx].match;
-    bool match = regexec(&s->in.pattern, key, 0, NULL, 0) == 0;
-    if (idx >= s->ncache) {
-        size_t n = idx + 64;
-        vmstat_cache_entry_t *p = realloc(s->cache, n * sizeof(*p));
-        if (p == NULL)
-            return match; /* caching is an optimisation only */
-        memset(p + s->ncache, 0, (n - s->ncache) * sizeof(*p));
-        s->cache = p;
-        s->ncache = n;
-    }
-    size_t kl = strlen(key);
-    if (kl < sizeof(s->cache[idx].key)) {
-        memcpy(s->cache[idx].key, key, kl + 1);
-        s->cache[idx].match = match;
-    } else {
-        s->cache[idx].key[0] = '\0';
-    }
-    return match;
-}
-
-static int vmstat_collect(void *state, collect_batch_t *b, vigil_error_t *err)
-{
-    vmstat_state_t *s = state;
-    int rc = collect_file_read(&s->in.file, s->in.env->procfs, "vmstat", NULL, err);
+    int rc = collect_file_read(&s->file, s->env->procfs, "vmstat", NULL, err);
     if (rc != 0)
         return rc;
-    char *pos = s->in.file.data, *line;
+    char *pos = s->file.data, *line;
     size_t idx = 0;
     for (; (line = collect_next_line(&pos)) != NULL; idx++) {
         char *f[2];
-        if (collect_split(line, f, 2) != 2 || !vmstat_wanted(s, idx, f[0]))
+        bool wanted;
+        if (collect_split(line, f, 2) != 2)
+            continue;
+        rc = collect_pattern_match(&s->pattern, f[0], &wanted);
+        if (rc != 0)
+            return rc;
+        if (!wanted)
             continue;
         double v;
         if (!collect_parse_u(f[1], &v))
             return vigil_error_set(err, VIGIL_EPARSE, "%s/vmstat:%zu: bad value \"%s\"",
-                                   s->in.env->procfs, idx + 1, f[1]);
+                                   s->env->procfs, idx + 1, f[1]);
         char name[128], help[160];
         snprintf(name, sizeof(name), "node_vmstat_%s", f[0]);
         snprintf(help, sizeof(help), "/proc/vmstat information field %s.", f[0]);
@@ -147,7 +115,15 @@ static int vmstat_collect(void *state, collect_batch_t *b, vigil_error_t *err)
     return 0;
 }
 
+/* One run; the pattern's regex, if this run compiled it, is freed after. */
+static int vmstat_collect(void *state, collect_batch_t *b, vigil_error_t *err)
+{
+    int rc = vmstat_run(state, b, err);
+    collect_pattern_release(&((vmstat_state_t *)state)->pattern);
+    return rc;
+}
+
 const collect_def_t collect_def_vmstat = {
     .name = "vmstat", .enabled = true,
-    .init = vmstat_init, .collect = vmstat_collect, .destroy = vmstat_destroy,
+    .init = vmstat_init, .collect = vmstat_collect, .destroy = collect_filtered_file_free,
 };

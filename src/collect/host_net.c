@@ -32,7 +32,7 @@ static int netdev_init(void **state, const collect_env_t *env, vigil_error_t *er
                                      "netdev device exclude", err);
 }
 
-static int netdev_collect(void *state, collect_batch_t *b, vigil_error_t *err)
+static int netdev_run(void *state, collect_batch_t *b, vigil_error_t *err)
 {
     netdev_state_t *s = state;
     int rc = collect_file_read(&s->file, s->env->procfs, "net/dev", NULL, err);
@@ -60,7 +60,11 @@ static int netdev_collect(void *state, collect_batch_t *b, vigil_error_t *err)
         char *dev = line;
         while (*dev == ' ')
             dev++;
-        if (regexec(&s->pattern, dev, 0, NULL, 0) == 0)
+        bool excluded;
+        rc = collect_pattern_match(&s->pattern, dev, &excluded);
+        if (rc != 0)
+            return rc;
+        if (excluded)
             continue;
         char *f[16];
         if (collect_split(colon + 1, f, 16) != 16)
@@ -77,6 +81,14 @@ static int netdev_collect(void *state, collect_batch_t *b, vigil_error_t *err)
         }
     }
     return 0;
+}
+
+/* One run; the pattern's regex, if this run compiled it, is freed after. */
+static int netdev_collect(void *state, collect_batch_t *b, vigil_error_t *err)
+{
+    int rc = netdev_run(state, b, err);
+    collect_pattern_release(&((netdev_state_t *)state)->pattern);
+    return rc;
 }
 
 const collect_def_t collect_def_netdev = {

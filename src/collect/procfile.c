@@ -177,9 +177,10 @@ int collect_filtered_file_new(void **state, size_t size, const collect_env_t *en
     collect_filtered_file_t *f = calloc(1, size);
     if (f == NULL)
         return vigil_error_set(err, VIGIL_ENOMEM, "collect: no memory");
-    int rc = collect_regex_compile(&f->pattern, pattern != NULL ? pattern : fallback, option,
-                                   err);
+    int rc = collect_pattern_init(&f->pattern, pattern != NULL ? pattern : fallback, option,
+                                  err);
     if (rc != 0) {
+        collect_pattern_free(&f->pattern);
         free(f);
         return rc;
     }
@@ -194,7 +195,7 @@ void collect_filtered_file_free(void *state)
     collect_filtered_file_t *f = state;
     if (f == NULL)
         return;
-    regfree(&f->pattern);
+    collect_pattern_free(&f->pattern);
     collect_file_free(&f->file);
     free(f);
 }
