@@ -5,7 +5,7 @@
  * signals blocked in every thread -> data directory lock -> health checker -> self-metrics
  * registry -> store (WAL replay) and query engine -> notifier and Alertmanager forwarder ->
  * rules -> collectors (writing into the store) ->
- * HTTP server -> health and self-scrape threads -> ready. The main thread then sleeps in
+ * HTTP server -> housekeeping thread (health checks, self-scrape) -> ready. The main thread then sleeps in
  * sigwait(): SIGHUP reloads, SIGINT/SIGTERM stop in reverse order. Nothing in the agent
  * installs signal handlers, so no code runs in signal context.
  */
@@ -222,52 +222,75 @@ static bool sleep_unless_stopping(agent_t *agent, double seconds)
     return go_on;
 }
 
-/* Runs every health check each interval, so the CPU check measures a bounded window and
- * status changes are logged even when nobody asks /health. */
-static void *health_thread_main(void *arg)
+static double mono_s(void)
 {
-    agent_t *agent = arg;
-    vigil_health_status_t prev = vigil_health_check_all(agent->health);
-    while (sleep_unless_stopping(agent, health_interval_s(agent))) {
-        vigil_health_status_t now = vigil_health_check_all(agent->health);
-        if (now != prev)
-            log_info(agent->log, "health", "status changed",
-                     LF_STR("from", vigil_health_status_name(prev)),
-                     LF_STR("to", vigil_health_status_name(now)));
-        prev = now;
-    }
-    return NULL;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs every health check, so the CPU check measures a bounded window and status changes
+ * are logged even when nobody asks /health. */
+static void health_tick(agent_t *agent, vigil_health_status_t *prev)
+{
+    vigil_health_status_t now = vigil_health_check_all(agent->health);
+    if (now != *prev)
+        log_info(agent->log, "health", "status changed",
+                 LF_STR("from", vigil_health_status_name(*prev)),
+                 LF_STR("to", vigil_health_status_name(now)));
+    *prev = now;
 }
 
 /* Stores the agent's own metrics (the registry and the collectors' scheduler figures are not
- * batches) every collect.interval, as a Prometheus scraping itself would. */
-static void *self_thread_main(void *arg)
+ * batches), as a Prometheus scraping itself would. The exposition is parsed straight from
+ * the registry's string, freed at once: nothing of it stays between ticks. */
+static void self_tick(agent_t *agent)
+{
+    sync_rejected(agent);
+    vigil_error_t err;
+    char *reg;
+    size_t len;
+    if (vigil_registry_expose(agent->registry, VIGIL_FORMAT_TEXT, &reg, &len, &err) != 0)
+        return;
+    ingest_options_t o = { .format = EXPFMT_TEXT, .mode = EXPFMT_LENIENT,
+                           .default_time_ms = wall_ms(), .durability = TSDB_ASYNC,
+                           .metadata = agent->metadata };
+    ingest_result_t res;
+    if (ingest_exposition(agent->db, reg, len, &o, &res, &err) != 0)
+        log_warn(agent->log, "agent", "storing own metrics failed",
+                 LF_STR("error", err.message));
+    free(reg);
+}
+
+/* The housekeeping thread: the health checks every health_check_interval (re-read after each
+ * run, as a reload may change it) and the self-scrape every collect.interval (restart-only:
+ * read once), each at its own deadline, on one thread. Both run once at start. */
+static void *housekeeping_main(void *arg)
 {
     agent_t *agent = arg;
-    double interval = agent->cfg.collect.interval; /* restart-only key: read once */
-    buf_t text;
-    buf_init(&text, 64u << 20);
-    do {
-        sync_rejected(agent);
-        buf_reset(&text);
-        vigil_error_t err;
-        char *reg;
-        size_t len;
-        if (vigil_registry_expose(agent->registry, VIGIL_FORMAT_TEXT, &reg, &len, &err) != 0)
-            continue;
-        int rc = buf_append(&text, reg, len);
-        free(reg);
-        if (rc != 0)
-            continue;
-        ingest_options_t o = { .format = EXPFMT_TEXT, .mode = EXPFMT_LENIENT,
-                               .default_time_ms = wall_ms(), .durability = TSDB_ASYNC,
-                               .metadata = agent->metadata };
-        ingest_result_t res;
-        if (ingest_exposition(agent->db, text.data, text.len, &o, &res, &err) != 0)
-            log_warn(agent->log, "agent", "storing own metrics failed",
-                     LF_STR("error", err.message));
-    } while (sleep_unless_stopping(agent, interval));
-    buf_free(&text);
+    double self_interval = agent->cfg.collect.interval;
+    vigil_health_status_t prev = vigil_health_check_all(agent->health);
+    double now = mono_s();
+    double next_health = now + health_interval_s(agent);
+    double next_self = now;
+    for (;;) {
+        now = mono_s();
+        if (now >= next_self) {
+            self_tick(agent);
+            next_self += self_interval;
+            now = mono_s();
+            if (next_self <= now) /* overran: the next tick after now, none queued */
+                next_self = now + self_interval;
+        }
+        if (now >= next_health) {
+            health_tick(agent, &prev);
+            next_health = mono_s() + health_interval_s(agent);
+        }
+        double next = next_self < next_health ? next_self : next_health;
+        now = mono_s();
+        if (!sleep_unless_stopping(agent, next > now ? next - now : 0))
+            break;
+    }
     return NULL;
 }
 
@@ -394,15 +417,11 @@ static int start_http(agent_t *agent, http_route_t **routes, vigil_error_t *err)
 
 static int start_threads(agent_t *agent, vigil_error_t *err)
 {
-    int rc = pthread_create(&agent->health_thread, NULL, health_thread_main, agent);
+    int rc = pthread_create(&agent->housekeeping_thread, NULL, housekeeping_main, agent);
     if (rc != 0)
-        return vigil_error_set(err, VIGIL_ESYS, "cannot start health thread: %s", strerror(rc));
-    agent->health_thread_started = true;
-    rc = pthread_create(&agent->self_thread, NULL, self_thread_main, agent);
-    if (rc != 0)
-        return vigil_error_set(err, VIGIL_ESYS, "cannot start self-scrape thread: %s",
+        return vigil_error_set(err, VIGIL_ESYS, "cannot start the housekeeping thread: %s",
                                strerror(rc));
-    agent->self_thread_started = true;
+    agent->housekeeping_thread_started = true;
     return 0;
 }
 
@@ -412,10 +431,8 @@ static void stop_threads(agent_t *agent)
     agent->stopping = true;
     pthread_cond_broadcast(&agent->stop_cond);
     pthread_mutex_unlock(&agent->stop_lock);
-    if (agent->health_thread_started)
-        pthread_join(agent->health_thread, NULL);
-    if (agent->self_thread_started)
-        pthread_join(agent->self_thread, NULL);
+    if (agent->housekeeping_thread_started)
+        pthread_join(agent->housekeeping_thread, NULL);
 }
 
 /* Blocks until SIGINT/SIGTERM; handles SIGHUP in between. Returns the stopping signal. */

@@ -54,12 +54,10 @@ typedef struct agent {
 
     atomic_bool           ready;        /* /-/ready: start-up finished, not shutting down */
 
-    /* The periodic health thread: runs every check each health_check_interval. */
-    pthread_t             health_thread;
-    bool                  health_thread_started;
-    /* The self-scrape thread: stores the agent's own /metrics every collect.interval. */
-    pthread_t             self_thread;
-    bool                  self_thread_started;
+    /* The housekeeping thread: runs every health check each health_check_interval and
+     * stores the agent's own /metrics every collect.interval (agent.c). */
+    pthread_t             housekeeping_thread;
+    bool                  housekeeping_thread_started;
     pthread_mutex_t       stop_lock;
     pthread_cond_t        stop_cond;
     bool                  stopping;

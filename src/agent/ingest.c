@@ -333,10 +333,15 @@ static ingest_collector_series_t *collector_history(ingest_sink_t *sink, const c
     return h;
 }
 
+/* Two sets per collector stay allocated for good, and most collectors have a handful of
+ * series (loadavg 3, time 2, uname 1): the first array is small and doubles from there, so a
+ * set settles at most twice its collector's series. */
+#define REF_SET_FIRST_CAP 8
+
 static int ref_set_add(ref_set_t *s, tsdb_ref_t ref)
 {
     if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 256;
+        size_t cap = s->cap ? s->cap * 2 : REF_SET_FIRST_CAP;
         tsdb_ref_t *grown = realloc(s->refs, cap * sizeof(*grown));
         if (grown == NULL)
             return VIGIL_ENOMEM;

@@ -3,8 +3,9 @@
  *
  * Only a handful of entry points are used (device count, handle, name, memory, utilisation,
  * process lists), each optional: a missing one just leaves its figure out. Calls are
- * serialised by a mutex because the handle is shared between the health thread, the monitor
- * thread and HTTP workers, and NVML's thread-safety guarantees vary between driver versions.
+ * serialised by a mutex because the handle is shared between the housekeeping thread, the
+ * monitor thread and HTTP workers, and NVML's thread-safety guarantees vary between driver
+ * versions.
  */
 #include "agent/monitor_gpu.h"
 
