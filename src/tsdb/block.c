@@ -185,7 +185,7 @@ static int write_series(bw_t *w, buf_t *series, const tsdb_label_t *labels, size
             chunk_appender_t a;
             chunk_appender_init(&a);
             size_t first = i;
-            while (rc == 0 && i < nv && a.count < HEAD_CHUNK_SAMPLES)
+            while (rc == 0 && i < nv && a.count < BLOCK_CHUNK_SAMPLES)
                 rc = chunk_append(&a, v[i].t, v[i].v), i++;
             size_t   len;
             uint8_t *bytes = chunk_appender_detach(&a, &len);
@@ -487,11 +487,9 @@ static int head_src_open(void *ctx, size_t i, block_input_t *in)
     in->k = 2;
     in->extra = h->snap.ooo;
     in->nextra = h->snap.nooo;
-    /* In-order head chunks never span a block-range boundary: copy them unless out-of-order
-     * data must be merged in, or a chunk reaches past maxt. */
-    in->copy = h->snap.nooo == 0 && h->snap.nooo_chunks == 0;
-    for (size_t k = 0; in->copy && k < h->snap.nchunks; k++)
-        in->copy = h->snap.chunks[k].maxt < h->maxt;
+    /* Head chunks hold up to 120 samples (cut small so replay re-encodes little): their
+     * samples are encoded again into block-sized chunks. */
+    in->copy = false;
     return 0;
 }
 

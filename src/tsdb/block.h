@@ -14,6 +14,10 @@
 
 typedef struct block block_t;
 
+/* Samples per chunk the writer encodes: eight head chunks' worth, for compression (a chunk's
+ * first sample costs 16 bytes) and fewer index entries. */
+#define BLOCK_CHUNK_SAMPLES 960
+
 /* What the writer needs of one series: chunk lists (and out-of-order samples) to write. */
 typedef struct block_input {
     const head_chunk_t **lists;   /* k lists of chunks, data readable until close */

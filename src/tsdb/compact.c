@@ -34,6 +34,39 @@ static int64_t range_start(int64_t t)
     return q * HEAD_BLOCK_RANGE;
 }
 
+/* Adds the out-of-order samples of a snapshot (sealed chunks and buffer) to a checkpoint. */
+static int checkpoint_ooo(wal_cp_t *cp, uint64_t ref, const head_snap_t *snap, buf_t *b,
+                          vigil_error_t *err)
+{
+    size_t n = snap->nooo;
+    for (size_t k = 0; k < snap->nooo_chunks; k++)
+        n += snap->ooo_chunks[k].count;
+    rec_sample_t *rs = malloc(n * sizeof(*rs));
+    if (rs == NULL)
+        return vigil_error_set(err, VIGIL_ENOMEM, "checkpoint: out of memory");
+    size_t k = 0;
+    for (size_t c = 0; c < snap->nooo_chunks; c++) {
+        chunk_iter_t it;
+        if (chunk_iter_init(&it, snap->ooo_chunks[c].data, snap->ooo_chunks[c].len) != 0)
+            continue;
+        while (k < n && chunk_iter_next(&it, &rs[k].t, &rs[k].v))
+            rs[k++].ref = ref;
+    }
+    for (size_t i = 0; i < snap->nooo && k < n; i++)
+        rs[k++] = (rec_sample_t){ref, snap->ooo[i].t, snap->ooo[i].v};
+    int rc = 0;
+    for (size_t off = 0; off < k && rc == 0; off += RECORD_MAX_SAMPLES) {
+        size_t m = k - off < RECORD_MAX_SAMPLES ? k - off : RECORD_MAX_SAMPLES;
+        buf_reset(b);
+        if ((rc = record_encode_samples(b, rs + off, m)) != 0)
+            rc = vigil_error_set(err, rc, "checkpoint: %s", vigil_strerror(rc));
+        else
+            rc = wal_checkpoint_add(cp, RECORD_OOO_SAMPLES, b->data, b->len, err);
+    }
+    free(rs);
+    return rc;
+}
+
 /* Writes the head's live series and samples to a checkpoint that replaces the WAL so far. */
 static int checkpoint(tsdb_t *db, vigil_error_t *err)
 {
@@ -58,30 +91,19 @@ static int checkpoint(tsdb_t *db, vigil_error_t *err)
             rc = vigil_error_set(err, rc, "checkpoint: out of memory");
         if (rc != 0)
             break;
-        for (int l = 0; l < 2 && rc == 0; l++) {
-            const head_chunk_t *cs = l ? snap.ooo_chunks : snap.chunks;
-            size_t              nc = l ? snap.nooo_chunks : snap.nchunks;
-            for (size_t k = 0; k < nc && rc == 0; k++) {
-                buf_reset(&b);
-                rc = record_put_uvarint(&b, s->ref);
-                rc = rc ? rc : buf_append(&b, cs[k].data, cs[k].len);
-                rc = rc ? vigil_error_set(err, rc, "checkpoint: %s", vigil_strerror(rc))
-                        : wal_checkpoint_add(cp, RECORD_CHUNK, b.data, b.len, err);
-            }
-        }
-        if (rc == 0 && snap.nooo > 0) {
-            rec_sample_t *rs = malloc(snap.nooo * sizeof(*rs));
-            if (rs == NULL)
-                rc = vigil_error_set(err, VIGIL_ENOMEM, "checkpoint: out of memory");
-            for (size_t k = 0; rc == 0 && k < snap.nooo; k++)
-                rs[k] = (rec_sample_t){s->ref, snap.ooo[k].t, snap.ooo[k].v};
+        /* In-order chunks (the open one last) as chunk records, chained by prev_maxt. */
+        for (size_t k = 0; k < snap.nchunks && rc == 0; k++) {
+            rec_chunk_t c = {.ref = s->ref, .maxt = snap.chunks[k].maxt,
+                             .prev_maxt = k ? snap.chunks[k - 1].maxt : INT64_MIN,
+                             .data = snap.chunks[k].data, .len = snap.chunks[k].len};
             buf_reset(&b);
-            if (rc == 0 && (rc = record_encode_samples(&b, rs, snap.nooo)) != 0)
-                rc = vigil_error_set(err, rc, "checkpoint: %s", vigil_strerror(rc));
-            if (rc == 0)
-                rc = wal_checkpoint_add(cp, RECORD_SAMPLES, b.data, b.len, err);
-            free(rs);
+            rc = record_encode_chunk(&b, &c);
+            rc = rc ? vigil_error_set(err, rc, "checkpoint: %s", vigil_strerror(rc))
+                    : wal_checkpoint_add(cp, RECORD_CHUNK, b.data, b.len, err);
         }
+        /* Out-of-order data as out-of-order samples: replay files them as such again. */
+        if (rc == 0 && (snap.nooo > 0 || snap.nooo_chunks > 0))
+            rc = checkpoint_ooo(cp, s->ref, &snap, &b, err);
         head_snap_free(&snap);
     }
     buf_free(&b);

@@ -66,6 +66,8 @@ struct head {
     _Atomic uint64_t  removed;   /* series garbage collected since create */
     head_on_series_fn on_series;
     void             *on_series_ctx;
+    head_on_chunk_fn  on_chunk;
+    void             *on_chunk_ctx;
     _Atomic(head_series_t *) **pages; /* npages page pointers; each page 4096 slots */
     size_t            npages;
     _Atomic uint32_t  nseries;   /* ids in use (slots filled or burnt) */
@@ -167,6 +169,12 @@ void head_set_on_series(head_t *h, head_on_series_fn fn, void *ctx)
 {
     h->on_series = fn;
     h->on_series_ctx = ctx;
+}
+
+void head_set_on_chunk(head_t *h, head_on_chunk_fn fn, void *ctx)
+{
+    h->on_chunk = fn;
+    h->on_chunk_ctx = ctx;
 }
 
 symtab_t *head_symbols(head_t *h) { return &h->syms; }
@@ -464,13 +472,13 @@ static int64_t range_end(int64_t t)
     return (q + 1) * HEAD_BLOCK_RANGE;
 }
 
-/* Moves the open chunk to the closed list. Series lock held. */
-static int close_open(head_series_t *s, head_delta_t *d)
+/* Moves the open chunk to the closed list and passes it to the chunk hook. Series lock held. */
+static int close_open(head_t *h, head_series_t *s, bool replay)
 {
     if (s->open.count == 0)
         return 0;
     if (s->nclosed == s->capclosed) {
-        uint32_t      ncap = s->capclosed ? s->capclosed * 2 : 4;
+        uint32_t      ncap = s->capclosed ? s->capclosed * 2 : 1;
         head_chunk_t *n = realloc(s->closed, ncap * sizeof(*n));
         if (n == NULL)
             return VIGIL_ENOMEM;
@@ -485,6 +493,8 @@ static int close_open(head_series_t *s, head_delta_t *d)
     c->data = chunk_appender_detach(&s->open, &len);
     c->len = (uint32_t)len;
     s->nclosed++;
+    if (h->on_chunk != NULL)
+        h->on_chunk(h->on_chunk_ctx, s, c, s->nclosed > 1 ? c[-1].maxt : INT64_MIN, replay);
     return 0;
 }
 
@@ -506,6 +516,18 @@ static bool find_in_chunks(const head_chunk_t *cs, size_t n, int64_t t, uint64_t
             }
     }
     return false;
+}
+
+static bool find_stored(head_series_t *s, int64_t t, uint64_t *vbits);
+
+uint64_t head_series_last_bits(head_series_t *s)
+{
+    uint64_t vbits;
+    if (s->last_v_unknown && find_stored(s, s->last_t, &vbits)) {
+        s->last_v = vbits;
+        s->last_v_unknown = false;
+    }
+    return s->last_v;
 }
 
 static bool find_stored(head_series_t *s, int64_t t, uint64_t *vbits)
@@ -599,11 +621,12 @@ static const char *series_desc(const head_series_t *s, char *buf, size_t size)
 
 /* head_append's work; the caller holds the series lock or owns the series outright. */
 static int append_locked(head_t *h, head_series_t *s, int64_t t, double v, bool replay,
-                         head_delta_t *d, bool *stored, tsdb_reject_reason_t *reason,
+                         head_delta_t *d, head_stored_t *stored, tsdb_reject_reason_t *reason,
                          vigil_error_t *err)
 {
-    int rc = 0;
-    *stored = false;
+    int  rc = 0;
+    bool out_of_order = false;
+    *stored = HEAD_STORED_NONE;
     /* Checked under the series lock, which the block writer's snapshot also takes: once the
      * compactor has raised min_valid, no sample below it can slip into a range being written. */
     if (t < atomic_load(&h->min_valid)) {
@@ -622,7 +645,7 @@ static int append_locked(head_t *h, head_series_t *s, int64_t t, double v, bool 
         uint64_t old;
         if (t == s->last_t || find_stored(s, t, &old)) {
             if (t == s->last_t)
-                old = s->last_v;
+                old = head_series_last_bits(s);
             if (old != dbits(v)) {
                 char desc[256];
                 *reason = TSDB_REJECT_DUPLICATE;
@@ -663,8 +686,9 @@ static int append_locked(head_t *h, head_series_t *s, int64_t t, double v, bool 
             rc = vigil_error_set(err, rc, "out of memory");
             goto out_unlock;
         }
+        out_of_order = true;
     } else {
-        if (s->open.count > 0 && t >= s->open_end && (rc = close_open(s, d)) != 0) {
+        if (s->open.count > 0 && t >= s->open_end && (rc = close_open(h, s, replay)) != 0) {
             rc = vigil_error_set(err, rc, "out of memory");
             goto out_unlock;
         }
@@ -684,10 +708,11 @@ static int append_locked(head_t *h, head_series_t *s, int64_t t, double v, bool 
         s->last_t = t;
         s->last_v = dbits(v);
         s->has_last = true;
+        s->last_v_unknown = false;
         chunk_appender_bytes(&s->open, &after);
         d->chunk_bytes += (int64_t)(after - before); /* counted as it grows: open chunks too */
         if (s->open.count >= HEAD_CHUNK_SAMPLES || after >= HEAD_CHUNK_BYTES)
-            close_open(s, d); /* on failure the chunk just stays open a little longer */
+            close_open(h, s, replay); /* on failure the chunk stays open a little longer */
     }
     if (t < s->mint)
         s->mint = t;
@@ -698,13 +723,13 @@ static int append_locked(head_t *h, head_series_t *s, int64_t t, double v, bool 
     if (t > d->maxt)
         d->maxt = t;
     d->samples++;
-    *stored = true;
+    *stored = out_of_order ? HEAD_STORED_OOO : HEAD_STORED_IN_ORDER;
 out_unlock:
     return rc;
 }
 
 int head_append(head_t *h, head_series_t *s, int64_t t, double v, bool replay, head_delta_t *d,
-                bool *stored, tsdb_reject_reason_t *reason, vigil_error_t *err)
+                head_stored_t *stored, tsdb_reject_reason_t *reason, vigil_error_t *err)
 {
     pthread_mutex_lock(&s->mu);
     int rc = append_locked(h, s, t, v, replay, d, stored, reason, err);
@@ -713,9 +738,55 @@ int head_append(head_t *h, head_series_t *s, int64_t t, double v, bool replay, h
 }
 
 int head_append_owned(head_t *h, head_series_t *s, int64_t t, double v, head_delta_t *d,
-                      bool *stored, tsdb_reject_reason_t *reason)
+                      head_stored_t *stored, tsdb_reject_reason_t *reason)
 {
     return append_locked(h, s, t, v, true, d, stored, reason, NULL);
+}
+
+int head_adopt_chunk(head_series_t *s, const uint8_t *data, size_t len, int64_t mint,
+                     int64_t maxt, uint32_t count, head_delta_t *d)
+{
+    uint32_t keep = s->nclosed;
+    while (keep > 0 && s->closed[keep - 1].mint >= mint)
+        keep--;
+    if (keep > 0 && s->closed[keep - 1].maxt >= mint)
+        return VIGIL_ERANGE;
+    uint8_t *copy = malloc(len);
+    if (copy == NULL)
+        return VIGIL_ENOMEM;
+    for (uint32_t i = keep; i < s->nclosed; i++) {
+        d->samples -= s->closed[i].count;
+        d->chunks--;
+        d->chunk_bytes -= s->closed[i].len;
+        free(s->closed[i].data);
+    }
+    s->nclosed = keep;
+    if (s->nclosed == s->capclosed) {
+        uint32_t      ncap = s->capclosed ? s->capclosed * 2 : 1;
+        head_chunk_t *n = realloc(s->closed, ncap * sizeof(*n));
+        if (n == NULL) {
+            free(copy);
+            return VIGIL_ENOMEM;
+        }
+        s->closed = n;
+        s->capclosed = ncap;
+    }
+    memcpy(copy, data, len);
+    s->closed[s->nclosed++] = (head_chunk_t){.mint = mint, .maxt = maxt, .data = copy,
+                                             .len = (uint32_t)len, .count = count};
+    s->mint = s->closed[0].mint;
+    s->maxt = maxt;
+    s->last_t = maxt;
+    s->has_last = true;
+    s->last_v_unknown = true;
+    d->samples += count;
+    d->chunks++;
+    d->chunk_bytes += (int64_t)len;
+    if (mint < d->mint)
+        d->mint = mint;
+    if (maxt > d->maxt)
+        d->maxt = maxt;
+    return 0;
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */

@@ -14,8 +14,12 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define HEAD_CHUNK_SAMPLES 960                       /* cut a chunk at this many samples */
-#define HEAD_CHUNK_BYTES   1024                      /* ... or at this many bytes */
+/* A head chunk is cut at 120 samples (as Prometheus cuts its head chunks) or 1 KiB, and logged
+ * to the WAL as it is cut, so a restart re-encodes at most one chunk's samples a series; blocks
+ * gather head chunks into chunks of up to BLOCK_CHUNK_SAMPLES (block.h), which compress
+ * better. */
+#define HEAD_CHUNK_SAMPLES 120
+#define HEAD_CHUNK_BYTES   1024
 #define HEAD_BLOCK_RANGE   (INT64_C(2) * 3600 * 1000) /* chunks never span a multiple of this */
 #define HEAD_STRIPES       256                       /* series-map stripes (a power of two) */
 #define HEAD_PAGE_BITS     12                        /* series table pages of 4096 slots */
@@ -52,6 +56,8 @@ typedef struct head_series {
     int64_t          last_t;      /* newest in-order sample */
     uint64_t         last_v;      /* its value bits */
     bool             has_last;
+    bool             last_v_unknown; /* last_t came from a chunk replayed whole, whose last
+                                        value is decoded when first needed */
     chunk_appender_t open;        /* the chunk being appended to */
     int64_t          open_mint;   /* first timestamp in it */
     int64_t          open_end;    /* the block-range boundary it must not cross */
@@ -74,6 +80,20 @@ typedef struct head_limits {
  * non-zero return refuses the series with that code. */
 typedef int (*head_on_series_fn)(void *ctx, const head_series_t *s, vigil_error_t *err);
 
+/* Called for each in-order chunk the head cuts, under the series lock (or by the thread
+ * owning the series at replay), right after it joined the closed chunks: prev_maxt is the
+ * maxt of the closed chunk before it, INT64_MIN when none; `replay` tells a cut made while
+ * replaying the WAL. The store logs it as a WAL chunk record. */
+typedef void (*head_on_chunk_fn)(void *ctx, const head_series_t *s, const head_chunk_t *c,
+                                 int64_t prev_maxt, bool replay);
+
+/* What head_append did with a sample it accepted. */
+typedef enum head_stored {
+    HEAD_STORED_NONE,     /* nothing: an exact duplicate, or a replayed sample a block holds */
+    HEAD_STORED_IN_ORDER, /* appended to the open chunk */
+    HEAD_STORED_OOO,      /* filed with the out-of-order samples */
+} head_stored_t;
+
 /* Counters an appender accumulates without touching shared cache lines, and adds to the head
  * in one go with head_delta_flush(). */
 typedef struct head_delta {
@@ -92,6 +112,9 @@ void head_free(head_t *h);
 
 /* Installs the new-series hook (NULL: none). Not thread-safe: call before appends start. */
 void head_set_on_series(head_t *h, head_on_series_fn fn, void *ctx);
+
+/* Installs the chunk-cut hook (NULL: none). Not thread-safe: call before appends start. */
+void head_set_on_chunk(head_t *h, head_on_chunk_fn fn, void *ctx);
 
 /*
  * Validates and normalises a caller's label set into `scratch` (room for n entries; the
@@ -117,18 +140,34 @@ int head_get_or_create(head_t *h, const tsdb_label_t *ls, size_t n, uint64_t has
  * Appends one sample. In order: to the open chunk. Out of order (t older than the newest
  * sample): into the out-of-order buffer when within the window or when `replay` (the WAL
  * holds only samples that were accepted once). VIGIL_ERANGE with *reason for out of order /
- * too old / duplicate, VIGIL_ENOMEM. *stored says whether a sample was added (false for an
+ * too old / duplicate, VIGIL_ENOMEM. *stored says where the sample went (nowhere for an
  * accepted exact duplicate). Counters go to *d.
  */
 int head_append(head_t *h, head_series_t *s, int64_t t, double v, bool replay, head_delta_t *d,
-                bool *stored, tsdb_reject_reason_t *reason, vigil_error_t *err);
+                head_stored_t *stored, tsdb_reject_reason_t *reason, vigil_error_t *err);
 
 /* head_append(replay = true) without the series lock, for WAL replay: the caller guarantees
  * that no other thread touches s meanwhile (replay runs before the store is handed out, and
  * each replay worker owns the series of its shard). Saves a lock round trip on every replayed
  * sample, a third of replay's time. */
 int head_append_owned(head_t *h, head_series_t *s, int64_t t, double v, head_delta_t *d,
-                      bool *stored, tsdb_reject_reason_t *reason);
+                      head_stored_t *stored, tsdb_reject_reason_t *reason);
+
+/*
+ * WAL replay: makes a logged chunk (count samples over [mint, maxt], bytes copied from data)
+ * the series' newest closed chunk, without decoding it. Closed chunks starting at or after
+ * mint are dropped first: they are earlier copies of the same chunk (a checkpoint copies the
+ * then open chunk, which went on filling). The series must be owned by the caller and hold
+ * nothing but closed chunks. VIGIL_ERANGE when the chunk overlaps an older one otherwise
+ * (nothing changes), VIGIL_ENOMEM.
+ */
+int head_adopt_chunk(head_series_t *s, const uint8_t *data, size_t len, int64_t mint,
+                     int64_t maxt, uint32_t count, head_delta_t *d);
+
+/* The value bits of the series' newest in-order sample (last_t); the caller holds the series
+ * lock or owns the series. Decodes the chunk holding it once after a replay that took the
+ * chunk whole. */
+uint64_t head_series_last_bits(head_series_t *s);
 
 /* Adds a delta to the head's counters and resets it. */
 void head_delta_init(head_delta_t *d);

@@ -17,8 +17,7 @@ void hmap_init(hmap_t *m)
 
 void hmap_free(hmap_t *m)
 {
-    free(m->hashes);
-    free(m->items);
+    free(m->slots);
     hmap_init(m);
 }
 
@@ -28,45 +27,38 @@ void *hmap_find(const hmap_t *m, uint64_t hash, hmap_eq_fn eq, const void *key)
         return NULL;
     size_t mask = m->cap - 1;
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
-        void *it = m->items[i];
-        if (it == NULL)
+        const hmap_slot_t *sl = &m->slots[i];
+        if (sl->item == NULL)
             return NULL;
-        if (m->hashes[i] == hash && eq(it, key))
-            return it;
+        if (sl->hash == hash && eq(sl->item, key))
+            return sl->item;
     }
 }
 
-static void place(uint64_t *hashes, void **items, size_t cap, uint64_t hash, void *item)
+static void place(hmap_slot_t *slots, size_t cap, uint64_t hash, void *item)
 {
     size_t mask = cap - 1;
     size_t i = hash & mask;
-    while (items[i] != NULL)
+    while (slots[i].item != NULL)
         i = (i + 1) & mask;
-    hashes[i] = hash;
-    items[i] = item;
+    slots[i] = (hmap_slot_t){hash, item};
 }
 
 int hmap_insert(hmap_t *m, uint64_t hash, void *item)
 {
     if ((m->len + 1) * 2 > m->cap) {
-        size_t    ncap = m->cap ? m->cap * 2 : 16;
-        uint64_t *nh = malloc(ncap * sizeof(*nh));
-        void    **ni = calloc(ncap, sizeof(*ni));
-        if (nh == NULL || ni == NULL) {
-            free(nh);
-            free(ni);
+        size_t       ncap = m->cap ? m->cap * 2 : 16;
+        hmap_slot_t *ns = calloc(ncap, sizeof(*ns));
+        if (ns == NULL)
             return VIGIL_ENOMEM;
-        }
         for (size_t i = 0; i < m->cap; i++)
-            if (m->items[i] != NULL)
-                place(nh, ni, ncap, m->hashes[i], m->items[i]);
-        free(m->hashes);
-        free(m->items);
-        m->hashes = nh;
-        m->items = ni;
+            if (m->slots[i].item != NULL)
+                place(ns, ncap, m->slots[i].hash, m->slots[i].item);
+        free(m->slots);
+        m->slots = ns;
         m->cap = ncap;
     }
-    place(m->hashes, m->items, m->cap, hash, item);
+    place(m->slots, m->cap, hash, item);
     m->len++;
     return 0;
 }
@@ -76,8 +68,8 @@ bool hmap_remove(hmap_t *m, uint64_t hash, const void *item)
     if (m->cap == 0)
         return false;
     size_t mask = m->cap - 1, i = hash & mask;
-    while (m->items[i] != item) {
-        if (m->items[i] == NULL)
+    while (m->slots[i].item != item) {
+        if (m->slots[i].item == NULL)
             return false;
         i = (i + 1) & mask;
     }
@@ -85,17 +77,16 @@ bool hmap_remove(hmap_t *m, uint64_t hash, const void *item)
      * lies cyclically in (hole, entry], where moving it would put it before its home. */
     for (size_t j = i;;) {
         j = (j + 1) & mask;
-        if (m->items[j] == NULL)
+        if (m->slots[j].item == NULL)
             break;
-        size_t home = m->hashes[j] & mask;
+        size_t home = m->slots[j].hash & mask;
         bool   stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
         if (stays)
             continue;
-        m->items[i] = m->items[j];
-        m->hashes[i] = m->hashes[j];
+        m->slots[i] = m->slots[j];
         i = j;
     }
-    m->items[i] = NULL;
+    m->slots[i].item = NULL;
     m->len--;
     return true;
 }

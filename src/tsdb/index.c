@@ -92,13 +92,18 @@ static index_value_t *find_value(const index_name_t *nm, const char *value)
 
 int index_add(index_t *ix, uint32_t id, const char *const *pairs, size_t n)
 {
-    int rc = 0;
+    int             rc = 0;
+    index_value_t  *stack[16];
+    index_value_t **ivs = n <= 16 ? stack : malloc(n * sizeof(*ivs));
+    if (ivs == NULL)
+        return VIGIL_ENOMEM;
     pthread_rwlock_wrlock(&ix->lock);
     /* Pass 1 allocates everything (entries, postings room); pass 2 cannot fail. So the id is in
-     * all of its lists or in none. Entries created before a failure stay, empty. */
+     * all of its lists or in none. Entries created before a failure stay, empty. The strings
+     * are interned: their hashes are read from the symbol table, not computed again. */
     for (size_t k = 0; k < n && rc == 0; k++) {
         const char   *name = pairs[2 * k], *value = pairs[2 * k + 1];
-        index_name_t *nm = find_name(ix, name);
+        index_name_t *nm = hmap_find(&ix->names, sym_hash(name), str_eq, name);
         if (nm == NULL) {
             nm = calloc(1, sizeof(*nm));
             if (nm == NULL || hmap_insert(&ix->names, sym_hash(name), nm) != 0) {
@@ -109,7 +114,7 @@ int index_add(index_t *ix, uint32_t id, const char *const *pairs, size_t n)
             nm->name = name;
             hmap_init(&nm->values);
         }
-        index_value_t *iv = find_value(nm, value);
+        index_value_t *iv = hmap_find(&nm->values, sym_hash(value), str_eq, value);
         if (iv == NULL) {
             iv = calloc(1, sizeof(*iv));
             if (iv == NULL || hmap_insert(&nm->values, sym_hash(value), iv) != 0) {
@@ -122,10 +127,13 @@ int index_add(index_t *ix, uint32_t id, const char *const *pairs, size_t n)
             ix->npairs++;
         }
         rc = postings_reserve(&iv->p);
+        ivs[k] = iv;
     }
     for (size_t k = 0; k < n && rc == 0; k++)
-        postings_add(&find_value(find_name(ix, pairs[2 * k]), pairs[2 * k + 1])->p, id);
+        postings_add(&ivs[k]->p, id);
     pthread_rwlock_unlock(&ix->lock);
+    if (ivs != stack)
+        free(ivs);
     return rc;
 }
 
@@ -141,13 +149,13 @@ void index_remove(index_t *ix, const uint64_t *dead, uint32_t nbits)
      * once, and filtering each list once beats a search per removed id. A slot is looked at
      * again after a removal (hmap_remove shifts later entries into it). */
     for (size_t ni = 0; ni < ix->names.cap;) {
-        index_name_t *nm = ix->names.items[ni];
+        index_name_t *nm = ix->names.slots[ni].item;
         if (nm == NULL) {
             ni++;
             continue;
         }
         for (size_t vi = 0; vi < nm->values.cap;) {
-            index_value_t *iv = nm->values.items[vi];
+            index_value_t *iv = nm->values.slots[vi].item;
             if (iv == NULL) {
                 vi++;
                 continue;

@@ -524,7 +524,8 @@ int tsdb_series_last(const tsdb_series_set_t *set, size_t i, int64_t *t_ms, doub
                 rc = -1;
         if (rc == 1) {
             *t_ms = t;
-            memcpy(v, &hs->last_v, sizeof(*v));
+            uint64_t bits = head_series_last_bits(hs);
+            memcpy(v, &bits, sizeof(*v));
         }
     }
     pthread_mutex_unlock(&hs->mu);

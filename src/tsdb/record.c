@@ -4,10 +4,13 @@
  *
  *   series (type 1):  uvarint count, count × { uvarint ref, uvarint nlabels,
  *                                              nlabels × { uvarint len, name, uvarint len, value } }
- *   samples (type 2): uvarint count, varint base_t,
+ *   samples (types 2 and 5): uvarint count, varint base_t,
  *                     count × { uvarint ref, varint (t - base_t), 8-byte LE IEEE 754 value }
+ *   chunk (type 4):   uvarint ref, flags byte, varint maxt, varint prev_maxt, chunk bytes
  */
 #include "tsdb/record.h"
+
+#include "tsdb/chunk.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -220,5 +223,39 @@ int record_decode_samples(const uint8_t *p, size_t len, rec_sample_t **out, size
     if (p != end)
         return VIGIL_EPARSE;
     *n = count;
+    return 0;
+}
+
+int record_encode_chunk(buf_t *b, const rec_chunk_t *c)
+{
+    int rc = record_put_uvarint(b, c->ref);
+    rc = rc ? rc : buf_append(b, &c->flags, 1);
+    rc = rc ? rc : put_varint(b, c->maxt);
+    rc = rc ? rc : put_varint(b, c->prev_maxt);
+    return rc ? rc : buf_append(b, c->data, c->len);
+}
+
+int record_decode_chunk(const uint8_t *p, size_t len, rec_chunk_t *out)
+{
+    const uint8_t *end = p + len;
+    if (!record_get_uvarint(&p, end, &out->ref) || out->ref == 0 || p >= end)
+        return VIGIL_EPARSE;
+    out->flags = *p++;
+    if (!get_varint(&p, end, &out->maxt) || !get_varint(&p, end, &out->prev_maxt))
+        return VIGIL_EPARSE;
+    out->data = p;
+    out->len = (size_t)(end - p);
+    out->count = chunk_count(p, out->len);
+    /* The first sample's timestamp: the bit stream's first 64 bits, big-endian. */
+    if (out->count == 0 || out->len < CHUNK_HEADER_BYTES + 16)
+        return VIGIL_EPARSE;
+    uint64_t t0 = 0;
+    for (int i = 0; i < 8; i++)
+        t0 = t0 << 8 | p[CHUNK_HEADER_BYTES + i];
+    memcpy(&out->mint, &t0, sizeof(t0));
+    chunk_iter_t it;
+    if (chunk_iter_init(&it, out->data, out->len) != 0 || out->mint > out->maxt ||
+        (out->count == 1 && out->mint != out->maxt) || out->prev_maxt >= out->mint)
+        return VIGIL_EPARSE;
     return 0;
 }

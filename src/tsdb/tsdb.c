@@ -42,7 +42,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RECORD_MAX_SAMPLES 100000 /* samples per WAL record: 2.8 MB at worst, under the cap */
 #define REPLAY_BLOCK       4096
 #define REPLAY_BUCKET_BITS 13 /* a worker's series per bucket: 2^13, their lines fit in L3 */
 #define REPLAY_STAGE_BYTES (64u << 20) /* samples a worker stages before appending them, per
@@ -94,6 +93,9 @@ typedef struct replay_worker {
     bool            done;      /* under mu: no more batches */
     head_delta_t    delta;     /* the worker's own, flushed at the end */
     uint64_t        skipped;
+    rec_sample_t   *ooo;       /* samples the worker filed out of order, logged again as such
+                                  after replay (owned; nooo of capooo) */
+    size_t          nooo, capooo;
     int             rc;        /* VIGIL_ENOMEM when an append ran out of memory */
 } replay_worker_t;
 
@@ -105,6 +107,13 @@ typedef struct replay_slot {
     head_series_t *s;
     uint32_t       worker;
     uint32_t       bucket;
+    /* The chunk records of this ref replayed so far: [cover_mint, cover_maxt] is the span of
+     * the newest run of them that follow each other (each one's prev_maxt the maxt of the one
+     * before), so every in-order sample of the series in it is in one of them; INT64_MIN
+     * when none. cover_prev: the newest one's prev_maxt. live_seqno: the seqno of the newest
+     * one the head cut while serving appends, 0 when none. */
+    int64_t        cover_mint, cover_maxt, cover_prev;
+    uint64_t       live_seqno;
 } replay_slot_t;
 
 typedef struct replay_ref {
@@ -133,6 +142,15 @@ struct replay {
     bool            warned_unknown;
     bool            warned_labels;
     int64_t          min_valid;    /* the head's at replay: older samples are in blocks */
+    head_delta_t     delta;        /* chunks the decoding thread adopted */
+    uint64_t         chunks;       /* chunk records adopted */
+    uint64_t         covered;      /* replayed samples that adopted chunks already held */
+    uint64_t         unread;       /* samples records pass 2 skipped whole */
+    uint64_t         skip_before;  /* samples records of segments before this seqno are all
+                                      in adopted chunks (0: none is known to be) */
+    bool             no_skip;      /* a chunk record was not adopted: skip no whole record */
+    bool             warned_overlap;
+    bool             warned_malformed;
     replay_worker_t *workers;      /* owned array of nworkers (at least one) */
     unsigned         nworkers;
     size_t           stage_max;    /* samples per batch */
@@ -142,8 +160,11 @@ struct replay {
 
 struct tsdb_appender {
     tsdb_t       *db;
-    rec_sample_t *pending;  /* accepted since the last commit */
+    rec_sample_t *pending;  /* accepted in order since the last commit */
     size_t        n, cap;
+    rec_sample_t *pending_ooo; /* accepted out of order (logged as their own record type:
+                                  replay never takes them for samples a chunk record holds) */
+    size_t        nooo, capooo;
     head_delta_t  delta;
     tsdb_label_t *scratch;  /* prepared labels */
     size_t        scratch_cap;
@@ -183,7 +204,7 @@ static uint64_t ref_hash(uint64_t ref)
 }
 
 /* The slot of a ref seen in a series record, or NULL. */
-static const replay_slot_t *replay_lookup(replay_t *r, uint64_t ref)
+static replay_slot_t *replay_lookup(replay_t *r, uint64_t ref)
 {
     if (ref < r->dense_cap && r->dense[ref].s != NULL)
         return &r->dense[ref];
@@ -218,7 +239,8 @@ static bool replay_dense(replay_t *r, uint64_t ref, replay_slot_t slot)
 static int replay_map(replay_t *r, uint64_t ref, head_series_t *s)
 {
     replay_slot_t slot = {s, (uint32_t)(s->ref % r->nworkers),
-                          (uint32_t)((s->ref / r->nworkers) >> REPLAY_BUCKET_BITS)};
+                          (uint32_t)((s->ref / r->nworkers) >> REPLAY_BUCKET_BITS),
+                          INT64_MIN, INT64_MIN, INT64_MIN, 0};
     r->nmapped++;
     if (replay_dense(r, ref, slot))
         return 0;
@@ -275,11 +297,13 @@ static int replay_series(void *ctx, uint64_t ref, const tsdb_label_t *ls, size_t
 
 /* ---- replay workers ---------------------------------------------------------------------- */
 
-/* Appends items[0..n) (each series owned by the caller). The next series and its chunk's tail
- * are fetched ahead, for the buckets whose series are not in the cache yet. */
-static int append_items(head_t *h, const replay_item_t *it, size_t n, head_delta_t *d,
-                        uint64_t *skipped)
+/* Appends items[0..n) (each series owned by w). The next series and its chunk's tail are
+ * fetched ahead, for the buckets whose series are not in the cache yet. Samples filed out of
+ * order are kept in w->ooo, to be logged again as out-of-order samples: the samples records
+ * they came from may be skipped by a later replay, once chunk records cover their time. */
+static int append_items(replay_worker_t *w, const replay_item_t *it, size_t n)
 {
+    head_t *h = w->db->head;
     enum { AHEAD = 8 };
     for (size_t i = 0; i < n; i++) {
         if (i + 2 * AHEAD < n) {
@@ -295,13 +319,24 @@ static int append_items(head_t *h, const replay_item_t *it, size_t n, head_delta
             if (a->buf != NULL)
                 __builtin_prefetch(a->buf + CHUNK_HEADER_BYTES + a->nbits / 8, 1);
         }
-        bool                 stored;
+        head_stored_t        stored;
         tsdb_reject_reason_t reason;
-        int rc = head_append_owned(h, it[i].s, it[i].t, it[i].v, d, &stored, &reason);
+        int rc = head_append_owned(h, it[i].s, it[i].t, it[i].v, &w->delta, &stored, &reason);
         if (rc == VIGIL_ENOMEM)
             return rc;
         if (rc != 0)
-            (*skipped)++; /* a duplicate timestamp with another value: the first one wins */
+            w->skipped++; /* a duplicate timestamp with another value: the first one wins */
+        if (stored == HEAD_STORED_OOO) {
+            if (w->nooo == w->capooo) {
+                size_t        ncap = w->capooo ? w->capooo * 2 : 256;
+                rec_sample_t *no = realloc(w->ooo, ncap * sizeof(*no));
+                if (no == NULL)
+                    return VIGIL_ENOMEM;
+                w->ooo = no;
+                w->capooo = ncap;
+            }
+            w->ooo[w->nooo++] = (rec_sample_t){it[i].s->ref, it[i].t, it[i].v};
+        }
     }
     return 0;
 }
@@ -311,7 +346,7 @@ static void append_stage(replay_worker_t *w, replay_stage_t *st)
 {
     for (size_t b = 0; b < st->nb; b++) {
         if (w->rc == 0) /* after a failure the rest is dropped: the open fails anyway */
-            w->rc = append_items(w->db->head, st->b[b].e, st->b[b].n, &w->delta, &w->skipped);
+            w->rc = append_items(w, st->b[b].e, st->b[b].n);
         st->b[b].n = 0;
     }
     st->total = 0;
@@ -381,6 +416,26 @@ static int replay_workers_start(tsdb_t *db, replay_t *r)
     return 0;
 }
 
+/* Logs samples that replay filed out of order as out-of-order samples records (see
+ * append_items). 0, VIGIL_ENOMEM or VIGIL_EIO. */
+static int log_replayed_ooo(tsdb_t *db, const rec_sample_t *s, size_t n)
+{
+    buf_t b;
+    buf_init(&b, WAL_MAX_RECORD);
+    int rc = 0;
+    for (size_t off = 0; off < n && rc == 0; off += RECORD_MAX_SAMPLES) {
+        size_t        k = n - off < RECORD_MAX_SAMPLES ? n - off : RECORD_MAX_SAMPLES;
+        vigil_error_t err;
+        buf_reset(&b);
+        rc = record_encode_samples(&b, s + off, k);
+        if (rc == 0 && (rc = wal_log(db->wal, RECORD_OOO_SAMPLES, b.data, b.len, NULL, &err)) != 0)
+            log_error(db->lg, "tsdb", "WAL replay: cannot log replayed out-of-order samples",
+                      LF_STR("error", err.message));
+    }
+    buf_free(&b);
+    return rc;
+}
+
 /* Appends what is left, stops the workers, adds up their counters into the head and r, and
  * frees them. 0, or VIGIL_ENOMEM when a worker ran out of memory. */
 static int replay_workers_finish(tsdb_t *db, replay_t *r)
@@ -405,6 +460,9 @@ static int replay_workers_finish(tsdb_t *db, replay_t *r)
         r->skipped += w->skipped;
         if (w->rc != 0)
             rc = w->rc;
+        if (rc == 0 && w->nooo > 0 && db->wal != NULL)
+            rc = log_replayed_ooo(db, w->ooo, w->nooo);
+        free(w->ooo);
         for (int k = 0; k < 2; k++) {
             for (size_t b = 0; b < w->stage[k].nb; b++)
                 free(w->stage[k].b[b].e);
@@ -451,13 +509,107 @@ static int replay_put(replay_t *r, const replay_slot_t *slot, int64_t t, double 
     return 0;
 }
 
-/* A checkpoint's chunk record: uvarint ref, then the chunk's bytes. The chunk is decoded whole
- * before any sample reaches the head: a malformed one is cut at replay, and a record that is
- * cut must leave nothing behind (a second start, which no longer sees it, must rebuild the same
- * head). */
-static int replay_chunk(tsdb_t *db, const uint8_t *p, size_t len)
+/* A chunk record (pass 1): the chunk joins its series whole, without being decoded, and its
+ * span is added to the ref's cover (replay_slot_t) when it follows the chunks before it. */
+static int replay_chunk(tsdb_t *db, const wal_record_t *rec)
 {
-    replay_t      *r = db->replay;
+    replay_t   *r = db->replay;
+    rec_chunk_t c;
+    if (record_decode_chunk(rec->payload, rec->len, &c) != 0)
+        return VIGIL_EPARSE;
+    replay_slot_t *slot = replay_lookup(r, c.ref);
+    if (slot == NULL) {
+        r->skipped += c.count;
+        return 0;
+    }
+    if (c.maxt < r->min_valid)
+        return 0; /* a block holds it */
+    int rc = head_adopt_chunk(slot->s, c.data, c.len, c.mint, c.maxt, c.count, &r->delta);
+    if (rc == VIGIL_ENOMEM)
+        return rc;
+    if (rc != 0) {
+        /* Not adopted: its samples come from the samples records, which must all be read. */
+        if (!r->warned_overlap)
+            log_warn(db->lg, "tsdb", "WAL replay: a chunk record overlaps the chunks before "
+                     "it; its samples are replayed from the samples records",
+                     LF_UINT("ref", c.ref));
+        r->warned_overlap = true;
+        r->no_skip = true;
+        return 0;
+    }
+    r->chunks++;
+    bool follows;
+    if (slot->cover_maxt == INT64_MIN)
+        follows = false;
+    else if (c.mint <= slot->cover_maxt) /* a later copy of the newest chunk replaced it */
+        follows = c.prev_maxt == slot->cover_prev;
+    else
+        follows = c.prev_maxt == slot->cover_maxt;
+    if (!follows)
+        slot->cover_mint = c.mint;
+    slot->cover_maxt = c.maxt;
+    slot->cover_prev = c.prev_maxt;
+    if (c.flags & RECORD_CHUNK_CUT_LIVE)
+        slot->live_seqno = rec->seqno;
+    return 0;
+}
+
+/* Accepts every series: the first pass of a series record only checks that it parses. */
+static int check_series(void *ctx, uint64_t ref, const tsdb_label_t *ls, size_t n)
+{
+    (void)ctx;
+    (void)ls;
+    (void)n;
+    return ref == 0 ? VIGIL_EPARSE : 0;
+}
+
+/* True when a version 1 chunk record (uvarint ref, chunk) decodes to its end. */
+static bool chunk_v1_parses(const uint8_t *p, size_t len)
+{
+    const uint8_t *end = p + len;
+    uint64_t       ref;
+    chunk_iter_t   it;
+    int64_t        t;
+    if (!record_get_uvarint(&p, end, &ref) || chunk_iter_init(&it, p, (size_t)(end - p)) != 0)
+        return false;
+    while (chunk_iter_next_time(&it, &t))
+        ;
+    return !chunk_iter_failed(&it);
+}
+
+/* Pass 1 (wal_open): series and chunk records; samples are deferred to pass 2, which needs
+ * every chunk record seen first. */
+static int replay_record(void *ctx, const wal_record_t *rec)
+{
+    tsdb_t *db = ctx;
+    if (rec->type == RECORD_SERIES) {
+        /* Parse the whole record before creating any of its series, so that a malformed one
+         * (cut at replay) leaves none of them behind. Series records are rare (one per new
+         * series), so reading them twice costs nothing that matters. */
+        int rc = record_decode_series(rec->payload, rec->len, check_series, NULL);
+        return rc != 0 ? rc : record_decode_series(rec->payload, rec->len, replay_series, db);
+    }
+    if (rec->type == RECORD_CHUNK)
+        return replay_chunk(db, rec);
+    if (rec->type == RECORD_CHUNK_V1 && !chunk_v1_parses(rec->payload, rec->len))
+        return VIGIL_EPARSE; /* cut now: pass 2 can no longer cut a segment */
+    return WAL_DEFER;
+}
+
+/* Pass 2 skips a segment's samples records older than skip_before without reading them. */
+static bool replay_wanted(void *ctx, const wal_record_t *rec)
+{
+    replay_t *r = ((tsdb_t *)ctx)->replay;
+    if (rec->type != RECORD_SAMPLES || rec->checkpoint || rec->seqno >= r->skip_before)
+        return true;
+    r->unread++;
+    return false;
+}
+
+/* A version 1 checkpoint chunk record: uvarint ref, then the chunk's bytes, whose samples are
+ * staged like a samples record's (decoded whole first). */
+static int replay_chunk_v1(replay_t *r, const uint8_t *p, size_t len)
+{
     const uint8_t *end = p + len;
     uint64_t       ref;
     chunk_iter_t   it;
@@ -473,7 +625,7 @@ static int replay_chunk(tsdb_t *db, const uint8_t *p, size_t len)
     }
     size_t n = 0;
     while (n < count && chunk_iter_next(&it, &r->samples[n].t, &r->samples[n].v))
-        n++;
+        r->samples[n++].ref = ref;
     if (chunk_iter_failed(&it))
         return VIGIL_EPARSE;
     const replay_slot_t *slot = replay_lookup(r, ref);
@@ -489,46 +641,69 @@ static int replay_chunk(tsdb_t *db, const uint8_t *p, size_t len)
     return 0;
 }
 
-/* Accepts every series: the first pass of a series record only checks that it parses. */
-static int check_series(void *ctx, uint64_t ref, const tsdb_label_t *ls, size_t n)
-{
-    (void)ctx;
-    (void)ls;
-    (void)n;
-    return ref == 0 ? VIGIL_EPARSE : 0;
-}
-
-static int replay_record(void *ctx, uint8_t type, const uint8_t *p, size_t len)
+/* Pass 2 (wal_replay_deferred): samples records, in log order. A sample of a segment's
+ * in-order samples record that an adopted chunk holds (within its ref's cover) is dropped;
+ * out-of-order samples and checkpoints' records are always applied. A record is decoded whole
+ * before any of its samples is staged; a malformed one (its CRC matched: it was written so) is
+ * skipped, logged and counted, as the segments can no longer be cut at this point. */
+static int replay_deferred(void *ctx, const wal_record_t *rec)
 {
     tsdb_t   *db = ctx;
     replay_t *r = db->replay;
-    if (type == RECORD_SERIES) {
-        /* Parse the whole record before creating any of its series, so that a malformed one
-         * (cut at replay) leaves none of them behind. Series records are rare (one per new
-         * series), so reading them twice costs nothing that matters. */
-        int rc = record_decode_series(p, len, check_series, NULL);
-        return rc != 0 ? rc : record_decode_series(p, len, replay_series, db);
+    size_t    n = 0;
+    int       rc = rec->type == RECORD_CHUNK_V1
+                       ? replay_chunk_v1(r, rec->payload, rec->len)
+                       : record_decode_samples(rec->payload, rec->len, &r->samples, &r->cap, &n);
+    if (rc == VIGIL_EPARSE) {
+        if (!r->warned_malformed)
+            log_warn(db->lg, "tsdb", "WAL replay: a record with a good checksum does not parse; "
+                     "skipped", LF_UINT("type", rec->type), LF_UINT("seqno", rec->seqno));
+        r->warned_malformed = true;
+        r->skipped++;
+        return 0;
     }
-    if (type == RECORD_CHUNK)
-        return replay_chunk(db, p, len);
-    size_t n;
-    int    rc = record_decode_samples(p, len, &r->samples, &r->cap, &n);
-    if (rc != 0)
+    if (rc != 0 || rec->type == RECORD_CHUNK_V1)
         return rc;
+    bool check_cover = rec->type == RECORD_SAMPLES && !rec->checkpoint;
     for (size_t i = 0; i < n; i++) {
-        const replay_slot_t *slot = replay_lookup(r, r->samples[i].ref);
+        const rec_sample_t  *sm = &r->samples[i];
+        const replay_slot_t *slot = replay_lookup(r, sm->ref);
         if (slot == NULL) {
             if (!r->warned_unknown)
                 log_warn(db->lg, "tsdb", "WAL replay: samples of an unknown series skipped "
-                         "(its series record was lost or rejected)",
-                         LF_UINT("ref", r->samples[i].ref));
+                         "(its series record was lost or rejected)", LF_UINT("ref", sm->ref));
             r->warned_unknown = true;
             r->skipped++;
-        } else if ((rc = replay_put(r, slot, r->samples[i].t, r->samples[i].v)) != 0) {
+        } else if (check_cover && sm->t >= slot->cover_mint && sm->t <= slot->cover_maxt) {
+            r->covered++;
+        } else if ((rc = replay_put(r, slot, sm->t, sm->v)) != 0) {
             return rc;
         }
     }
     return 0;
+}
+
+/* Sets r->skip_before once pass 1 has seen every chunk record: the oldest of the refs' last
+ * live-cut chunk records. A samples record logged before it holds samples of refs that each
+ * had a chunk cut live after that record was logged; a sample is appended before it is
+ * logged, and a series' chunks are cut (and logged) in order, so each of those samples is in
+ * a chunk logged by then, or re-logged as out of order (append_items). Nothing is skipped
+ * after a corrupt record or a chunk record that could not be adopted: what the argument
+ * relies on may be what was lost. */
+static void replay_find_skip(replay_t *r, uint64_t corruptions)
+{
+    r->skip_before = 0;
+    if (r->no_skip || corruptions > 0)
+        return;
+    uint64_t low = UINT64_MAX;
+    for (size_t i = 0; i < r->dense_cap; i++)
+        if (r->dense[i].s != NULL && r->dense[i].live_seqno < low)
+            low = r->dense[i].live_seqno;
+    for (replay_block_t *b = r->blocks; b != NULL; b = b->next)
+        for (size_t i = 0; i < b->used; i++)
+            if (b->e[i].slot.live_seqno < low)
+                low = b->e[i].slot.live_seqno;
+    r->skip_before = low == UINT64_MAX ? 0 : low;
 }
 
 static void replay_free(replay_t *r)
@@ -543,6 +718,29 @@ static void replay_free(replay_t *r)
 }
 
 /* ---- open / close ------------------------------------------------------------------------- */
+
+/* Logs a chunk the head cut as a WAL chunk record (the head's chunk hook). A failure is
+ * logged; replay then finds the gap in the chunks' prev_maxt chain and takes those samples
+ * from the samples records. */
+static void log_chunk(void *ctx, const head_series_t *s, const head_chunk_t *c, int64_t prev_maxt,
+                      bool replay)
+{
+    tsdb_t       *db = ctx;
+    rec_chunk_t   rc = {.ref = s->ref, .flags = replay ? 0 : RECORD_CHUNK_CUT_LIVE,
+                        .maxt = c->maxt, .prev_maxt = prev_maxt, .data = c->data, .len = c->len};
+    buf_t         b;
+    vigil_error_t err;
+    buf_init(&b, WAL_MAX_RECORD);
+    int e = record_encode_chunk(&b, &rc);
+    if (e != 0)
+        vigil_error_set(&err, e, "chunk record: %s", vigil_strerror(e));
+    else
+        e = wal_log(db->wal, RECORD_CHUNK, b.data, b.len, NULL, &err);
+    buf_free(&b);
+    if (e != 0 && !atomic_exchange(&db->chunk_log_failed, true))
+        log_warn(db->lg, "tsdb", "WAL: cannot log a cut chunk; a restart re-encodes its samples "
+                 "(warned once)", LF_STR("error", err.message));
+}
 
 /* Logs the WAL series record of a new series (the head's creation hook). */
 static int log_series(void *ctx, const head_series_t *s, vigil_error_t *err)
@@ -734,7 +932,15 @@ int tsdb_open(tsdb_t **out, const tsdb_options_t *opts, log_t *lg, vigil_error_t
     }
     wal_options_t wo = {.dir = waldir, .segment_bytes = opts->wal_segment_bytes,
                         .flush_interval_ms = opts->wal_flush_interval_ms};
+    head_delta_init(&r.delta);
     rc = wal_open(&db->wal, &wo, lg, replay_record, db, &db->rs, err);
+    head_delta_flush(db->head, &r.delta);
+    if (rc == 0) {
+        replay_find_skip(&r, db->rs.corruptions);
+        /* From here chunks the head cuts are logged, those replay cuts too (the WAL is open). */
+        head_set_on_chunk(db->head, log_chunk, db);
+        rc = wal_replay_deferred(db->wal, replay_wanted, replay_deferred, db, err);
+    }
     int wrc = replay_workers_finish(db, &r);
     if (rc == 0 && wrc != 0) {
         wal_close(db->wal);
@@ -742,6 +948,13 @@ int tsdb_open(tsdb_t **out, const tsdb_options_t *opts, log_t *lg, vigil_error_t
         rc = vigil_error_set(err, wrc, "WAL replay: %s", vigil_strerror(wrc));
     }
     db->replay_skipped = r.skipped;
+    db->replay_chunks = r.chunks;
+    db->replay_covered = r.covered;
+    db->replay_unread = r.unread;
+    if (rc == 0 && wrc == 0 && r.chunks > 0)
+        log_info(lg, "tsdb", "WAL replay took chunks whole", LF_UINT("chunks", r.chunks),
+                 LF_UINT("samples_records_unread", r.unread),
+                 LF_UINT("samples_not_re_encoded", r.covered));
     db->replay = NULL;
     replay_free(&r);
     if (rc != 0)
@@ -836,31 +1049,45 @@ void tsdb_appender_free(tsdb_appender_t *a)
     appender_unpin(a);
     head_delta_flush(a->db->head, &a->delta);
     free(a->pending);
+    free(a->pending_ooo);
     free(a->scratch);
     buf_free(&a->rec);
     free(a);
+}
+
+/* Makes room for one more sample in *arr (*cap entries, *n used). */
+static bool pending_reserve(rec_sample_t **arr, size_t n, size_t *cap)
+{
+    if (n < *cap)
+        return true;
+    size_t        ncap = *cap ? *cap * 2 : 256;
+    rec_sample_t *na = realloc(*arr, ncap * sizeof(*na));
+    if (na == NULL)
+        return false;
+    *arr = na;
+    *cap = ncap;
+    return true;
 }
 
 /* Appends a sample to a series and remembers it for the WAL. */
 static int add_to_series(tsdb_appender_t *a, head_series_t *s, int64_t t, double v,
                          vigil_error_t *err)
 {
-    if (a->n == a->cap && a->db->wal != NULL) {
-        size_t        ncap = a->cap ? a->cap * 2 : 256;
-        rec_sample_t *n = realloc(a->pending, ncap * sizeof(*n));
-        if (n == NULL)
-            return vigil_error_set(err, VIGIL_ENOMEM, "appender: out of memory");
-        a->pending = n;
-        a->cap = ncap;
-    }
-    bool                 stored;
+    if (a->db->wal != NULL && (!pending_reserve(&a->pending, a->n, &a->cap) ||
+                               !pending_reserve(&a->pending_ooo, a->nooo, &a->capooo)))
+        return vigil_error_set(err, VIGIL_ENOMEM, "appender: out of memory");
+    head_stored_t        stored;
     tsdb_reject_reason_t reason;
     int rc = head_append(a->db->head, s, t, v, false, &a->delta, &stored, &reason, err);
     if (rc == VIGIL_ERANGE)
         a->delta.rejected[reason]++;
-    if (rc == 0 && stored && a->db->wal != NULL)
+    if (rc != 0 || a->db->wal == NULL)
+        return rc;
+    if (stored == HEAD_STORED_IN_ORDER)
         a->pending[a->n++] = (rec_sample_t){s->ref, t, v};
-    return rc;
+    else if (stored == HEAD_STORED_OOO)
+        a->pending_ooo[a->nooo++] = (rec_sample_t){s->ref, t, v};
+    return 0;
 }
 
 int tsdb_appender_add(tsdb_appender_t *a, const tsdb_label_t *labels, size_t n, int64_t t_ms,
@@ -903,22 +1130,34 @@ int tsdb_appender_add_ref(tsdb_appender_t *a, tsdb_ref_t ref, int64_t t_ms, doub
     return add_to_series(a, s, t_ms, v, err);
 }
 
-int tsdb_appender_commit(tsdb_appender_t *a, tsdb_durability_t d, vigil_error_t *err)
+/* Logs samples s[0..n) as records of `type`, at most RECORD_MAX_SAMPLES each; *lsn is the
+ * position after the last. */
+static int log_samples(tsdb_appender_t *a, uint8_t type, const rec_sample_t *s, size_t n,
+                       uint64_t *lsn, vigil_error_t *err)
 {
-    int      rc = 0;
-    uint64_t lsn = 0;
-    for (size_t off = 0; off < a->n && rc == 0; off += RECORD_MAX_SAMPLES) {
-        size_t k = a->n - off < RECORD_MAX_SAMPLES ? a->n - off : RECORD_MAX_SAMPLES;
+    int rc = 0;
+    for (size_t off = 0; off < n && rc == 0; off += RECORD_MAX_SAMPLES) {
+        size_t k = n - off < RECORD_MAX_SAMPLES ? n - off : RECORD_MAX_SAMPLES;
         buf_reset(&a->rec);
-        rc = record_encode_samples(&a->rec, a->pending + off, k);
+        rc = record_encode_samples(&a->rec, s + off, k);
         if (rc != 0)
             rc = vigil_error_set(err, rc, "samples record: %s", vigil_strerror(rc));
         else
-            rc = wal_log(a->db->wal, RECORD_SAMPLES, a->rec.data, a->rec.len, &lsn, err);
+            rc = wal_log(a->db->wal, type, a->rec.data, a->rec.len, lsn, err);
     }
+    return rc;
+}
+
+int tsdb_appender_commit(tsdb_appender_t *a, tsdb_durability_t d, vigil_error_t *err)
+{
+    uint64_t lsn = 0;
+    int      rc = log_samples(a, RECORD_SAMPLES, a->pending, a->n, &lsn, err);
+    if (rc == 0)
+        rc = log_samples(a, RECORD_OOO_SAMPLES, a->pending_ooo, a->nooo, &lsn, err);
     if (rc == 0 && d == TSDB_SYNC && lsn != 0)
         rc = wal_sync(a->db->wal, lsn, err);
     a->n = 0;
+    a->nooo = 0;
     head_delta_flush(a->db->head, &a->delta);
     appender_unpin(a);
     return rc;
@@ -961,6 +1200,9 @@ void tsdb_stats(tsdb_t *db, tsdb_stats_t *out)
     out->wal_replayed_records = db->rs.records;
     out->wal_corruptions = db->rs.corruptions;
     out->wal_replay_skipped = db->replay_skipped;
+    out->wal_replay_chunks = db->replay_chunks;
+    out->wal_replay_covered = db->replay_covered;
+    out->wal_replay_unread = db->replay_unread;
 }
 
 int tsdb_status(tsdb_t *db, size_t limit, tsdb_status_t *out)

@@ -266,6 +266,11 @@ typedef struct tsdb_stats {
     uint64_t wal_segments;    /* segment files in dir/wal */
     uint64_t wal_replayed_records;
     uint64_t wal_replay_skipped;  /* samples dropped at replay (unknown series, limits) */
+    uint64_t wal_replay_chunks;   /* chunk records taken whole at replay (not re-encoded) */
+    uint64_t wal_replay_covered;  /* samples of samples records read at replay that those
+                                     chunks already held */
+    uint64_t wal_replay_unread;   /* samples records replay did not need to read: every
+                                     sample in them was in a chunk it took whole */
     uint64_t wal_corruptions;     /* bad records found (and cut) at replay */
     uint64_t wal_checkpoints;     /* checkpoints written since open */
     uint64_t blocks;              /* block files in use */

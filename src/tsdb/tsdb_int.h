@@ -12,6 +12,7 @@
 #include "tsdb/wal.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 typedef struct replay replay_t;
 
@@ -24,6 +25,8 @@ struct tsdb {
     replay_t          *replay;  /* only during tsdb_open */
     wal_replay_stats_t rs;
     uint64_t           replay_skipped;
+    uint64_t           replay_chunks, replay_covered, replay_unread;
+    atomic_bool        chunk_log_failed; /* a cut chunk could not be logged (warned once) */
     int64_t            retention_ms;
     uint64_t           retention_bytes; /* 0: none */
     uint32_t           compact_interval_ms;

@@ -3,13 +3,13 @@
  *
  * Files: <data>/wal/NNNNNNNN, 8-digit decimal sequence numbers from 1, and at most one
  * checkpoint.NNNNNNNN replacing every segment up to NNNNNNNN (replayed first; same header and
- * record framing, plus record type 3 = one chunk). Each process start
+ * record framing). Each process start
  * replays them all, then writes a new segment after the highest; a segment is closed (synced)
  * before a record would take it past segment_bytes, so records never span segments.
  *
  * Segment header, 16 bytes:   "VGWL" | version 1 | 3 zero bytes | seq uint32 LE | CRC32C LE of
  *                             bytes 0-11.
- * Record:                     type u8 (1 series, 2 samples) | length u32 LE (<= 16 MiB) |
+ * Record:                     type u8 (1..5, record.h) | length u32 LE (<= 16 MiB) |
  *                             CRC32C u32 LE over type, length and payload | payload.
  *
  * Replay: records are checked in order; the first bad one (short header, bad type, length past
@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,6 +74,19 @@ struct wal {
     uint64_t        nsegments;
     uint64_t        checkpoints; /* written since open */
     bool            failing;     /* the last flush failed; logged once per streak */
+    /* Records the replay callback deferred (WAL_DEFER), for wal_replay_deferred(). */
+    struct deferred *deferred;   /* owned array */
+    size_t          ndeferred, capdeferred;
+};
+
+/* Where a deferred record lies: its payload is read again from there. */
+struct deferred {
+    uint64_t seqno;
+    uint64_t off;        /* of the payload in its file */
+    uint32_t len;
+    uint32_t seq;        /* the segment's number, or the checkpoint's */
+    uint8_t  type;
+    bool     checkpoint;
 };
 
 static void put_le32(unsigned char *p, uint32_t v)
@@ -198,11 +212,10 @@ static bool all_zero(const unsigned char *p, size_t n)
     return true;
 }
 
-/* Reads a whole segment into *data (the caller's, free(); grown with realloc to *cap bytes
- * and reused from one segment to the next, so replay does not fault in fresh pages for every
- * 128 MiB segment). */
-static int read_file(const char *path, unsigned char **data, size_t *cap, size_t *len,
-                     vigil_error_t *err)
+/* Maps a whole segment for reading: replay reads it in place, without copying it (mapping is
+ * the cheaper way through 1.5 GB of WAL), and the kernel reads ahead as replay goes
+ * (MADV_SEQUENTIAL). *data is MAP_FAILED for an empty file; unmap with unmap_file(). */
+static int map_file(const char *path, unsigned char **data, size_t *len, vigil_error_t *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -213,43 +226,25 @@ static int read_file(const char *path, unsigned char **data, size_t *cap, size_t
         close(fd);
         return vigil_error_set(err, VIGIL_EIO, "%s: %s", path, strerror(e));
     }
-    size_t         n = (size_t)st.st_size, got = 0;
-    unsigned char *p = *data;
-    if (n > *cap || p == NULL) {
-        free(p); /* the old contents are not needed: no realloc copy */
-        *data = NULL;
-        *cap = 0;
-        if ((p = malloc(n ? n : 1)) == NULL) {
+    *len = (size_t)st.st_size;
+    *data = MAP_FAILED;
+    if (*len > 0) {
+        *data = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (*data == MAP_FAILED) {
+            int e = errno;
             close(fd);
-            return vigil_error_set(err, VIGIL_ENOMEM, "%s: out of memory reading %zu bytes",
-                                   path, n);
+            return vigil_error_set(err, VIGIL_EIO, "cannot map %s: %s", path, strerror(e));
         }
-        *data = p;
-        *cap = n ? n : 1;
-    }
-    while (got < n) {
-        ssize_t k = read(fd, p + got, n - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        got += (size_t)k;
+        madvise(*data, *len, MADV_SEQUENTIAL);
     }
     close(fd);
-    *len = got;
     return 0;
 }
 
-/* Asks the kernel to start reading a file into the page cache now (replay decodes one segment
- * while the next is read from disk, instead of waiting for each in turn). Advice only:
- * errors are ignored. */
-static void read_ahead(const char *path)
+static void unmap_file(unsigned char *data, size_t len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
-        close(fd);
-    }
+    if (data != MAP_FAILED)
+        munmap(data, len);
 }
 
 /* Cuts a segment at `off`, syncing the cut so a crash cannot bring the bad bytes back. */
@@ -267,89 +262,332 @@ static int truncate_at(const char *path, size_t off, vigil_error_t *err)
     return 0;
 }
 
-/* Replays one segment (or checkpoint) read into *buf (*cap bytes; see read_file). */
-static int replay_segment(wal_t *w, const char *path, uint32_t seq, wal_replay_fn fn, void *ctx,
-                          wal_replay_stats_t *rs, unsigned char **buf, size_t *cap,
-                          vigil_error_t *err)
+static int defer_record(wal_t *w, const wal_record_t *rec, uint64_t off, uint32_t seq)
 {
-    size_t n = 0;
-    int    rc = read_file(path, buf, cap, &n, err);
-    if (rc != 0)
-        return rc;
-    unsigned char *d = *buf;
-    rs->segments++;
-    if (n < WAL_HEADER_BYTES || memcmp(d, "VGWL", 4) != 0 || d[4] != WAL_VERSION ||
-        get_le32(d + 8) != seq || get_le32(d + 12) != crc32c(d, 12)) {
-        /* A crash between creating a segment and syncing its header leaves this; nothing in
-         * it can be trusted, so it goes. */
-        log_warn(w->lg, "tsdb", "WAL segment has a short or corrupt header; removing it",
-                 LF_STR("segment", path), LF_UINT("size", n));
-        rs->corruptions++;
-        if (unlink(path) != 0)
-            return vigil_error_set(err, VIGIL_EIO, "cannot remove %s: %s", path,
-                                   strerror(errno));
-        return 0;
+    if (w->ndeferred == w->capdeferred) {
+        size_t           ncap = w->capdeferred ? w->capdeferred * 2 : 1024;
+        struct deferred *n = realloc(w->deferred, ncap * sizeof(*n));
+        if (n == NULL)
+            return VIGIL_ENOMEM;
+        w->deferred = n;
+        w->capdeferred = ncap;
     }
-    size_t      off = WAL_HEADER_BYTES;
-    const char *why = NULL;
+    w->deferred[w->ndeferred++] = (struct deferred){
+        .seqno = rec->seqno, .off = off, .len = (uint32_t)rec->len, .seq = seq,
+        .type = rec->type, .checkpoint = rec->checkpoint};
+    return 0;
+}
+
+/*
+ * Replay runs on two threads: a scanner maps each file (checkpoint, then segments) and checks
+ * its header, framing and every record's CRC, up to two files ahead; the thread in wal_open
+ * hands the good records to the caller in order and makes the cuts. Checking (a CRC pass over
+ * every byte) and waiting for the disk thus overlap with what the caller does with records.
+ */
+typedef struct scan_file {
+    char           path[4096];
+    uint32_t       seq;
+    bool           checkpoint;
+    /* Set by the scanner: */
+    int            rc;          /* the file could not be mapped (err says why) */
+    vigil_error_t  err;
+    unsigned char *data;        /* the mapping (map_file) */
+    size_t         len;
+    bool           bad_header;  /* short or corrupt header: the file goes */
+    size_t        *offs;        /* offsets of the good records, in order (owned) */
+    size_t         noffs, capoffs;
+    size_t         end;         /* where the good records end */
+    const char    *why;         /* why checking stopped before len; NULL: the end */
+} scan_file_t;
+
+typedef struct scanner {
+    scan_file_t    *files;
+    size_t          nfiles;
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    size_t          scanned;    /* under mu: files[0..scanned) are ready */
+    size_t          released;   /* under mu: files[0..released) are done with */
+    bool            stop;       /* under mu */
+} scanner_t;
+
+/* Files mapped and checked ahead of the one being replayed. Far ahead: records cost the
+ * replaying thread very different amounts (creating a million series takes longer than
+ * reading their samples records, which are only noted for pass 2), and the reading of the
+ * cheap files should overlap the work on the costly ones. A mapping costs address space and
+ * page cache, not memory of its own. */
+#define SCAN_AHEAD 16
+
+/* Reads a file through once, in large sequential reads: a file not in the page cache comes in
+ * at the disk's full speed, where faulting it in through a mapping goes a readahead window at
+ * a time. */
+static void warm_file(const char *path, unsigned char *scratch, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    while (read(fd, scratch, size) > 0)
+        ;
+    close(fd);
+}
+
+static void scan_one(scan_file_t *f, unsigned char *scratch, size_t size)
+{
+    if (scratch != NULL)
+        warm_file(f->path, scratch, size);
+    f->rc = map_file(f->path, &f->data, &f->len, &f->err);
+    if (f->rc != 0)
+        return;
+    const unsigned char *d = f->data;
+    size_t               n = f->len;
+    if (n < WAL_HEADER_BYTES || memcmp(d, "VGWL", 4) != 0 || d[4] != WAL_VERSION ||
+        get_le32(d + 8) != f->seq || get_le32(d + 12) != crc32c(d, 12)) {
+        f->bad_header = true;
+        return;
+    }
+    size_t off = WAL_HEADER_BYTES;
     while (off < n) {
         size_t rem = n - off;
         if (all_zero(d + off, rem)) {
-            if (rem > 0)
-                why = "zero-filled tail";
+            f->why = "zero-filled tail";
             break;
         }
         if (rem < WAL_RECORD_HEADER) {
-            why = "torn record header";
+            f->why = "torn record header";
             break;
         }
         uint8_t  type = d[off];
         uint32_t len = get_le32(d + off + 1), crc = get_le32(d + off + 5);
         if (type == 0 || type > WAL_MAX_TYPE) {
-            why = "invalid record type";
+            f->why = "invalid record type";
             break;
         }
         if (len > WAL_MAX_RECORD || len > rem - WAL_RECORD_HEADER) {
-            why = "record extends past the end of the segment (torn write)";
+            f->why = "record extends past the end of the segment (torn write)";
             break;
         }
-        uint32_t c = crc32c_update(crc32c(d + off, 5), d + off + WAL_RECORD_HEADER, len);
-        if (c != crc) {
-            why = "checksum mismatch";
+        if (crc32c_update(crc32c(d + off, 5), d + off + WAL_RECORD_HEADER, len) != crc) {
+            f->why = "checksum mismatch";
             break;
         }
-        rc = fn(ctx, type, d + off + WAL_RECORD_HEADER, len);
-        if (rc == VIGIL_EPARSE) {
-            why = "malformed record payload";
-            break;
+        if (f->noffs == f->capoffs) {
+            size_t  ncap = f->capoffs ? f->capoffs * 2 : 1024;
+            size_t *no = realloc(f->offs, ncap * sizeof(*no));
+            if (no == NULL) {
+                f->rc = vigil_error_set(&f->err, VIGIL_ENOMEM, "WAL replay: out of memory");
+                return;
+            }
+            f->offs = no;
+            f->capoffs = ncap;
         }
-        if (rc != 0) {
-            return vigil_error_set(err, rc, "replaying %s at offset %zu: %s", path, off,
-                                   vigil_strerror(rc));
-        }
-        rs->records++;
+        f->offs[f->noffs++] = off;
         off += WAL_RECORD_HEADER + len;
     }
-    if (why == NULL && off == WAL_HEADER_BYTES) {
+    f->end = off;
+}
+
+#define SCAN_READ_BYTES (1u << 20)
+
+static void *scanner_main(void *arg)
+{
+    scanner_t     *sc = arg;
+    unsigned char *scratch = malloc(SCAN_READ_BYTES);
+    for (size_t i = 0; i < sc->nfiles; i++) {
+        pthread_mutex_lock(&sc->mu);
+        while (!sc->stop && i >= sc->released + SCAN_AHEAD)
+            pthread_cond_wait(&sc->cv, &sc->mu);
+        bool stop = sc->stop;
+        pthread_mutex_unlock(&sc->mu);
+        if (stop)
+            break;
+        scan_one(&sc->files[i], scratch, SCAN_READ_BYTES);
+        pthread_mutex_lock(&sc->mu);
+        sc->scanned = i + 1;
+        pthread_cond_broadcast(&sc->cv);
+        pthread_mutex_unlock(&sc->mu);
+    }
+    free(scratch);
+    return NULL;
+}
+
+/* Replays the good records of a scanned file and cuts it where they end (a record the caller
+ * finds malformed ends them too), or removes it (bad header, or no record at all). */
+static int replay_scanned(wal_t *w, scan_file_t *f, wal_replay_fn fn, void *ctx,
+                          wal_replay_stats_t *rs, vigil_error_t *err)
+{
+    if (f->rc != 0)
+        return vigil_error_set(err, f->rc, "%s", f->err.message);
+    rs->segments++;
+    size_t      cut = SIZE_MAX, end = f->end;
+    const char *why = f->why;
+    int         rc = 0;
+    if (f->bad_header) {
+        /* A crash between creating a segment and syncing its header leaves this; nothing in
+         * it can be trusted, so it goes. */
+        log_warn(w->lg, "tsdb", "WAL segment has a short or corrupt header; removing it",
+                 LF_STR("segment", f->path), LF_UINT("size", f->len));
+        rs->corruptions++;
+        cut = 0;
+    }
+    for (size_t i = 0; !f->bad_header && i < f->noffs; i++) {
+        size_t       off = f->offs[i];
+        wal_record_t rec = {.type = f->data[off], .payload = f->data + off + WAL_RECORD_HEADER,
+                            .len = get_le32(f->data + off + 1), .seqno = rs->records,
+                            .checkpoint = f->checkpoint};
+        rc = fn(ctx, &rec);
+        if (rc == WAL_DEFER)
+            rc = defer_record(w, &rec, off + WAL_RECORD_HEADER, f->seq);
+        if (rc == VIGIL_EPARSE) {
+            why = "malformed record payload";
+            end = off;
+            rc = 0;
+            break;
+        }
+        if (rc != 0)
+            return vigil_error_set(err, rc, "replaying %s at offset %zu: %s", f->path, off,
+                                   vigil_strerror(rc));
+        rs->records++;
+    }
+    if (!f->bad_header && why == NULL && end == WAL_HEADER_BYTES) {
         /* A segment with no records (a start with nothing logged): drop it so restarts do not
          * pile up empty files. Numbering still continues after it. */
-        if (unlink(path) != 0)
-            return vigil_error_set(err, VIGIL_EIO, "cannot remove %s: %s", path,
-                                   strerror(errno));
         rs->segments--;
-        return 0;
-    }
-    if (why != NULL) {
-        bool zero = strcmp(why, "zero-filled tail") == 0;
-        if (!zero) {
+        cut = 0;
+    } else if (!f->bad_header && why != NULL) {
+        if (strcmp(why, "zero-filled tail") != 0) {
             rs->corruptions++;
             log_warn(w->lg, "tsdb", "WAL segment cut at its last good record",
-                     LF_STR("segment", path), LF_UINT("offset", off), LF_STR("reason", why),
-                     LF_UINT("bytes_dropped", n - off));
+                     LF_STR("segment", f->path), LF_UINT("offset", end), LF_STR("reason", why),
+                     LF_UINT("bytes_dropped", f->len - end));
         }
-        return truncate_at(path, off, err);
+        cut = end;
     }
-    return 0;
+    unmap_file(f->data, f->len); /* before a cut or removal changes the file under it */
+    f->data = MAP_FAILED;
+    if (cut == 0) {
+        if (unlink(f->path) != 0)
+            return vigil_error_set(err, VIGIL_EIO, "cannot remove %s: %s", f->path,
+                                   strerror(errno));
+    } else if (cut != SIZE_MAX) {
+        rc = truncate_at(f->path, cut, err);
+    }
+    return rc;
+}
+
+/* Replays files[0..n) in order with the scanner running ahead. */
+static int replay_files(wal_t *w, scan_file_t *files, size_t n, wal_replay_fn fn, void *ctx,
+                        wal_replay_stats_t *rs, vigil_error_t *err)
+{
+    scanner_t sc = {.files = files, .nfiles = n};
+    pthread_mutex_init(&sc.mu, NULL);
+    pthread_cond_init(&sc.cv, NULL);
+    pthread_t th;
+    bool      threaded = n > 0 && pthread_create(&th, NULL, scanner_main, &sc) == 0;
+    int       rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (threaded) {
+            pthread_mutex_lock(&sc.mu);
+            while (sc.scanned <= i)
+                pthread_cond_wait(&sc.cv, &sc.mu);
+            pthread_mutex_unlock(&sc.mu);
+        } else {
+            scan_one(&files[i], NULL, 0);
+        }
+        rc = replay_scanned(w, &files[i], fn, ctx, rs, err);
+        pthread_mutex_lock(&sc.mu);
+        sc.released = i + 1;
+        pthread_cond_broadcast(&sc.cv);
+        pthread_mutex_unlock(&sc.mu);
+    }
+    if (threaded) {
+        pthread_mutex_lock(&sc.mu);
+        sc.stop = true;
+        pthread_cond_broadcast(&sc.cv);
+        pthread_mutex_unlock(&sc.mu);
+        pthread_join(th, NULL);
+    }
+    for (size_t i = 0; i < n; i++) {
+        unmap_file(files[i].data, files[i].len);
+        free(files[i].offs);
+    }
+    pthread_mutex_destroy(&sc.mu);
+    pthread_cond_destroy(&sc.cv);
+    return rc;
+}
+
+/* Hands over the deferred records of one file, d[0..n): mapped, not read, so that records the
+ * caller does not want are never touched. */
+static int replay_deferred_file(wal_t *w, const struct deferred *d, size_t n, wal_want_fn want,
+                                wal_replay_fn fn, void *ctx, vigil_error_t *err)
+{
+    size_t i = 0;
+    if (want != NULL) {
+        while (i < n && !want(ctx, &(wal_record_t){.type = d[i].type, .seqno = d[i].seqno,
+                                                    .checkpoint = d[i].checkpoint}))
+            i++;
+        if (i == n)
+            return 0;
+    }
+    char path[4096];
+    if (d[0].checkpoint)
+        snprintf(path, sizeof(path), "%s/checkpoint.%08u", w->dir, d[0].seq);
+    else
+        seg_path(w, d[0].seq, path, sizeof(path));
+    int         fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return vigil_error_set(err, VIGIL_EIO, "WAL replay: cannot read %s again: %s", path,
+                               strerror(e));
+    }
+    size_t         size = (size_t)st.st_size;
+    unsigned char *m = size ? mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+    close(fd);
+    if (m == MAP_FAILED)
+        return vigil_error_set(err, VIGIL_EIO, "WAL replay: cannot map %s: %s", path,
+                               strerror(errno));
+    madvise(m, size, MADV_SEQUENTIAL);
+    int rc = 0;
+    for (; i < n && rc == 0; i++) {
+        wal_record_t rec = {.type = d[i].type, .len = d[i].len, .seqno = d[i].seqno,
+                            .checkpoint = d[i].checkpoint};
+        if (want != NULL && !want(ctx, &rec))
+            continue;
+        /* Checked by its CRC at open; only the file's length can have changed since (it
+         * cannot: the store holds the data directory's lock). */
+        if (d[i].off + d[i].len > size) {
+            rc = vigil_error_set(err, VIGIL_EIO, "WAL replay: %s is shorter than at open", path);
+            break;
+        }
+        rec.payload = m + d[i].off;
+        rc = fn(ctx, &rec);
+        if (rc != 0)
+            rc = vigil_error_set(err, rc, "replaying %s at offset %llu: %s", path,
+                                 (unsigned long long)(d[i].off - WAL_RECORD_HEADER),
+                                 vigil_strerror(rc));
+    }
+    munmap(m, size);
+    return rc;
+}
+
+int wal_replay_deferred(wal_t *w, wal_want_fn want, wal_replay_fn fn, void *ctx,
+                        vigil_error_t *err)
+{
+    int rc = 0;
+    for (size_t i = 0; i < w->ndeferred && rc == 0;) {
+        size_t j = i + 1;
+        while (j < w->ndeferred && w->deferred[j].seq == w->deferred[i].seq &&
+               w->deferred[j].checkpoint == w->deferred[i].checkpoint)
+            j++;
+        rc = replay_deferred_file(w, w->deferred + i, j - i, want, fn, ctx, err);
+        i = j;
+    }
+    free(w->deferred);
+    w->deferred = NULL;
+    w->ndeferred = w->capdeferred = 0;
+    return rc;
 }
 
 /* ---- writing ------------------------------------------------------------------------------ */
@@ -598,37 +836,38 @@ int wal_open(wal_t **out, const wal_options_t *opts, log_t *lg, wal_replay_fn fn
         goto out_close_dir;
     /* The newest checkpoint holds everything of the segments up to its number (a crash may have
      * left some of them, and older checkpoints, behind: they go). Then the later segments. */
-    uint32_t       next = cp + 1;
-    unsigned char *buf = NULL; /* the segment being replayed, reused for the next */
-    size_t         cap = 0;
-    size_t         first = 0; /* the first segment after the checkpoint */
+    uint32_t next = cp + 1;
+    size_t   first = 0; /* the first segment after the checkpoint */
     while (first < nsegs && segs[first] <= cp)
         first++;
-    if (cp > 0) {
+    if (cp > 0)
         remove_covered(w, cp);
-        char path[4096];
-        if (first < nsegs) {
-            seg_path(w, segs[first], path, sizeof(path));
-            read_ahead(path);
-        }
-        snprintf(path, sizeof(path), "%s/checkpoint.%08u", w->dir, cp);
-        rc = replay_segment(w, path, cp, fn, ctx, rs, &buf, &cap, err);
+    size_t       nfiles = (cp > 0) + (nsegs - first);
+    scan_file_t *files = calloc(nfiles ? nfiles : 1, sizeof(*files));
+    if (files == NULL) {
+        free(segs);
+        rc = vigil_error_set(err, VIGIL_ENOMEM, "WAL replay: out of memory");
+        goto out_close_dir;
+    }
+    size_t k = 0;
+    if (cp > 0) {
+        snprintf(files[k].path, sizeof(files[k].path), "%s/checkpoint.%08u", w->dir, cp);
+        files[k].seq = cp;
+        files[k++].checkpoint = true;
         rs->checkpoint = cp;
     }
-    for (size_t i = first; i < nsegs && rc == 0; i++) {
-        char path[4096];
-        if (i + 1 < nsegs) {
-            seg_path(w, segs[i + 1], path, sizeof(path));
-            read_ahead(path);
-        }
-        seg_path(w, segs[i], path, sizeof(path));
-        rc = replay_segment(w, path, segs[i], fn, ctx, rs, &buf, &cap, err);
+    for (size_t i = first; i < nsegs; i++, k++) {
+        seg_path(w, segs[i], files[k].path, sizeof(files[k].path));
+        files[k].seq = segs[i];
         next = segs[i] + 1;
     }
+    for (size_t i = 0; i < nfiles; i++)
+        files[i].data = MAP_FAILED;
+    rc = replay_files(w, files, nfiles, fn, ctx, rs, err);
+    free(files);
     if (nsegs > 0 && segs[nsegs - 1] + 1 > next)
         next = segs[nsegs - 1] + 1;
     free(segs);
-    free(buf);
     if (rc != 0)
         goto out_close_dir;
     w->nsegments = rs->segments - (cp > 0); /* segments replayed and kept */
@@ -649,6 +888,7 @@ out_close_seg:
 out_close_dir:
     close(w->dirfd);
 out_free:
+    free(w->deferred);
     buf_free(&w->pending);
     buf_free(&w->spare);
     pthread_mutex_destroy(&w->mu);
@@ -675,6 +915,7 @@ void wal_close(wal_t *w)
         log_error(w->lg, "tsdb", "WAL: final sync failed", LF_STR("error", err.message));
     close(w->fd);
     close(w->dirfd);
+    free(w->deferred);
     buf_free(&w->pending);
     buf_free(&w->spare);
     pthread_mutex_destroy(&w->mu);

@@ -9,13 +9,14 @@
 #include "log/log.h"
 #include "vigil/error.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define WAL_HEADER_BYTES  16
 #define WAL_RECORD_HEADER 9
 #define WAL_MAX_RECORD    (16u << 20) /* payload bytes */
-#define WAL_MAX_TYPE      3           /* record types 1..3 (record.h) */
+#define WAL_MAX_TYPE      5           /* record types 1..5 (record.h) */
 
 typedef struct wal wal_t;
 
@@ -27,9 +28,21 @@ typedef struct wal_options {
                                       VIGIL_EIO; 0: 256 MiB */
 } wal_options_t;
 
-/* Called for each good record at replay. Return 0; VIGIL_EPARSE to have the record treated as
- * corrupt (the segment is cut there); anything else aborts wal_open with that code. */
-typedef int (*wal_replay_fn)(void *ctx, uint8_t type, const uint8_t *payload, size_t len);
+/* One good record as replay hands it over. */
+typedef struct wal_record {
+    uint8_t        type;
+    const uint8_t *payload;    /* borrowed: valid during the call only */
+    size_t         len;
+    uint64_t       seqno;      /* its place in log order: 0 for the first record replayed */
+    bool           checkpoint; /* read from the checkpoint rather than a segment */
+} wal_record_t;
+
+/* Called for each good record at replay. Return 0; WAL_DEFER to have the record handed over
+ * again by wal_replay_deferred() (the caller needs to see the whole log first); VIGIL_EPARSE
+ * to have the record treated as corrupt (the segment is cut there); anything else aborts
+ * wal_open with that code. */
+typedef int (*wal_replay_fn)(void *ctx, const wal_record_t *rec);
+#define WAL_DEFER 1
 
 typedef struct wal_replay_stats {
     uint64_t segments;    /* segment files read */
@@ -46,6 +59,18 @@ typedef struct wal_replay_stats {
  */
 int wal_open(wal_t **out, const wal_options_t *opts, log_t *lg, wal_replay_fn fn, void *ctx,
              wal_replay_stats_t *rs, vigil_error_t *err);
+
+/*
+ * The second pass: hands each record deferred at open to fn, in log order, reading each
+ * segment again (mapped, so records `want` turns down cost nothing). `want` sees only the
+ * record's type, seqno and origin (payload NULL) and may be NULL (all wanted). Call it once,
+ * after wal_open and before anything can checkpoint: the segments are still all there then.
+ * fn's non-zero code stops it and is returned; VIGIL_EIO when a segment cannot be read back
+ * or a record no longer matches its checksum.
+ */
+typedef bool (*wal_want_fn)(void *ctx, const wal_record_t *rec);
+int wal_replay_deferred(wal_t *w, wal_want_fn want, wal_replay_fn fn, void *ctx,
+                        vigil_error_t *err);
 
 /*
  * Buffers one record (type 1..255, payload up to WAL_MAX_RECORD) and stores in *lsn (may be

@@ -175,7 +175,7 @@ static void test_ranges_and_chunks(void **state)
 {
     (void)state;
     tsdb_t *db = open_mem(NULL);
-    /* 3 h at 1 s: crosses block-range boundaries and many 960-sample cuts. */
+    /* 3 h at 1 s: crosses block-range boundaries and many 120-sample cuts. */
     for (int64_t t = 0; t < 3 * 3600 * 1000; t += 1000)
         add(db, "m", "j", "i", t, (double)(t / 1000));
     assert_int_equal(check_range(db, "m", INT64_MIN, INT64_MAX, 0, 1000), 10800);
@@ -187,7 +187,7 @@ static void test_ranges_and_chunks(void **state)
     tsdb_stats(db, &st);
     assert_int_equal(st.series, 1);
     assert_int_equal(st.samples, 10800);
-    assert_int_equal(st.chunks, 12); /* 7200 = 7 × 960 + 480 (cut at the 2 h boundary), 3600 = 3 × 960 + 720 */
+    assert_int_equal(st.chunks, 90); /* 7200 = 60 × 120 up to the 2 h boundary, 3600 = 30 × 120 */
     assert_int_equal(st.mint, 0);
     assert_int_equal(st.maxt, 10799000);
     printf("head.bytes_per_sample counter_1s=%.3f\n", (double)st.chunk_bytes / 10800.0);

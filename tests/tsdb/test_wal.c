@@ -180,7 +180,7 @@ static void test_replay_clean(void **state)
     tsdb_stats(db, &st);
     assert_int_equal(st.wal_corruptions, 0);
     assert_int_equal(st.series, 2);
-    assert_int_equal(st.wal_replayed_records, 2 + 13);
+    assert_int_equal(st.wal_replayed_records, 2 + 13 + 8); /* 8 chunks of "a" cut at 120 */
     /* After a restart, old series continue and new ones get refs that do not collide. */
     write_batches(db, "a", 1000, 1, 10, TSDB_SYNC);
     write_batches(db, "c", 0, 2, 5, TSDB_SYNC);
@@ -393,10 +393,100 @@ static void test_bad_record_not_half_applied(void **state)
     tsdb_close(db);
 }
 
-static int ignore(void *ctx, uint8_t type, const uint8_t *p, size_t len)
+static int ignore(void *ctx, const wal_record_t *rec)
 {
-    (void)ctx; (void)type; (void)p; (void)len;
+    (void)ctx; (void)rec;
     return 0;
+}
+
+/* Chunks cut at 120 samples are logged as they are cut and taken whole at replay; the
+ * samples records they cover are then not read at all, on every later start too. */
+static void test_chunks_replayed_whole(void **state)
+{
+    const char *dir = *state;
+    tsdb_t     *db = open_db(dir, NULL);
+    write_batches(db, "a", 0, 10, 100, TSDB_SYNC);
+    tsdb_close(db);
+    for (int start = 0; start < 2; start++) {
+        db = open_db(dir, NULL);
+        assert_int_equal(samples_of(db, "a", NULL), 1000);
+        tsdb_stats_t st;
+        tsdb_stats(db, &st);
+        assert_int_equal(st.samples, 1000);
+        assert_int_equal(st.wal_replay_chunks, 8);      /* 8 × 120 cut; 40 still open */
+        /* The 8th chunk (840..959) was cut inside the 10th batch, before that batch was
+         * logged: the 9 batches logged before it are not read, the 10th is read and its
+         * first 60 samples are found in that chunk. */
+        assert_int_equal(st.wal_replay_unread, 9);
+        assert_int_equal(st.wal_replay_covered, 60);
+        assert_int_equal(st.wal_replay_skipped, 0);
+        tsdb_close(db);
+    }
+    /* Appending after a restart goes on from the last chunk taken whole. */
+    db = open_db(dir, NULL);
+    write_batches(db, "a", 1000, 1, 10, TSDB_SYNC);
+    int64_t last = 0;
+    assert_int_equal(samples_of(db, "a", &last), 1010);
+    assert_int_equal(last, 1009);
+    tsdb_close(db);
+    db = open_db(dir, NULL);
+    assert_int_equal(samples_of(db, "a", NULL), 1010);
+    tsdb_close(db);
+}
+
+/* Out-of-order samples are logged as such: replay applies them even where a chunk record
+ * covers their time (in-order samples there are taken from the chunk), restart after restart. */
+static void test_ooo_inside_logged_chunk(void **state)
+{
+    const char    *dir = *state;
+    tsdb_options_t o = {.dir = dir, .wal_flush_interval_ms = 50, .ooo_window_ms = 100000};
+    tsdb_t        *db;
+    assert_int_equal(tsdb_open(&db, &o, NULL, NULL), 0);
+    write_batches(db, "o", 0, 1, 100, TSDB_SYNC);
+    write_batches(db, "o", 200, 3, 100, TSDB_SYNC); /* the first chunk holds 0..99, 200..219 */
+    write_batches(db, "o", 150, 1, 1, TSDB_SYNC);   /* out of order, inside that chunk's span */
+    assert_int_equal(samples_of(db, "o", NULL), 401);
+    tsdb_close(db);
+    for (int start = 0; start < 2; start++) {
+        assert_int_equal(tsdb_open(&db, &o, NULL, NULL), 0);
+        assert_int_equal(samples_of(db, "o", NULL), 401);
+        tsdb_stats_t st;
+        tsdb_stats(db, &st);
+        assert_true(st.wal_replay_chunks >= 3);
+        tsdb_close(db);
+    }
+}
+
+/* Two appenders to one series may log in the other order than they appended: replay then
+ * files the earlier sample out of order, and logs it again as such, so that a later start,
+ * which takes the chunk holding its time whole and skips its samples record, still has it. */
+static void test_replay_reorder_logged_again(void **state)
+{
+    const char  *dir = *state;
+    tsdb_t      *db = open_db(dir, NULL);
+    tsdb_label_t ls[2] = {L("__name__", "r"), L("job", "wal-test")};
+    write_batches(db, "r", 0, 1, 10, TSDB_SYNC);
+    tsdb_appender_t *first = tsdb_appender_new(db), *second = tsdb_appender_new(db);
+    assert_int_equal(tsdb_appender_add(first, ls, 2, 10, 5.0, NULL, NULL), 0);
+    assert_int_equal(tsdb_appender_add(second, ls, 2, 11, 5.5, NULL, NULL), 0);
+    assert_int_equal(tsdb_appender_commit(second, TSDB_SYNC, NULL), 0);
+    assert_int_equal(tsdb_appender_commit(first, TSDB_SYNC, NULL), 0);
+    tsdb_appender_free(first);
+    tsdb_appender_free(second);
+    tsdb_close(db);
+
+    db = open_db(dir, NULL); /* replays 11 before 10: 10 is filed out of order */
+    assert_int_equal(samples_of(db, "r", NULL), 12);
+    write_batches(db, "r", 12, 1, 189, TSDB_SYNC); /* cuts a chunk spanning 0..120 */
+    assert_int_equal(samples_of(db, "r", NULL), 201);
+    tsdb_close(db);
+
+    db = open_db(dir, NULL);
+    assert_int_equal(samples_of(db, "r", NULL), 201);
+    tsdb_stats_t st;
+    tsdb_stats(db, &st);
+    assert_true(st.wal_replay_chunks >= 1);
+    tsdb_close(db);
 }
 
 static void test_rotation_and_unknown_refs(void **state)
@@ -603,6 +693,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flipped_byte, test_tmpdir_setup, test_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_bad_segment_header, test_tmpdir_setup, test_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_bad_record_not_half_applied, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_chunks_replayed_whole, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_ooo_inside_logged_chunk, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_replay_reorder_logged_again, test_tmpdir_setup, test_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_rotation_and_unknown_refs, test_tmpdir_setup, test_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, test_tmpdir_setup, test_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_kill_acknowledged, test_tmpdir_setup, test_tmpdir_teardown),
