@@ -61,6 +61,10 @@ struct collect_batch {
     size_t      capscratch;
     collect_label_t *labels;
     size_t      nlabel, caplabel;
+    /* What the batch held when collect_batch_trim() last emptied it: the first allocation
+     * of each array and of the arena after a trim is this size, so a trimmed batch refills
+     * with one allocation each instead of doubling its way up again. */
+    size_t      hint_arena, hint_fam, hint_sample, hint_label;
 };
 
 collect_batch_t *collect_batch_new(const char *collector)
@@ -71,10 +75,9 @@ collect_batch_t *collect_batch_new(const char *collector)
     return b;
 }
 
-void collect_batch_free(collect_batch_t *b)
+/* Frees every allocation of the batch but the struct itself and empties it. */
+static void release(collect_batch_t *b)
 {
-    if (b == NULL)
-        return;
     for (arena_block_t *blk = b->head, *next; blk != NULL; blk = next) {
         next = blk->next;
         free(blk);
@@ -83,7 +86,34 @@ void collect_batch_free(collect_batch_t *b)
     free(b->samples);
     free(b->scratch);
     free(b->labels);
+    b->head = b->cur = NULL;
+    b->fams = NULL;
+    b->samples = b->scratch = NULL;
+    b->labels = NULL;
+    b->arena_cap = b->bytes = 0;
+    b->nfam = b->capfam = 0;
+    b->nsample = b->capsample = b->capscratch = 0;
+    b->nlabel = b->caplabel = 0;
+}
+
+void collect_batch_free(collect_batch_t *b)
+{
+    if (b == NULL)
+        return;
+    release(b);
     free(b);
+}
+
+void collect_batch_trim(collect_batch_t *b)
+{
+    size_t used = 0;
+    for (arena_block_t *blk = b->head; blk != NULL; blk = blk->next)
+        used += blk->used;
+    b->hint_arena = used;
+    b->hint_fam = b->nfam;
+    b->hint_sample = b->nsample;
+    b->hint_label = b->nlabel;
+    release(b);
 }
 
 void collect_batch_reset(collect_batch_t *b, double now)
@@ -97,12 +127,14 @@ void collect_batch_reset(collect_batch_t *b, double now)
     b->time = now;
 }
 
-/* Grows one of the arrays to hold `need` elements, doubling, within the batch's cap. */
-static int grow(collect_batch_t *b, void **arr, size_t *cap, size_t need, size_t elem)
+/* Grows one of the arrays to hold `need` elements, doubling, within the batch's cap; the
+ * first allocation is `hint` elements when that is more than the default. */
+static int grow(collect_batch_t *b, void **arr, size_t *cap, size_t need, size_t elem,
+                size_t hint)
 {
     if (need <= *cap)
         return 0;
-    size_t ncap = *cap ? *cap * 2 : ARRAY_FIRST_ELEMS;
+    size_t ncap = *cap ? *cap * 2 : hint > ARRAY_FIRST_ELEMS ? hint : ARRAY_FIRST_ELEMS;
     while (ncap < need)
         ncap *= 2;
     size_t extra = (ncap - *cap) * elem;
@@ -125,7 +157,9 @@ static const char *arena_strdup(collect_batch_t *b, const char *s)
     while (blk != NULL && blk->cap - blk->used < n)
         blk = blk->next; /* later blocks are empty after a reset: reuse them */
     if (blk == NULL) {
-        size_t cap = b->arena_cap > 0 ? b->arena_cap : ARENA_FIRST_BLOCK_BYTES;
+        size_t cap = b->arena_cap > 0                            ? b->arena_cap
+                     : b->hint_arena > ARENA_FIRST_BLOCK_BYTES ? b->hint_arena
+                                                               : ARENA_FIRST_BLOCK_BYTES;
         if (cap < n)
             cap = n;
         if (b->bytes + cap > COLLECT_BATCH_MAX_BYTES)
@@ -159,7 +193,8 @@ int collect_batch_family(collect_batch_t *b, const char *name, const char *help,
             return (int)i;
     if (b->nfam >= (size_t)INT32_MAX)
         return VIGIL_ELIMIT;
-    int rc = grow(b, (void **)&b->fams, &b->capfam, b->nfam + 1, sizeof(family_t));
+    int rc = grow(b, (void **)&b->fams, &b->capfam, b->nfam + 1, sizeof(family_t),
+                  b->hint_fam);
     if (rc != 0)
         return rc;
     family_t *f = &b->fams[b->nfam];
@@ -178,9 +213,11 @@ int collect_batch_add_labels(collect_batch_t *b, int fam, double value,
 {
     if (fam < 0 || (size_t)fam >= b->nfam)
         return VIGIL_EINVAL;
-    int rc = grow(b, (void **)&b->samples, &b->capsample, b->nsample + 1, sizeof(sample_t));
+    int rc = grow(b, (void **)&b->samples, &b->capsample, b->nsample + 1, sizeof(sample_t),
+                  b->hint_sample);
     if (rc == 0)
-        rc = grow(b, (void **)&b->labels, &b->caplabel, b->nlabel + n, sizeof(collect_label_t));
+        rc = grow(b, (void **)&b->labels, &b->caplabel, b->nlabel + n, sizeof(collect_label_t),
+                  b->hint_label);
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < n; i++) {

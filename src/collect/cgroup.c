@@ -144,9 +144,10 @@ typedef struct cg_state {
     collect_file_t       file;
     size_t               max;
     bool                 logged_cut;
-    char                 root[CG_PATH];     /* sysfs/fs/cgroup */
-    char                 v1[4][CG_PATH];    /* cpu, cpuacct, memory, blkio; "" when absent */
-    char                 unified[CG_PATH];  /* hybrid mode's v2 tree; "" when absent */
+    /* Heap strings sized to fit (six CG_PATH arrays were 24 KiB of state): */
+    char                *root;              /* sysfs/fs/cgroup */
+    char                *v1[4];             /* cpu, cpuacct, memory, blkio; NULL when absent */
+    char                *unified;           /* hybrid mode's v2 tree; NULL when absent */
     bool                 v2;
     char                *pool;              /* ids, names, images: NUL-terminated strings */
     size_t               poollen, poolcap;
@@ -172,6 +173,10 @@ static void cg_destroy(void *state)
     if (s == NULL)
         return;
     collect_file_free(&s->file);
+    free(s->root);
+    for (int c = 0; c < 4; c++)
+        free(s->v1[c]);
+    free(s->unified);
     free(s->pool);
     free(s->ids);
     free(s->recs);
@@ -189,7 +194,10 @@ static int cg_init(void **state, const collect_env_t *env, vigil_error_t *err)
     s->env = env;
     s->max = env->opts->cgroup_max ? env->opts->cgroup_max : CG_MAX_DEFAULT;
     collect_file_init(&s->file);
-    int rc = collect_path(s->root, sizeof(s->root), env->sysfs, "fs/cgroup", err);
+    char root[CG_PATH];
+    int rc = collect_path(root, sizeof(root), env->sysfs, "fs/cgroup", err);
+    if (rc == 0 && (s->root = strdup(root)) == NULL)
+        rc = vigil_error_set(err, VIGIL_ENOMEM, "cgroup: no memory");
     if (rc != 0) {
         cg_destroy(s);
         return rc;
@@ -242,20 +250,37 @@ static bool is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* Finds the v1 mount of each controller: "cpu" itself, or a co-mount "cpu,cpuacct". */
-static void cg_find_v1(cg_state_t *s)
+/* Sets *dst to a copy of src (NULL: absent), keeping an equal one. 0 or VIGIL_ENOMEM. */
+static int cg_set_path(char **dst, const char *src)
 {
-    for (int c = 0; c < 4; c++) {
-        s->v1[c][0] = '\0';
+    if (src != NULL && *dst != NULL && strcmp(*dst, src) == 0)
+        return 0;
+    char *copy = NULL;
+    if (src != NULL && (copy = strdup(src)) == NULL)
+        return VIGIL_ENOMEM;
+    free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+/* Finds the v1 mount of each controller: "cpu" itself, or a co-mount "cpu,cpuacct". 0 or
+ * VIGIL_ENOMEM. */
+static int cg_find_v1(cg_state_t *s)
+{
+    int rc = 0;
+    for (int c = 0; rc == 0 && c < 4; c++) {
+        const char *found = NULL;
         char path[CG_PATH];
         if (collect_path(path, sizeof(path), s->root, v1_controllers[c], NULL) == 0 &&
             is_dir(path)) {
-            memcpy(s->v1[c], path, sizeof(path));
+            rc = cg_set_path(&s->v1[c], path);
             continue;
         }
         DIR *d = opendir(s->root);
-        if (d == NULL)
+        if (d == NULL) {
+            rc = cg_set_path(&s->v1[c], NULL);
             continue;
+        }
         struct dirent *e;
         while ((e = readdir(d)) != NULL) {
             if (strchr(e->d_name, ',') == NULL)
@@ -267,17 +292,20 @@ static void cg_find_v1(cg_state_t *s)
             if (strstr(names, want) != NULL &&
                 collect_path(path, sizeof(path), s->root, e->d_name, NULL) == 0 &&
                 is_dir(path)) {
-                memcpy(s->v1[c], path, sizeof(path));
+                found = path;
                 break;
             }
         }
         closedir(d);
+        rc = cg_set_path(&s->v1[c], found);
     }
-    s->unified[0] = '\0';
-    char path[CG_PATH];
+    char path[CG_PATH], unified[CG_PATH];
+    const char *u = NULL;
     if (collect_path(path, sizeof(path), s->root, "unified/cgroup.controllers", NULL) == 0 &&
-        access(path, F_OK) == 0)
-        collect_path(s->unified, sizeof(s->unified), s->root, "unified", NULL);
+        access(path, F_OK) == 0 &&
+        collect_path(unified, sizeof(unified), s->root, "unified", NULL) == 0)
+        u = unified;
+    return rc != 0 ? rc : cg_set_path(&s->unified, u);
 }
 
 static int id_add(cg_state_t *s, const char *id, size_t n)
@@ -340,16 +368,15 @@ static int cg_list(cg_state_t *s)
     s->nids = 0;
     collect_path(path, sizeof(path), s->root, "cgroup.controllers", NULL);
     s->v2 = access(path, F_OK) == 0;
-    if (!s->v2)
-        cg_find_v1(s);
-    int rc = id_add(s, "/", 1);
+    int rc = s->v2 ? 0 : cg_find_v1(s);
+    rc = rc ? rc : id_add(s, "/", 1);
     char rel[CG_PATH] = "";
     if (s->v2) {
         rc = rc ? rc : cg_walk(s, s->root, rel, 0, 0);
     } else {
         bool any = false;
         for (int c = 0; rc == 0 && c < 4; c++) {
-            if (s->v1[c][0] == '\0')
+            if (s->v1[c] == NULL)
                 continue;
             any = true;
             rc = cg_walk(s, s->v1[c], rel, 0, 0);
@@ -380,7 +407,7 @@ static int cg_list(cg_state_t *s)
 /* Reads dir + id + "/" + file into s->file; false when missing or unreadable. */
 static bool cg_read(cg_state_t *s, const char *dir, const char *id, const char *file)
 {
-    if (dir[0] == '\0')
+    if (dir == NULL || dir[0] == '\0')
         return false;
     char rel[CG_PATH];
     if (snprintf(rel, sizeof(rel), "%s/%s", strcmp(id, "/") == 0 ? "" : id, file) >=
@@ -595,7 +622,7 @@ static void cg_read_v1(cg_state_t *s, cg_rec_t *r, const char *id)
              "blkio.throttle.io_service_bytes", CI_RBYTES, CI_WBYTES);
     cg_blkio(s, r, id, "blkio.throttle.io_serviced_recursive", "blkio.throttle.io_serviced",
              CI_RIOS, CI_WIOS);
-    if (s->unified[0] != '\0')
+    if (s->unified != NULL)
         cg_psi(s, r, s->unified, id);
 }
 

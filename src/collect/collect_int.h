@@ -28,6 +28,10 @@ void collect_batch_free(collect_batch_t *b);
 /* Empties the batch for the next run, keeping every allocation. */
 void collect_batch_reset(collect_batch_t *b, double now);
 
+/* Empties the batch and frees its memory, remembering how much it held: the next run's first
+ * allocations are that size. The scheduler trims a collector's work batch after each run. */
+void collect_batch_trim(collect_batch_t *b);
+
 /* Groups the samples by family (stable). Call once after collect() succeeded. 0 or
  * VIGIL_ENOMEM. */
 int collect_batch_finish(collect_batch_t *b);

@@ -52,6 +52,12 @@ void collect_file_free(collect_file_t *f)
     collect_file_init(f);
 }
 
+/* Every collector keeps its buffer for good, sized for the largest file it has read; most
+ * of what they read is far below a page (loadavg, file-nr, pressure, os-release, a
+ * process's stat), so the first buffer is small and doubles (re-reading the file) only for
+ * the files that need it, in the first run. */
+#define COLLECT_FILE_FIRST 256
+
 int collect_file_read(collect_file_t *f, const char *root, const char *rel, bool *missing,
                       vigil_error_t *err)
 {
@@ -59,10 +65,10 @@ int collect_file_read(collect_file_t *f, const char *root, const char *rel, bool
         *missing = false;
     for (;;) {
         if (f->cap == 0) {
-            f->data = malloc(4096);
+            f->data = malloc(COLLECT_FILE_FIRST);
             if (f->data == NULL)
                 return vigil_error_set(err, VIGIL_ENOMEM, "%s/%s: no memory", root, rel);
-            f->cap = 4096;
+            f->cap = COLLECT_FILE_FIRST;
         }
         int rc = host_read_file(root, rel, f->data, f->cap, &f->len, err);
         if (rc != 0) {

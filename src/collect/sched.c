@@ -251,6 +251,10 @@ static int slot_run(slot_t *s)
         s->has_latest = true;
     }
     pthread_mutex_unlock(&s->lock);
+    /* The work batch (the previous latest, or this failed run's) waits a whole interval for
+     * the next run: its memory goes back to the allocator meanwhile, for the other
+     * collectors' runs to reuse, instead of one idle batch per collector. */
+    collect_batch_trim(s->work);
 
     if (rc != 0) {
         const char *msg = s->err.message[0] ? s->err.message : vigil_strerror(rc);
