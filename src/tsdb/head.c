@@ -136,7 +136,6 @@ static void series_free(head_series_t *s)
     }
     free(s->closed);
     chunk_appender_free(&s->open);
-    pthread_mutex_destroy(&s->mu);
     free(s);
 }
 
@@ -391,7 +390,6 @@ int head_get_or_create(head_t *h, const tsdb_label_t *ls, size_t n, uint64_t has
             goto out_unlock;
         }
     }
-    pthread_mutex_init(&s->mu, NULL);
     s->hash = hash;
     s->id = id;
     s->nlabels = (uint32_t)n;
@@ -731,9 +729,9 @@ out_unlock:
 int head_append(head_t *h, head_series_t *s, int64_t t, double v, bool replay, head_delta_t *d,
                 head_stored_t *stored, tsdb_reject_reason_t *reason, vigil_error_t *err)
 {
-    pthread_mutex_lock(&s->mu);
+    slock_lock(&s->mu);
     int rc = append_locked(h, s, t, v, replay, d, stored, reason, err);
-    pthread_mutex_unlock(&s->mu);
+    slock_unlock(&s->mu);
     return rc;
 }
 
@@ -793,9 +791,9 @@ int head_adopt_chunk(head_series_t *s, const uint8_t *data, size_t len, int64_t 
 
 bool head_series_overlaps(head_series_t *s, int64_t mint, int64_t maxt)
 {
-    pthread_mutex_lock(&s->mu);
+    slock_lock(&s->mu);
     bool r = s->mint <= maxt && s->maxt >= mint;
-    pthread_mutex_unlock(&s->mu);
+    slock_unlock(&s->mu);
     return r;
 }
 
@@ -830,7 +828,7 @@ int head_snapshot(head_series_t *s, int64_t mint, int64_t maxt, head_snap_t *sna
 {
     memset(snap, 0, sizeof(*snap));
     int rc = 0;
-    pthread_mutex_lock(&s->mu);
+    slock_lock(&s->mu);
     /* Everything is copied, chunk bytes included: head truncation frees closed chunks, and a
      * reader must not depend on the series lock after this returns. A copy is about one byte a
      * sample, cheap next to decoding. */
@@ -868,7 +866,7 @@ int head_snapshot(head_series_t *s, int64_t mint, int64_t maxt, head_snap_t *sna
             memcpy(snap->ooo, o->samples, o->n * sizeof(head_sample_t));
         snap->nooo = o->n;
     }
-    pthread_mutex_unlock(&s->mu);
+    slock_unlock(&s->mu);
     if (rc != 0)
         head_snap_free(snap);
     return rc;
@@ -995,7 +993,7 @@ void head_truncate(head_t *h, int64_t t)
         head_series_t *s = head_series_by_id(h, id);
         if (s == NULL)
             continue;
-        pthread_mutex_lock(&s->mu);
+        slock_lock(&s->mu);
         /* Chunks never span a block-range boundary and t is one, so whole chunks go. */
         drop_chunks(s->closed, &s->nclosed, t, &d);
         head_ooo_t *o = s->ooo;
@@ -1031,7 +1029,7 @@ void head_truncate(head_t *h, int64_t t)
             s->maxt = INT64_MIN; /* no data left in the head; has_last/last_t keep ordering */
         if (s->mint < oldest)
             oldest = s->mint;
-        pthread_mutex_unlock(&s->mu);
+        slock_unlock(&s->mu);
     }
     head_delta_flush(h, &d);
     /* The head's start moves to its oldest sample, so the compactor does not walk empty ranges
@@ -1074,9 +1072,9 @@ int head_gc_unlink(head_t *h, head_gc_t *gc)
             continue;
         /* No appender is pinned and no creation runs, so emptiness cannot change under us; the
          * lock is for readers' snapshots, which may still run. */
-        pthread_mutex_lock(&s->mu);
+        slock_lock(&s->mu);
         bool empty = series_empty(s);
-        pthread_mutex_unlock(&s->mu);
+        slock_unlock(&s->mu);
         if (!empty)
             continue;
         if (gc->n == cap) {

@@ -8,6 +8,7 @@
 
 #include "tsdb/chunk.h"
 #include "tsdb/index.h"
+#include "tsdb/slock.h"
 #include "tsdb/symbols.h"
 #include "tsdb/tsdb.h"
 
@@ -47,10 +48,10 @@ typedef struct head_ooo {
 } head_ooo_t;
 
 typedef struct head_series {
-    pthread_mutex_t  mu;          /* guards everything below except the const-after-create */
+    slock_t          mu;          /* guards everything below except the const-after-create */
+    uint32_t         id;          /* slot in the series table and postings id (const) */
     uint64_t         hash;        /* of the label set (const) */
     uint64_t         ref;         /* persistent WAL ref (const) */
-    uint32_t         id;          /* slot in the series table and postings id (const) */
     uint32_t         nlabels;     /* (const) */
     int64_t          mint, maxt;  /* of all stored samples; INT64_MAX/INT64_MIN when none */
     int64_t          last_t;      /* newest in-order sample */

@@ -510,7 +510,7 @@ int tsdb_series_last(const tsdb_series_set_t *set, size_t i, int64_t *t_ms, doub
     head_series_t     *hs = e->hs;
     if (hs == NULL)
         return -1;
-    pthread_mutex_lock(&hs->mu);
+    slock_lock(&hs->mu);
     int     rc = -1;
     int64_t t = hs->last_t;
     /* maxt >= t: the sample is still stored (truncation drops the oldest chunks, never the
@@ -528,7 +528,7 @@ int tsdb_series_last(const tsdb_series_set_t *set, size_t i, int64_t *t_ms, doub
             memcpy(v, &bits, sizeof(*v));
         }
     }
-    pthread_mutex_unlock(&hs->mu);
+    slock_unlock(&hs->mu);
     return rc;
 }
 
