@@ -295,6 +295,20 @@ static int replay_series(void *ctx, uint64_t ref, const tsdb_label_t *ls, size_t
     return replay_map(r, ref, s);
 }
 
+/* Makes room for one more sample in *arr (*cap entries, n used). */
+static bool samples_reserve(rec_sample_t **arr, size_t n, size_t *cap)
+{
+    if (n < *cap)
+        return true;
+    size_t        ncap = *cap ? *cap * 2 : 256;
+    rec_sample_t *na = realloc(*arr, ncap * sizeof(*na));
+    if (na == NULL)
+        return false;
+    *arr = na;
+    *cap = ncap;
+    return true;
+}
+
 /* ---- replay workers ---------------------------------------------------------------------- */
 
 /* Appends items[0..n) (each series owned by w). The next series and its chunk's tail are
@@ -327,14 +341,8 @@ static int append_items(replay_worker_t *w, const replay_item_t *it, size_t n)
         if (rc != 0)
             w->skipped++; /* a duplicate timestamp with another value: the first one wins */
         if (stored == HEAD_STORED_OOO) {
-            if (w->nooo == w->capooo) {
-                size_t        ncap = w->capooo ? w->capooo * 2 : 256;
-                rec_sample_t *no = realloc(w->ooo, ncap * sizeof(*no));
-                if (no == NULL)
-                    return VIGIL_ENOMEM;
-                w->ooo = no;
-                w->capooo = ncap;
-            }
+            if (!samples_reserve(&w->ooo, w->nooo, &w->capooo))
+                return VIGIL_ENOMEM;
             w->ooo[w->nooo++] = (rec_sample_t){it[i].s->ref, it[i].t, it[i].v};
         }
     }
@@ -1055,26 +1063,12 @@ void tsdb_appender_free(tsdb_appender_t *a)
     free(a);
 }
 
-/* Makes room for one more sample in *arr (*cap entries, *n used). */
-static bool pending_reserve(rec_sample_t **arr, size_t n, size_t *cap)
-{
-    if (n < *cap)
-        return true;
-    size_t        ncap = *cap ? *cap * 2 : 256;
-    rec_sample_t *na = realloc(*arr, ncap * sizeof(*na));
-    if (na == NULL)
-        return false;
-    *arr = na;
-    *cap = ncap;
-    return true;
-}
-
 /* Appends a sample to a series and remembers it for the WAL. */
 static int add_to_series(tsdb_appender_t *a, head_series_t *s, int64_t t, double v,
                          vigil_error_t *err)
 {
-    if (a->db->wal != NULL && (!pending_reserve(&a->pending, a->n, &a->cap) ||
-                               !pending_reserve(&a->pending_ooo, a->nooo, &a->capooo)))
+    if (a->db->wal != NULL && (!samples_reserve(&a->pending, a->n, &a->cap) ||
+                               !samples_reserve(&a->pending_ooo, a->nooo, &a->capooo)))
         return vigil_error_set(err, VIGIL_ENOMEM, "appender: out of memory");
     head_stored_t        stored;
     tsdb_reject_reason_t reason;

@@ -533,23 +533,11 @@ static int replay_deferred_file(wal_t *w, const struct deferred *d, size_t n, wa
         snprintf(path, sizeof(path), "%s/checkpoint.%08u", w->dir, d[0].seq);
     else
         seg_path(w, d[0].seq, path, sizeof(path));
-    int         fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        return vigil_error_set(err, VIGIL_EIO, "WAL replay: cannot read %s again: %s", path,
-                               strerror(e));
-    }
-    size_t         size = (size_t)st.st_size;
-    unsigned char *m = size ? mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
-    close(fd);
-    if (m == MAP_FAILED)
-        return vigil_error_set(err, VIGIL_EIO, "WAL replay: cannot map %s: %s", path,
-                               strerror(errno));
-    madvise(m, size, MADV_SEQUENTIAL);
-    int rc = 0;
+    unsigned char *m;
+    size_t         size;
+    int            rc = map_file(path, &m, &size, err);
+    if (rc != 0)
+        return rc;
     for (; i < n && rc == 0; i++) {
         wal_record_t rec = {.type = d[i].type, .len = d[i].len, .seqno = d[i].seqno,
                             .checkpoint = d[i].checkpoint};
@@ -557,7 +545,7 @@ static int replay_deferred_file(wal_t *w, const struct deferred *d, size_t n, wa
             continue;
         /* Checked by its CRC at open; only the file's length can have changed since (it
          * cannot: the store holds the data directory's lock). */
-        if (d[i].off + d[i].len > size) {
+        if (m == MAP_FAILED || d[i].off + d[i].len > size) {
             rc = vigil_error_set(err, VIGIL_EIO, "WAL replay: %s is shorter than at open", path);
             break;
         }
@@ -568,7 +556,7 @@ static int replay_deferred_file(wal_t *w, const struct deferred *d, size_t n, wa
                                  (unsigned long long)(d[i].off - WAL_RECORD_HEADER),
                                  vigil_strerror(rc));
     }
-    munmap(m, size);
+    unmap_file(m, size);
     return rc;
 }
 
