@@ -319,11 +319,12 @@ static int id_add(cg_state_t *s, const char *id, size_t n)
     return 0;
 }
 
-/* Adds every cgroup below base/rel ("" for the root) to the id list, depth first. */
-static int cg_walk(cg_state_t *s, const char *base, char *rel, size_t rl, int depth)
+/* Adds an id for each subdirectory of base/rel (rel "" for the root; `rl` its length, `rel`
+ * a CG_PATH buffer it is extended in). `path` is the caller's CG_PATH scratch. 0 or
+ * VIGIL_ENOMEM. */
+static int cg_scan(cg_state_t *s, const char *base, char *rel, size_t rl, char *path)
 {
-    char path[CG_PATH];
-    if (snprintf(path, sizeof(path), "%s%s", base, rel) >= (int)sizeof(path))
+    if (snprintf(path, CG_PATH, "%s%s", base, rel) >= CG_PATH)
         return 0;
     DIR *d = opendir(path);
     if (d == NULL)
@@ -347,11 +348,33 @@ static int cg_walk(cg_state_t *s, const char *base, char *rel, size_t rl, int de
         rel[rl] = '/';
         memcpy(rel + rl + 1, e->d_name, nl + 1);
         rc = id_add(s, rel, rl + 1 + nl);
-        if (rc == 0 && depth + 1 < CG_MAX_DEPTH)
-            rc = cg_walk(s, base, rel, rl + 1 + nl, depth + 1);
         rel[rl] = '\0';
     }
     closedir(d);
+    return rc;
+}
+
+/* Adds every cgroup below base to the id list (down to CG_MAX_DEPTH levels), breadth first:
+ * the ids this walk adds are its own queue, so one directory stream is open at a time and
+ * nothing is on the stack per level. (Depth first held a 32 KiB DIR buffer and a 4 KiB path
+ * per level, which stayed as heap and stack of the collector's worker.) The order does not
+ * matter: cg_list sorts the ids. `rel` and `path` are the caller's CG_PATH buffers. */
+static int cg_walk(cg_state_t *s, const char *base, char *rel, char *path)
+{
+    size_t next = s->nids;
+    rel[0] = '\0';
+    int rc = cg_scan(s, base, rel, 0, path);
+    for (; rc == 0 && next < s->nids; next++) {
+        const char *id = s->pool + s->ids[next];
+        size_t depth = 0;
+        for (const char *c = id; *c != '\0'; c++)
+            depth += *c == '/';
+        if (depth >= CG_MAX_DEPTH)
+            continue;
+        size_t rl = strlen(id);
+        memcpy(rel, id, rl + 1); /* the pool may move while the scan adds ids */
+        rc = cg_scan(s, base, rel, rl, path);
+    }
     return rc;
 }
 
@@ -370,16 +393,16 @@ static int cg_list(cg_state_t *s)
     s->v2 = access(path, F_OK) == 0;
     int rc = s->v2 ? 0 : cg_find_v1(s);
     rc = rc ? rc : id_add(s, "/", 1);
-    char rel[CG_PATH] = "";
+    char rel[CG_PATH];
     if (s->v2) {
-        rc = rc ? rc : cg_walk(s, s->root, rel, 0, 0);
+        rc = rc ? rc : cg_walk(s, s->root, rel, path);
     } else {
         bool any = false;
         for (int c = 0; rc == 0 && c < 4; c++) {
             if (s->v1[c] == NULL)
                 continue;
             any = true;
-            rc = cg_walk(s, s->v1[c], rel, 0, 0);
+            rc = cg_walk(s, s->v1[c], rel, path);
         }
         if (!any)
             s->nids = 0; /* no cgroup filesystem at all: nothing to report */

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define FIXTURES "tests/collect/fixtures/"
 #define EXPECTED "tests/collect/expected/cgroup/"
@@ -110,6 +111,53 @@ static void test_cgroup_max(void **state)
     buf_free(&out);
 }
 
+/* A v2 tree 34 levels deep, built in a temporary directory: the walk goes down
+ * CG_MAX_DEPTH (32) levels and no further, whatever order it walks in. */
+static void test_depth_limit(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/vigil-cg-depth-XXXXXX";
+    char *top = mkdtemp(tmpl);
+    assert_non_null(top);
+    char path[1024], sys[256];
+    snprintf(sys, sizeof(sys), "%s/sys", top);
+    snprintf(path, sizeof(path), "%s/sys", top);
+    assert_int_equal(mkdir(path, 0755), 0);
+    strcat(path, "/fs");
+    assert_int_equal(mkdir(path, 0755), 0);
+    strcat(path, "/cgroup");
+    assert_int_equal(mkdir(path, 0755), 0);
+    char file[1100];
+    snprintf(file, sizeof(file), "%s/cgroup.controllers", path);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("cpu memory io\n", f);
+    fclose(f);
+    for (int level = 1; level <= 34; level++) {
+        strcat(path, "/a");
+        assert_int_equal(mkdir(path, 0755), 0);
+        snprintf(file, sizeof(file), "%s/cpu.stat", path);
+        f = fopen(file, "w");
+        assert_non_null(f);
+        fputs("usage_usec 1000\nuser_usec 600\nsystem_usec 400\n", f);
+        fclose(f);
+    }
+    buf_t out;
+    run(sys, "/", 0, &out);
+    char id[200] = "";
+    for (int level = 1; level <= 32; level++)
+        strcat(id, "/a");
+    char want[300];
+    snprintf(want, sizeof(want), "container_cpu_user_seconds_total{id=\"%s\"}", id);
+    assert_non_null(strstr(out.data, want));
+    snprintf(want, sizeof(want), "{id=\"%s/a\"}", id);
+    assert_null(strstr(out.data, want));
+    buf_free(&out);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* This machine: whatever the layout, the root cgroup is there. */
 static void test_live(void **state)
 {
@@ -127,6 +175,7 @@ int main(void)
         cmocka_unit_test(test_v2_handmade),
         cmocka_unit_test(test_no_cgroup_fs),
         cmocka_unit_test(test_cgroup_max),
+        cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_live),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
