@@ -146,6 +146,11 @@ struct replay {
     uint64_t         chunks;       /* chunk records adopted */
     uint64_t         covered;      /* replayed samples that adopted chunks already held */
     uint64_t         unread;       /* samples records pass 2 skipped whole */
+    uint64_t         skip_could;   /* skip_before had nothing been lost: the next start,
+                                      which no longer sees what was cut, skips up to there */
+    rec_sample_t    *relog;        /* samples read below skip_could that no chunk holds:
+                                      logged again as out of order (owned; nrelog of caprelog) */
+    size_t           nrelog, caprelog;
     uint64_t         skip_before;  /* samples records of segments before this seqno are all
                                       in adopted chunks (0: none is known to be) */
     bool             no_skip;      /* a chunk record was not adopted: skip no whole record */
@@ -424,8 +429,9 @@ static int replay_workers_start(tsdb_t *db, replay_t *r)
     return 0;
 }
 
-/* Logs samples that replay filed out of order as out-of-order samples records (see
- * append_items). 0, VIGIL_ENOMEM or VIGIL_EIO. */
+/* Logs samples as out-of-order samples records, which every replay applies in full: those
+ * replay filed out of order (append_items) and those of a damaged log that no chunk record
+ * holds (replay_deferred). 0, VIGIL_ENOMEM or VIGIL_EIO. */
 static int log_replayed_ooo(tsdb_t *db, const rec_sample_t *s, size_t n)
 {
     buf_t b;
@@ -673,6 +679,10 @@ static int replay_deferred(void *ctx, const wal_record_t *rec)
     if (rc != 0 || rec->type == RECORD_CHUNK_V1)
         return rc;
     bool check_cover = rec->type == RECORD_SAMPLES && !rec->checkpoint;
+    /* A record the next start will not read (it sees no corruption then: this start cuts it)
+     * whose samples are not all in chunk records: those samples are logged again, or the next
+     * start would lose what this one keeps. Only a damaged log has such records. */
+    bool relog = check_cover && rec->seqno < r->skip_could;
     for (size_t i = 0; i < n; i++) {
         const rec_sample_t  *sm = &r->samples[i];
         const replay_slot_t *slot = replay_lookup(r, sm->ref);
@@ -686,6 +696,10 @@ static int replay_deferred(void *ctx, const wal_record_t *rec)
             r->covered++;
         } else if ((rc = replay_put(r, slot, sm->t, sm->v)) != 0) {
             return rc;
+        } else if (relog && sm->t >= r->min_valid) {
+            if (!samples_reserve(&r->relog, r->nrelog, &r->caprelog))
+                return VIGIL_ENOMEM;
+            r->relog[r->nrelog++] = (rec_sample_t){slot->s->ref, sm->t, sm->v};
         }
     }
     return 0;
@@ -696,13 +710,12 @@ static int replay_deferred(void *ctx, const wal_record_t *rec)
  * had a chunk cut live after that record was logged; a sample is appended before it is
  * logged, and a series' chunks are cut (and logged) in order, so each of those samples is in
  * a chunk logged by then, or re-logged as out of order (append_items). Nothing is skipped
- * after a corrupt record or a chunk record that could not be adopted: what the argument
- * relies on may be what was lost. */
-static void replay_find_skip(replay_t *r, uint64_t corruptions)
+ * when records were cut with good ones after them (a torn tail cannot hold a chunk record
+ * that comes before a surviving one), or a chunk record could not be adopted: what the
+ * argument relies on may be what was lost. */
+static void replay_find_skip(replay_t *r, const wal_replay_stats_t *rs)
 {
-    r->skip_before = 0;
-    if (r->no_skip || corruptions > 0)
-        return;
+    bool cut_inside = rs->first_cut != UINT64_MAX && rs->first_cut < rs->records;
     uint64_t low = UINT64_MAX;
     for (size_t i = 0; i < r->dense_cap; i++)
         if (r->dense[i].s != NULL && r->dense[i].live_seqno < low)
@@ -711,11 +724,13 @@ static void replay_find_skip(replay_t *r, uint64_t corruptions)
         for (size_t i = 0; i < b->used; i++)
             if (b->e[i].slot.live_seqno < low)
                 low = b->e[i].slot.live_seqno;
-    r->skip_before = low == UINT64_MAX ? 0 : low;
+    r->skip_could = low == UINT64_MAX ? 0 : low;
+    r->skip_before = r->no_skip || cut_inside ? 0 : r->skip_could;
 }
 
 static void replay_free(replay_t *r)
 {
+    free(r->relog);
     free(r->dense);
     for (replay_block_t *b = r->blocks, *n; b != NULL; b = n) {
         n = b->next;
@@ -944,12 +959,14 @@ int tsdb_open(tsdb_t **out, const tsdb_options_t *opts, log_t *lg, vigil_error_t
     rc = wal_open(&db->wal, &wo, lg, replay_record, db, &db->rs, err);
     head_delta_flush(db->head, &r.delta);
     if (rc == 0) {
-        replay_find_skip(&r, db->rs.corruptions);
+        replay_find_skip(&r, &db->rs);
         /* From here chunks the head cuts are logged, those replay cuts too (the WAL is open). */
         head_set_on_chunk(db->head, log_chunk, db);
         rc = wal_replay_deferred(db->wal, replay_wanted, replay_deferred, db, err);
     }
     int wrc = replay_workers_finish(db, &r);
+    if (rc == 0 && wrc == 0 && r.nrelog > 0)
+        wrc = log_replayed_ooo(db, r.relog, r.nrelog);
     if (rc == 0 && wrc != 0) {
         wal_close(db->wal);
         db->wal = NULL;

@@ -427,6 +427,8 @@ static int replay_scanned(wal_t *w, scan_file_t *f, wal_replay_fn fn, void *ctx,
         log_warn(w->lg, "tsdb", "WAL segment has a short or corrupt header; removing it",
                  LF_STR("segment", f->path), LF_UINT("size", f->len));
         rs->corruptions++;
+        if (rs->first_cut == UINT64_MAX)
+            rs->first_cut = rs->records;
         cut = 0;
     }
     for (size_t i = 0; !f->bad_header && i < f->noffs; i++) {
@@ -456,6 +458,8 @@ static int replay_scanned(wal_t *w, scan_file_t *f, wal_replay_fn fn, void *ctx,
     } else if (!f->bad_header && why != NULL) {
         if (strcmp(why, "zero-filled tail") != 0) {
             rs->corruptions++;
+            if (rs->first_cut == UINT64_MAX)
+                rs->first_cut = rs->records;
             log_warn(w->lg, "tsdb", "WAL segment cut at its last good record",
                      LF_STR("segment", f->path), LF_UINT("offset", end), LF_STR("reason", why),
                      LF_UINT("bytes_dropped", f->len - end));
@@ -791,6 +795,7 @@ int wal_open(wal_t **out, const wal_options_t *opts, log_t *lg, wal_replay_fn fn
         return vigil_error_set(err, VIGIL_ENOMEM, "WAL: out of memory");
     }
     memset(rs, 0, sizeof(*rs));
+    rs->first_cut = UINT64_MAX;
     w->lg = lg;
     w->fd = -1;
     w->seg_max = opts->segment_bytes ? opts->segment_bytes : (size_t)128 << 20;

@@ -48,6 +48,9 @@ typedef struct wal_replay_stats {
     uint64_t segments;    /* segment files read */
     uint64_t records;     /* good records replayed */
     uint64_t corruptions; /* bad records / segment headers found (each logged and cut) */
+    uint64_t first_cut;   /* seqno the first record after the first cut would have had;
+                             UINT64_MAX: nothing was cut. Equal to `records` when every cut
+                             was at the end of the log (a torn tail) */
     uint32_t checkpoint;  /* number of the checkpoint replayed first, 0 if none */
 } wal_replay_stats_t;
 

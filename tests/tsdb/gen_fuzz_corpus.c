@@ -210,14 +210,19 @@ static void gen_wal_and_blocks(const char *out)
     mkdir(wdir, 0755);
     mkdir(bdir, 0755);
 
-    /* A plain segment: series records and samples records, a few commits. */
+    /* A plain segment: series records, samples records, chunk records (300 samples a series:
+     * chunks cut at 120 and 240) and an out-of-order samples record. */
     if (mkdtemp(tmp) == NULL)
         die("mkdtemp");
-    tsdb_options_t o = {.dir = tmp, .compact_interval_ms = UINT32_MAX};
+    tsdb_options_t o = {.dir = tmp, .compact_interval_ms = UINT32_MAX, .ooo_window_ms = 600000};
     tsdb_t        *db;
     if (tsdb_open(&db, &o, NULL, NULL) != 0)
         die("tsdb_open");
-    fill(db, 1000, 20000);
+    fill(db, 1000, 300000);
+    const tsdb_label_t late[3] = {{"__name__", "node_load1"}, {"instance", "h:9100"},
+                                  {"job", "node"}};
+    if (tsdb_append(db, late, 3, 150500, 0.25, NULL) != 0)
+        die("out-of-order append");
     tsdb_close(db);
     char waldir[4300];
     snprintf(waldir, sizeof(waldir), "%s/wal", tmp);

@@ -434,6 +434,31 @@ static void test_chunks_replayed_whole(void **state)
     tsdb_close(db);
 }
 
+/* A torn last record (what a crash leaves) is cut, and replay still skips the samples records
+ * the chunks hold: the tail cannot have held a chunk record that the ones before it need. */
+static void test_torn_tail_still_skips(void **state)
+{
+    const char *dir = *state;
+    tsdb_t     *db = open_db(dir, NULL);
+    write_batches(db, "a", 0, 10, 100, TSDB_SYNC);
+    tsdb_close(db);
+    char path[4096];
+    seg_path(dir, 1, path);
+    FILE *f = fopen(path, "ab");
+    assert_non_null(f);
+    const unsigned char torn[] = {2, 100, 0, 0, 0, 1, 2, 3, 4, 5, 6}; /* 100 bytes promised */
+    assert_int_equal(fwrite(torn, 1, sizeof(torn), f), sizeof(torn));
+    fclose(f);
+    db = open_db(dir, NULL);
+    assert_int_equal(samples_of(db, "a", NULL), 1000);
+    tsdb_stats_t st;
+    tsdb_stats(db, &st);
+    assert_int_equal(st.wal_corruptions, 1);
+    assert_int_equal(st.wal_replay_chunks, 8);
+    assert_int_equal(st.wal_replay_unread, 9);
+    tsdb_close(db);
+}
+
 /* Out-of-order samples are logged as such: replay applies them even where a chunk record
  * covers their time (in-order samples there are taken from the chunk), restart after restart. */
 static void test_ooo_inside_logged_chunk(void **state)
@@ -694,6 +719,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_segment_header, test_tmpdir_setup, test_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_bad_record_not_half_applied, test_tmpdir_setup, test_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_chunks_replayed_whole, test_tmpdir_setup, test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_torn_tail_still_skips, test_tmpdir_setup, test_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_ooo_inside_logged_chunk, test_tmpdir_setup, test_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_replay_reorder_logged_again, test_tmpdir_setup, test_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_rotation_and_unknown_refs, test_tmpdir_setup, test_tmpdir_teardown),
