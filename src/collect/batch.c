@@ -6,7 +6,8 @@
  * arrays without freeing them, so after the first few runs a batch is a fixed set of
  * allocations reused forever. Samples are appended in whatever order a collector finds them
  * (netdev reads device by device but exposes family by family); finish() groups them by family
- * with one stable counting sort into a scratch array that is also kept.
+ * with one stable counting sort into an array of exactly the batch's samples, which replaces
+ * the unsorted one: a complete batch holds no spare sample slots while it is the latest.
  */
 #include "collect/collect_int.h"
 
@@ -57,8 +58,6 @@ struct collect_batch {
     size_t      nfam, capfam;
     sample_t   *samples;
     size_t      nsample, capsample;
-    sample_t   *scratch;    /* finish()'s sort target */
-    size_t      capscratch;
     collect_label_t *labels;
     size_t      nlabel, caplabel;
     /* What the batch held when collect_batch_trim() last emptied it: the first allocation
@@ -84,15 +83,14 @@ static void release(collect_batch_t *b)
     }
     free(b->fams);
     free(b->samples);
-    free(b->scratch);
     free(b->labels);
     b->head = b->cur = NULL;
     b->fams = NULL;
-    b->samples = b->scratch = NULL;
+    b->samples = NULL;
     b->labels = NULL;
     b->arena_cap = b->bytes = 0;
     b->nfam = b->capfam = 0;
-    b->nsample = b->capsample = b->capscratch = 0;
+    b->nsample = b->capsample = 0;
     b->nlabel = b->caplabel = 0;
 }
 
@@ -266,27 +264,30 @@ int collect_batch_finish(collect_batch_t *b)
     }
     if (b->nsample == 0)
         return 0;
-    if (b->capscratch < b->nsample) {
-        sample_t *p = realloc(b->scratch, b->capsample * sizeof(sample_t));
-        if (p == NULL)
-            return VIGIL_ENOMEM;
-        b->bytes += (b->capsample - b->capscratch) * sizeof(sample_t);
-        b->scratch = p;
-        b->capscratch = b->capsample;
-    }
+    sample_t *sorted = malloc(b->nsample * sizeof(sample_t));
+    if (sorted == NULL)
+        return VIGIL_ENOMEM;
     /* Counting sort: each family's next free slot, starting at its first. */
     for (size_t i = 0; i < b->nfam; i++)
         b->fams[i].count = 0;
     for (size_t i = 0; i < b->nsample; i++) {
         family_t *f = &b->fams[b->samples[i].fam];
-        b->scratch[f->first + f->count++] = b->samples[i];
+        sorted[f->first + f->count++] = b->samples[i];
     }
-    sample_t *t = b->samples;
-    size_t tcap = b->capsample;
-    b->samples = b->scratch;
-    b->capsample = b->capscratch;
-    b->scratch = t;
-    b->capscratch = tcap;
+    free(b->samples);
+    b->bytes -= (b->capsample - b->nsample) * sizeof(sample_t);
+    b->samples = sorted;
+    b->capsample = b->nsample;
+    /* The label array is addressed by index: give its spare doubling slots back too (a
+     * shrinking realloc that fails leaves the array as it was). */
+    if (b->nlabel > 0 && b->nlabel < b->caplabel) {
+        collect_label_t *l = realloc(b->labels, b->nlabel * sizeof(*l));
+        if (l != NULL) {
+            b->bytes -= (b->caplabel - b->nlabel) * sizeof(*l);
+            b->labels = l;
+            b->caplabel = b->nlabel;
+        }
+    }
     return 0;
 }
 

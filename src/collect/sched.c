@@ -41,7 +41,6 @@ typedef struct slot {
     uint64_t             next_ns;      /* CLOCK_MONOTONIC due time; guarded by c->run_lock */
     bool                 running;      /* a worker owns the slot; guarded by c->run_lock */
     collect_batch_t     *work;         /* owned by the running worker */
-    vigil_error_t        err;          /* the running worker's */
     pthread_mutex_t      lock;
     collect_batch_t     *latest;       /* guarded by lock */
     bool                 has_latest;   /* guarded by lock */
@@ -221,15 +220,16 @@ out_free:
     return rc;
 }
 
-/* One run of one collector, on whichever thread owns the slot's work batch. */
-static int slot_run(slot_t *s)
+/* One run of one collector, on whichever thread owns the slot's work batch; the failure's
+ * detail goes to *err (the caller's, on its stack). */
+static int slot_run(slot_t *s, vigil_error_t *err)
 {
     collect_t *c = s->c;
     struct timespec t0, t1;
     collect_batch_reset(s->work, collect_now(&c->env));
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    vigil_error_clear(&s->err);
-    int rc = s->def->collect(s->state, s->work, &s->err);
+    vigil_error_clear(err);
+    int rc = s->def->collect(s->state, s->work, err);
     if (rc == 0)
         rc = collect_batch_finish(s->work);
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -257,7 +257,7 @@ static int slot_run(slot_t *s)
     collect_batch_trim(s->work);
 
     if (rc != 0) {
-        const char *msg = s->err.message[0] ? s->err.message : vigil_strerror(rc);
+        const char *msg = err->message[0] ? err->message : vigil_strerror(rc);
         /* A collector failing every second must not flood the log: warn on the first failure
          * of a streak, then debug. */
         if (!s->failing)
@@ -357,7 +357,8 @@ static void *worker_main(void *arg)
         if (s != NULL && s->next_ns <= now) {
             s->running = true;
             pthread_mutex_unlock(&c->run_lock);
-            slot_run(s);
+            vigil_error_t why; /* on the worker's stack: 512 bytes per slot less */
+            slot_run(s, &why);
             now = mono_ns();
             pthread_mutex_lock(&c->run_lock);
             s->running = false;
@@ -579,11 +580,12 @@ int collect_run_once(collect_t *c, const char *name, buf_t *out, vigil_error_t *
             continue;
         if (!s->inited)
             return vigil_error_set(err, VIGIL_ESTATE, "collector \"%s\" is disabled", name);
-        int rc = slot_run(s);
+        vigil_error_t why;
+        int rc = slot_run(s, &why);
         if (rc == 0 && out != NULL)
             rc = expose_slot(s, false, out);
         else if (rc != 0 && err != NULL) {
-            *err = s->err;
+            *err = why;
             err->code = rc;
         }
         if (rc != 0 && first_rc == 0)
