@@ -153,7 +153,7 @@ int monitor_service_start(monitor_service_t **out, const config_t *cfg, vigil_re
     mc.gpu_fn = monitor_gpu_available(svc->gpu, NULL) ? monitor_gpu_usage : NULL;
     mc.gpu_ctx = svc->gpu;
     mc.registry = reg;
-    mc.health = health;  /* the agent's health thread runs the checks */
+    mc.health = health;  /* the agent's housekeeping thread runs the checks */
     mc.log = log_hook;
     mc.log_ctx = log;
     rc = vigil_monitor_create(&mc, &svc->monitor, err);

@@ -25,7 +25,7 @@
  *
  * Lifecycle in agent.c: monitor_service_start() after the collectors and before the HTTP
  * server (the routes need the service); monitor_service_stop() after the HTTP server and the
- * health thread have stopped, and before the registry, health checker and collectors are
+ * housekeeping thread have stopped, and before the registry, health checker and collectors are
  * freed (its checks and thread use them).
  */
 #ifndef VIGIL_AGENT_MONITOR_ROUTES_H
