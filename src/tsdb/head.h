@@ -22,7 +22,7 @@
 #define HEAD_CHUNK_SAMPLES 120
 #define HEAD_CHUNK_BYTES   1024
 #define HEAD_BLOCK_RANGE   (INT64_C(2) * 3600 * 1000) /* chunks never span a multiple of this */
-#define HEAD_STRIPES       256                       /* series-map stripes (a power of two) */
+#define HEAD_STRIPES       64                        /* series-map stripes (a power of two) */
 #define HEAD_PAGE_BITS     12                        /* series table pages of 4096 slots */
 
 typedef struct head_sample {
