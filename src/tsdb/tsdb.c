@@ -5,21 +5,26 @@
  *
  * Write path: tsdb_appender_add() validates the labels, finds or creates the series (a new
  * series logs its WAL series record from the head's creation hook, before anyone can append to
- * it), appends the sample to the head under the series lock and remembers (ref, t, v).
- * tsdb_appender_commit() encodes what it remembered as one samples record, logs it and, for
- * TSDB_SYNC, waits for the group commit that covers it. Only accepted samples are logged, so
- * replay never resurrects a rejected one.
+ * it), appends the sample to the head under the series lock and remembers (ref, t, v), in
+ * order or out of order as the head took it. tsdb_appender_commit() encodes what it remembered
+ * as a samples record and an out-of-order samples record, logs them and, for TSDB_SYNC, waits
+ * for the group commit that covers them. Only accepted samples are logged, so replay never
+ * resurrects a rejected one. Each chunk the head cuts is logged whole by the head's chunk hook
+ * (log_chunk), under the series lock.
  *
- * Replay: blocks are mapped first (the head's minimum valid time becomes the newest block's
- * end, so replayed samples they already hold are skipped). Series records map WAL refs to head
- * series (a temporary array indexed by ref, refs being dense, with a hash map for the rest; both
- * dropped after open). wal_open's thread reads, checks and decodes the records and creates the
- * series; samples and checkpoint chunks go to replay workers (one per CPU, up to 8), each owning
- * the series of one shard and appending them in log order, bucketed for the cache (see
- * replay_worker_t), through head_append(replay = true) without the series lock: it files
- * samples that arrive out of order (two appenders to one series can log in either order) in
- * the out-of-order buffer instead of rejecting them, and ignores exact duplicates. Design and
- * numbers: docs/format/wal.md, "Replay performance".
+ * Replay, in two passes (docs/format/wal.md, "Two passes"): blocks are mapped first (the head's
+ * minimum valid time becomes the newest block's end, so replayed samples they already hold are
+ * skipped). Pass 1 (wal_open, with its scanner thread checking files ahead) creates the series
+ * of series records, mapping WAL refs to head series (a temporary array indexed by ref, refs
+ * being dense, with a hash map for the rest; both dropped after open), and takes chunk records
+ * whole; samples records are deferred. Pass 2 (wal_replay_deferred) reads only the samples
+ * records and samples no chunk record covers and stages them for the replay workers (one per
+ * CPU, up to 8), each owning the series of one shard and appending them in log order, bucketed
+ * for the cache (see replay_worker_t), through head_append(replay = true) without the series
+ * lock: it files samples that arrive out of order (two appenders to one series can log in
+ * either order) in the out-of-order buffer instead of rejecting them, and ignores exact
+ * duplicates; what it files out of order, and the chunks it cuts, are logged again so that a
+ * later replay, which may skip their records, keeps them. Numbers: "Replay performance".
  *
  * Compaction: see compact.c.
  */

@@ -16,7 +16,9 @@
  * the end or cap, CRC mismatch, unparseable payload) is logged with segment and offset and the
  * segment is truncated there; replay goes on with the next segment. A zero-filled remainder is
  * the end. A segment with a short or bad header is logged and removed; one with no records is
- * removed silently.
+ * removed silently. A scanner thread maps the files and checks framing and CRCs ahead of the
+ * thread handing records to the caller (replay_files). Records the caller defers (WAL_DEFER)
+ * are handed over again, from the mapped files, by wal_replay_deferred().
  *
  * Group commit: wal_log() appends a framed record to `pending` under the mutex and returns its
  * end LSN (bytes logged since open). wal_sync(lsn) makes one thread the leader: it swaps
