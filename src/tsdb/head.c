@@ -10,9 +10,11 @@
  *                       lookup holds it for a probe. Striping by hash keeps appenders on
  *                       different series from meeting on one lock.
  *   3. symtab.lock, index.lock   reader-writer locks, written only during creation.
- *   4. series.mu        per series: append, out-of-order insert, snapshot. Held for one sample
- *                       (appenders) or one copy (readers), never while taking another lock.
- *   (the WAL's mutex is a leaf, taken under 1-2 by the creation hook.)
+ *   4. series.mu        per series (a 4-byte futex lock, slock.h): append, out-of-order insert,
+ *                       snapshot. Held for one sample (appenders) or one copy (readers), never
+ *                       while taking another lock but the WAL's.
+ *   (the WAL's mutex is a leaf, taken under 1-2 by the creation hook and under 4 by the chunk
+ *   hook, which logs each chunk the head cuts.)
  *   0. head.gc_lock     outermost: appenders hold it for reading from their first add until
  *                       their commit (head_pin); series garbage collection holds it for
  *                       writing while it unlinks series, and only ever try-locks it.
