@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* ---- params.c: percent-decoding and application/x-www-form-urlencoded lists */
 
@@ -106,6 +107,73 @@ int http_route_match(const http_croute_t *r, const char *path, size_t len,
 
 /* Frees the values in `pp` and empties it. */
 void http_path_params_free(http_path_params_t *pp);
+
+/* ---- wire.c: request heads and chunked bodies, without I/O */
+
+/* One request header, pointing into the head buffer that http_head_parse was given. */
+typedef struct http_field {
+    const char *name;
+    const char *value;   /* optional whitespace around it removed */
+} http_field_t;
+
+/* A parsed request head. Strings point into the caller's buffer; `fields` is the one
+ * allocation, freed by http_head_free. */
+typedef struct http_head {
+    const char   *method;             /* "GET"; any token */
+    const char   *target;             /* the request target as sent: "/api/v1/query?x=1" */
+    int           minor;              /* HTTP/1.<minor>: 0 or 1 */
+    http_field_t *fields;             /* in the order sent, repeats kept */
+    size_t        field_count;
+    /* Framing and connection handling, from the fields: */
+    bool          has_content_length;
+    uint64_t      content_length;
+    bool          chunked;            /* Transfer-Encoding: chunked */
+    bool          keep_alive;         /* the connection may carry another request */
+    bool          expect_continue;    /* the client waits for "100 Continue" (HTTP/1.1) */
+} http_head_t;
+
+/*
+ * How many bytes at the start of `buf` make a complete request head: up to and including the
+ * empty line that ends it (CRLF or bare LF line ends; empty lines before the request line
+ * count as part of it). 0 while the empty line has not arrived.
+ */
+size_t http_head_length(const char *buf, size_t len);
+
+/*
+ * Parses a request head of `len` bytes in place: `buf` must have room for one more byte, and
+ * its line ends are overwritten with NULs. Returns 0; or an HTTP status to answer with (400
+ * malformed, 417 unknown Expect, 501 a transfer coding other than chunked, 505 not HTTP/1.x)
+ * with the reason in `err`; or VIGIL_ENOMEM. Call http_head_free afterwards in every case.
+ */
+int http_head_parse(char *buf, size_t len, http_head_t *head, vigil_error_t *err);
+
+/* Frees what http_head_parse allocated; the strings stay the caller's. */
+void http_head_free(http_head_t *head);
+
+/* The value of the first field named `name` (case-insensitive), or NULL. */
+const char *http_head_field(const http_head_t *head, const char *name);
+
+/* Decoder state of one chunked body; zero it before the first byte. */
+typedef struct http_chunked {
+    int      state;
+    uint64_t left;      /* data bytes left in the current chunk, or the size being read */
+    unsigned digits;    /* hex digits of the size read so far */
+    unsigned line;      /* bytes of the current size line */
+    unsigned trailer;   /* bytes of the trailer section */
+    uint64_t offset;    /* bytes of the body consumed, for error messages */
+    bool     failed;
+} http_chunked_t;
+
+/*
+ * Decodes the next bytes of a chunked body. Consumes *used bytes of `in` and sets *data and
+ * *data_len to the run of chunk data among them (pointing into `in`; length 0 when there was
+ * none): call again with the rest. Returns 0 while more body is to come, 1 once the last
+ * chunk and its trailers have been consumed (bytes after them are the next request's), or
+ * VIGIL_EPARSE with the byte offset in `err`; after an error every call fails. A call that
+ * returns 0 for a non-empty `in` has consumed at least one byte of it.
+ */
+int http_chunked_decode(http_chunked_t *c, const char *in, size_t n, size_t *used,
+                        const char **data, size_t *data_len, vigil_error_t *err);
 
 /* ---- response.c */
 
