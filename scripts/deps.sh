@@ -10,7 +10,6 @@ cmake
 pkg-config
 curl
 python3
-libmicrohttpd-dev
 libcurl4-openssl-dev
 libyaml-dev
 libjansson-dev

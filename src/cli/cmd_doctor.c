@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,8 +175,8 @@ static doctor_verdict_t check_libraries(const doctor_args_t *a, char *detail, si
      * curl_loader_version() prints no warning of its own. */
     const char *why;
     const char *curl = curl_loader_version(&why);
-    snprintf(detail, n, "libmicrohttpd %s, libcurl %s, libyaml %s, jansson %s%s%s%s",
-             MHD_get_version(), curl, yaml_get_version_string(), jansson_version_str(),
+    snprintf(detail, n, "libcurl %s, libyaml %s, jansson %s%s%s%s",
+             curl, yaml_get_version_string(), jansson_version_str(),
              why != NULL ? " (libcurl: " : "", why != NULL ? why : "", why != NULL ? ")" : "");
     return DOCTOR_INFO;
 }

@@ -7,7 +7,6 @@
 #include "util/version.h"
 
 #include <jansson.h>
-#include <microhttpd.h>
 #include <stdio.h>
 #include <yaml.h>
 
@@ -16,7 +15,6 @@ int cmd_version(int argc, char **argv)
     if (argc > 1)
         return cli_usage_error(cli_find("version"), "version: unexpected argument '%s'", argv[1]);
     printf("vigil %s (revision %s)\n", VIGIL_VERSION, VIGIL_REVISION);
-    printf("  libmicrohttpd %s\n", MHD_get_version());
     /* A missing libcurl shows here, once: curl_loader_version() prints no warning of its own. */
     printf("  libcurl       %s\n", curl_loader_version(NULL));
     printf("  libyaml       %s\n", yaml_get_version_string());

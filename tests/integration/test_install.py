@@ -77,9 +77,8 @@ class Install(unittest.TestCase):
             libs = subprocess.run(pkg + ["--libs", "vigil"], env=env, check=True,
                                   capture_output=True, text=True).stdout.split()
             if mode == "static":
-                # The archive itself (-lvigil prefers the .so), with its dependencies shared:
-                # a fully static libmicrohttpd drags in GnuTLS's whole static closure.
-                deps = subprocess.run(["pkg-config", "--libs", "libmicrohttpd", "jansson"],
+                # The archive itself (-lvigil prefers the .so), with its dependencies shared.
+                deps = subprocess.run(["pkg-config", "--libs", "jansson"],
                                       check=True, capture_output=True, text=True).stdout.split()
                 libs = [os.path.join(prefix, libdir, "libvigil.a")] + deps + ["-lpthread", "-lm"]
             exe = os.path.join(self.tmp, "prog-" + mode)
