@@ -1,12 +1,12 @@
 /*
- * http.h - the HTTP server layer of vigil: libmicrohttpd underneath, a route table on top.
+ * http.h - the HTTP server layer of vigil: an HTTP/1.1 server of its own, a route table on top.
  *
  * The agent (`vigil run`) and libvigil's embedded exporter both serve HTTP through this one
  * interface. It depends only on util/ and log/; request counting and latency histograms are
  * the caller's business, through the on_request_done observer.
  *
  * Life of a request (the full story is in docs/http-server.md):
- *   1. MHD reads the request line and headers (bounded by max_header_bytes).
+ *   1. The server reads the request line and headers (bounded by max_header_bytes).
  *   2. The path is percent-decoded segment by segment and matched against the route table in
  *      table order. No route for the path: 404. A route for the path but not for the method:
  *      405 with an Allow header. Both carry the Prometheus API error envelope
@@ -20,8 +20,8 @@
  *   6. When the response has gone out (or the connection died), on_request_done is told the
  *      handler name, the status and the duration.
  *
- * Threading contract: handlers and the observer run on the server's worker threads (MHD's
- * thread pool, `threads` of them), several at once for different connections, never twice at
+ * Threading contract: handlers and the observer run on the server's worker threads
+ * (`threads` epoll loops), several at once for different connections, never twice at
  * once for the same connection. A connection stays on one worker, so a slow handler delays the
  * other connections of that worker: handlers should finish in bounded time and may poll
  * http_request_cancelled() to give up early (client gone, or server stopping). Everything a
@@ -39,8 +39,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Methods, as a bitmask for route tables. A route that allows GET also answers HEAD (MHD
- * sends the headers of the GET response without its body), as Go's ServeMux does. */
+/* Methods, as a bitmask for route tables. A route that allows GET also answers HEAD (the
+ * server sends the headers of the GET response without its body), as Go's ServeMux does. */
 enum http_method {
     HTTP_GET     = 1u << 0,
     HTTP_HEAD    = 1u << 1,
@@ -125,12 +125,13 @@ typedef struct http_server_options {
                                                   port 0 picks a free port. Required. */
     unsigned             threads;              /* worker threads [4]; at most
                                                   max_connections */
-    unsigned             max_connections;      /* concurrent connections [512], split evenly
-                                                  between the workers by MHD */
-    unsigned             connection_timeout_s; /* idle keep-alive timeout [30] */
+    unsigned             max_connections;      /* concurrent connections [512], all workers
+                                                  together; more are closed at accept */
+    unsigned             connection_timeout_s; /* seconds without progress before a
+                                                  connection is closed [30] */
     size_t               max_body_bytes;       /* request body cap, else 413 [4 MiB] */
-    size_t               max_header_bytes;     /* per-connection memory for request line and
-                                                  headers (MHD's memory pool) [64 KiB] */
+    size_t               max_header_bytes;     /* request line and headers, else 414 or 431
+                                                  [64 KiB] */
     size_t               max_response_bytes;   /* cap of http_response_t.body [256 MiB] */
     const http_route_t  *routes;
     size_t               route_count;
@@ -143,7 +144,7 @@ typedef struct http_server_options {
  * Validates the route table, binds `opts->listen` and starts the worker threads. On success
  * *out is the running server, owned by the caller and freed with http_server_stop(). Errors:
  * VIGIL_EINVAL (bad listen address or route pattern, message names it), VIGIL_EBUSY (address
- * in use), VIGIL_ESYS (other socket errors, or MHD refused to start), VIGIL_ENOMEM. Bind
+ * in use), VIGIL_ESYS (other socket errors, epoll, threads), VIGIL_ENOMEM. Bind
  * failures read "listen 127.0.0.1:9470: Address already in use". Nothing runs and nothing is
  * left allocated after a failure.
  */

@@ -1,7 +1,8 @@
 /*
  * http_int.h - internals of the HTTP server shared between its files (and its tests and the
  * fuzz target): percent-decoding, the query/form parameter list, route patterns and the listen
- * socket. Nothing here touches libmicrohttpd except server.c.
+ * socket, and the wire format (request heads, chunked bodies). Only server.c does I/O on
+ * connections.
  */
 #ifndef VIGIL_HTTP_INT_H
 #define VIGIL_HTTP_INT_H
@@ -195,7 +196,7 @@ int http_listen_split(const char *listen, char *host, size_t host_size, unsigned
 
 /*
  * Opens a non-blocking, close-on-exec TCP socket listening on `listen`. On success *fd is the
- * socket, owned by the caller (close(2); or handed to MHD, which closes it on stop) and *port
+ * socket, owned by the caller (close(2); the server closes it on stop) and *port
  * the bound port. A name with several addresses binds the first that works, IPv4 first; ""
  * binds all interfaces, dual-stack where IPv6 exists. Errors are described in `err` as
  * "listen <address>: <system error>".

@@ -1,10 +1,9 @@
 /*
  * listen.c - parsing listen addresses and opening the listening socket (see http_int.h).
  *
- * The server binds its own socket and hands it to MHD (MHD_OPTION_LISTEN_SOCKET) instead of
- * letting MHD bind: MHD_start_daemon reports a failed bind only as NULL, while the operator
- * needs "listen 127.0.0.1:9470: Address already in use". It also lets one code path serve
- * IPv4, IPv6 and names, and read the real port back when port 0 was asked for.
+ * Binding here, apart from the workers, gives the operator "listen 127.0.0.1:9470: Address
+ * already in use" and lets `vigil doctor` probe an address without starting a server. One
+ * code path serves IPv4, IPv6 and names, and reads the real port back for port 0.
  */
 #include "http/http_int.h"
 

@@ -2,7 +2,7 @@
  * params.c - percent-decoding and the query-string / urlencoded-form parser (see http_int.h).
  *
  * This is the one parser in the HTTP layer that reads untrusted bytes before any handler does,
- * so it is self-contained (no MHD, no logging) and has a fuzz target, fuzz/fuzz_http_params.c.
+ * so it is self-contained (no I/O, no logging) and has a fuzz target, fuzz/fuzz_http_params.c.
  * Semantics follow Go's net/url.ParseQuery because Prometheus API clients (Grafana, promtool,
  * client_golang) are written against it.
  */

@@ -1,7 +1,7 @@
 /*
  * response.c - what handlers fill: status, content type, capped body, a few extra headers
- * (see http.h). Nothing here knows about libmicrohttpd; server.c turns the struct into an
- * MHD response after the handler returns.
+ * (see http.h). server.c turns the struct into the status line, headers and
+ * body it sends after the handler returns.
  */
 #include "http/http_int.h"
 
