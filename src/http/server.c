@@ -24,8 +24,9 @@
  *                is freed, and the connection goes back to CONN_HEAD (pipelined bytes already
  *                read are parsed at once) or closes.
  *   CONN_LINGER  closing after an answer while the client may still be sending (a refused
- *                body): our side is shut down and what arrives is read and dropped for a
- *                moment, so the client reads the answer instead of a reset.
+ *                body, or bytes sent after asking to close): our side is shut down and what
+ *                arrives is read and dropped for a moment, so the client reads the answer
+ *                instead of a reset.
  *
  * Every connection has a deadline: connection_timeout_s after its last progress (LINGER_MS
  * while lingering). Each loop turn sleeps until the nearest one and closes what has expired.
@@ -116,7 +117,6 @@ struct conn {
     bool             active;          /* `req` holds a request */
     bool             want_out;        /* registered for EPOLLOUT instead of EPOLLIN */
     bool             close_after;     /* close once the response is out */
-    bool             body_unread;     /* closing with body bytes the client may still send */
     int64_t          deadline_ms;
     size_t           lingered;        /* bytes dropped while lingering */
     /* input: bytes read and not yet consumed */
@@ -516,7 +516,6 @@ static enum step conn_respond_pending(conn_t *c)
 static enum step conn_respond_early(conn_t *c)
 {
     c->close_after = true;
-    c->body_unread = true;
     return conn_respond_pending(c);
 }
 
@@ -529,12 +528,10 @@ static enum step conn_after_response(conn_t *c)
     c->out_head = c->out_body = NULL;
     c->out_head_len = c->out_body_len = c->out_off = 0;
     if (c->close_after) {
-        if (!c->body_unread) {
-            conn_close(c);
-            return STEP_CLOSED;
-        }
-        /* The client may be sending still: half-close, then read and drop what comes until
-         * it closes too, so it reads our answer instead of a connection reset. */
+        /* The client may be sending still (a refused body; a stray CRLF or a request after
+         * "Connection: close"). close() with unread input sends a reset, which makes the
+         * kernel drop the part of our answer not yet transmitted: half-close instead, then
+         * read and drop what comes until the client closes too (RFC 9112 §9.6). */
         shutdown(c->fd, SHUT_WR);
         c->state = CONN_LINGER;
         c->deadline_ms = now_ms() + LINGER_MS;
