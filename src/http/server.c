@@ -820,8 +820,12 @@ static enum step conn_process(conn_t *c)
             if (len == 0 && c->in_len <= srv->max_header)
                 return STEP_WAIT;
             if (len == 0 || len > srv->max_header) {
-                /* Which part overflowed decides the status, as Go and MHD answer. */
-                bool line_done = memchr(c->in, '\n', srv->max_header) != NULL;
+                /* Which part overflowed decides the status, as Go and MHD answer; empty
+                 * lines before the request line are not it. */
+                size_t skip = 0;
+                while (skip < srv->max_header && (c->in[skip] == '\r' || c->in[skip] == '\n'))
+                    skip++;
+                bool line_done = memchr(c->in + skip, '\n', srv->max_header - skip) != NULL;
                 set_pending(&c->req, line_done ? 431 : 414,
                             line_done ? "request_header_fields_too_large" : "uri_too_long",
                             "request %s exceeds the limit of %zu bytes",
@@ -998,7 +1002,8 @@ static void *worker_main(void *arg)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            log_error(srv->log, "http", "epoll_wait failed; worker stops", LF_STR("error", strerror(errno)));
+            log_error(srv->log, "http", "epoll_wait failed; worker stops",
+                      LF_STR("error", strerror(errno)));
             break;
         }
         for (int i = 0; i < n; i++) {

@@ -749,14 +749,14 @@ static void test_chunked_body_malformed(void **state)
 
 /* Sends a head of more than HEADER_CAP bytes and expects `status_line`, then EOF: the server
  * half-closes and keeps reading, so the answer arrives instead of a reset. */
-static void expect_head_too_large(fixture_t *f, bool in_request_line, const char *status_line,
-                                  const char *type)
+static void expect_head_too_large(fixture_t *f, const char *prefix, bool in_request_line,
+                                  const char *status_line, const char *type)
 {
     size_t n = HEADER_CAP * 2;
     char *req = malloc(n + 128);
     assert_non_null(req);
-    int k = snprintf(req, 128, in_request_line ? "GET /ok?q=" : "GET /ok HTTP/1.1\r\nHost: x\r\n"
-                                                                "X-Big: ");
+    int k = snprintf(req, 128, "%s%s", prefix,
+                     in_request_line ? "GET /ok?q=" : "GET /ok HTTP/1.1\r\nHost: x\r\nX-Big: ");
     memset(req + k, 'a', n);
     size_t len = (size_t)k + n;
     len += (size_t)snprintf(req + len, n + 128 - len, "%s",
@@ -780,9 +780,11 @@ static void expect_head_too_large(fixture_t *f, bool in_request_line, const char
 static void test_head_too_large(void **state)
 {
     fixture_t *f = *state;
-    expect_head_too_large(f, true, "HTTP/1.1 414 URI Too Long", "uri_too_long");
-    expect_head_too_large(f, false, "HTTP/1.1 431 Request Header Fields Too Large",
+    expect_head_too_large(f, "", true, "HTTP/1.1 414 URI Too Long", "uri_too_long");
+    expect_head_too_large(f, "", false, "HTTP/1.1 431 Request Header Fields Too Large",
                           "request_header_fields_too_large");
+    /* Empty lines before the request line are skipped, not taken for its end. */
+    expect_head_too_large(f, "\r\n\r\n", true, "HTTP/1.1 414 URI Too Long", "uri_too_long");
 }
 
 /* The server closes the connection: an orderly EOF, neither data nor a timeout. */
