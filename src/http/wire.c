@@ -121,7 +121,9 @@ static int parse_request_line(char *line, http_head_t *h, vigil_error_t *err)
         vigil_error_set(err, VIGIL_ENOTSUP, "HTTP version %s not supported", version);
         return 505;
     }
-    h->minor = version[7] - '0';
+    /* RFC 9110 §2.5: a later 1.x is handled as the highest minor we implement, so the
+     * answer and the connection rules are HTTP/1.1's. */
+    h->minor = version[7] == '0' ? 0 : 1;
     return 0;
 }
 
