@@ -170,7 +170,8 @@ typedef struct http_chunked {
  * *data_len to the run of chunk data among them (pointing into `in`; length 0 when there was
  * none): call again with the rest. Returns 0 while more body is to come, 1 once the last
  * chunk and its trailers have been consumed (bytes after them are the next request's), or
- * VIGIL_EPARSE with the byte offset in `err`; after an error every call fails. A call that
+ * VIGIL_EPARSE with the byte offset in `err` (then *used is 0 and no data is handed
+ * out); after an error every call fails. A call that
  * returns 0 for a non-empty `in` has consumed at least one byte of it.
  */
 int http_chunked_decode(http_chunked_t *c, const char *in, size_t n, size_t *used,

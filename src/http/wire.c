@@ -163,7 +163,8 @@ static int parse_field(char *line, http_field_t *f, vigil_error_t *err)
     return 0;
 }
 
-/* Content-Length: one decimal number; repeats (in one header or several) must agree. */
+/* Content-Length: one decimal number. Repeated headers must agree; a list in one header
+ * ("5, 5") is refused, as Go refuses it. */
 static int take_content_length(http_head_t *h, const char *v, vigil_error_t *err)
 {
     uint64_t n = 0;
@@ -319,8 +320,8 @@ static int chunk_error(http_chunked_t *c, vigil_error_t *err, const char *what)
                            (unsigned long long)c->offset);
 }
 
-int http_chunked_decode(http_chunked_t *c, const char *in, size_t n, size_t *used,
-                        const char **data, size_t *data_len, vigil_error_t *err)
+static int chunked_decode(http_chunked_t *c, const char *in, size_t n, size_t *used,
+                          const char **data, size_t *data_len, vigil_error_t *err)
 {
     *used = 0;
     *data = NULL;
@@ -330,6 +331,7 @@ int http_chunked_decode(http_chunked_t *c, const char *in, size_t n, size_t *use
     size_t i = 0;
     while (i < n && c->state != CH_DONE) {
         char ch = in[i];
+        int was = c->state; /* the limits count bytes by the part they were read in */
         switch (c->state) {
         case CH_SIZE: {
             int v = hex_value(ch);
@@ -430,12 +432,10 @@ int http_chunked_decode(http_chunked_t *c, const char *in, size_t n, size_t *use
         default:
             return chunk_error(c, err, "internal decoder state");
         }
-        if (c->state == CH_EXT || c->state == CH_SIZE_WS || c->state == CH_SIZE ||
-            c->state == CH_SIZE_LF) {
+        if (was == CH_EXT || was == CH_SIZE_WS || was == CH_SIZE) {
             if (++c->line > CHUNK_LINE_MAX)
                 return chunk_error(c, err, "chunk size line too long");
-        } else if (c->state == CH_TRAILER_LINE || c->state == CH_TRAILER ||
-                   c->state == CH_END_LF) {
+        } else if (was == CH_TRAILER_LINE || was == CH_TRAILER || was == CH_END_LF) {
             if (++c->trailer > CHUNK_TRAILER_MAX)
                 return chunk_error(c, err, "trailers too long");
         }
@@ -444,4 +444,17 @@ int http_chunked_decode(http_chunked_t *c, const char *in, size_t n, size_t *use
     }
     *used = i;
     return c->state == CH_DONE ? 1 : 0;
+}
+
+int http_chunked_decode(http_chunked_t *c, const char *in, size_t n, size_t *used,
+                        const char **data, size_t *data_len, vigil_error_t *err)
+{
+    int rc = chunked_decode(c, in, n, used, data, data_len, err);
+    if (rc < 0) {
+        /* Data decoded before the error in this call is not handed out: the body is bad. */
+        *used = 0;
+        *data = NULL;
+        *data_len = 0;
+    }
+    return rc;
 }

@@ -689,6 +689,18 @@ static void test_chunked_errors(void **state)
     assert_int_equal(d->rc, 1);
     assert_int_equal(d->consumed, n);
 
+    /* The limit is the same for every size line: the line end of the chunk before does not
+     * count towards the next one (4095 bytes and its CR are the most a line may hold). */
+    for (int second = 0; second < 2; second++) {
+        n = (size_t)sprintf(big, "%s1;", second ? "1\r\nA\r\n" : "");
+        memset(big + n, 'x', 4093);
+        n += 4093;
+        n += (size_t)sprintf(big + n, "\r\nB\r\n0\r\n\r\n");
+        decode_steps(big, n, 0, d);
+        assert_int_equal(d->rc, 1);
+        assert_int_equal(d->consumed, n);
+    }
+
     /* Trailers past 64 KiB are refused, not buffered forever. */
     n = (size_t)sprintf(big, "0\r\n");
     while (n < (65u << 10))
@@ -717,8 +729,12 @@ static void test_chunked_fails_for_good(void **state)
     vigil_error_t err;
     assert_int_equal(http_chunked_decode(&c, S("5\r\nhel"), &used, &data, &data_len, &err), 0);
     assert_int_equal(data_len, 3);
+    /* "lo" completes the chunk in the failing call, yet none of it is handed out. */
     assert_int_equal(http_chunked_decode(&c, S("loX"), &used, &data, &data_len, &err),
                      VIGIL_EPARSE);
+    assert_int_equal(used, 0);
+    assert_null(data);
+    assert_int_equal(data_len, 0);
     assert_string_equal(err.message, "chunked body: chunk data longer than its size at byte 8");
     /* Valid bytes after the error change nothing: the stream's framing is lost. */
     for (int i = 0; i < 3; i++) {
