@@ -2,10 +2,12 @@
  * server.c - the HTTP/1.1 server: worker threads, connections, the life of a request, and the
  * request accessors (see http.h for the contract, docs/http-server.md for the tour).
  *
- * Threads. `threads` workers each run an epoll loop over the connections they accepted. The
+ * Threads. `threads` workers each run an epoll loop over the connections they own. The
  * listening socket sits in every worker's epoll set with EPOLLEXCLUSIVE, so a new connection
- * wakes one worker, which keeps it for its whole life; an eventfd in every set wakes them all
- * for stop. A worker with no connection sleeps in epoll_wait with no timeout.
+ * wakes one idle worker; it accepts it and places it on the least loaded worker (not inside a
+ * handler, then fewest connections), through that worker's hand-off queue and eventfd. A
+ * connection stays on its worker for its whole life. One more eventfd, in every set, wakes
+ * them all for stop. A worker with no connection sleeps in epoll_wait with no timeout.
  *
  * One connection, one request at a time, all on its worker:
  *
@@ -136,12 +138,21 @@ struct conn {
 };
 
 struct worker {
-    http_server_t *srv;
-    pthread_t      thread;
-    int            epfd;
-    conn_t        *conns;
-    bool           accepting;         /* the listening socket is in epfd */
-    int64_t        accept_resume_ms;  /* when !accepting: when to add it back */
+    http_server_t  *srv;
+    pthread_t       thread;
+    int             epfd;
+    conn_t         *conns;
+    bool            accepting;         /* the listening socket is in epfd */
+    int64_t         accept_resume_ms;  /* when !accepting: when to add it back */
+    /* What the accepting worker reads to place a new connection (see worker_accept). */
+    atomic_uint     load;              /* connections owned, plus those handed over */
+    atomic_bool     busy;              /* inside a handler */
+    /* Connections accepted by another worker for this one: fds under handoff_lock, and an
+     * eventfd in epfd that says some are waiting. */
+    int             wake_fd;
+    pthread_mutex_t handoff_lock;
+    int            *handoff;
+    size_t          handoff_len, handoff_cap;
 };
 
 struct http_server {
@@ -285,6 +296,7 @@ static void conn_close(conn_t *c)
     free(c->out_head);
     free(c->out_body);
     free(c);
+    atomic_fetch_sub(&w->load, 1);
     atomic_fetch_sub(&w->srv->conn_count, 1);
 }
 
@@ -758,7 +770,9 @@ static enum step conn_finish(conn_t *c)
     }
     http_response_t resp;
     http_response_init(&resp, srv->max_response);
+    atomic_store(&c->w->busy, true);
     rc = req->route->handler(req, &resp, req->route->ctx);
+    atomic_store(&c->w->busy, false);
     if (rc != 0) {
         log_warn(srv->log, "http", "handler failed", LF_STR("handler", req->handler_name),
                  LF_STR("path", req->path), LF_STR("error", vigil_strerror(rc)));
@@ -911,10 +925,98 @@ static void conn_event(conn_t *c, uint32_t events)
 
 /* ---- workers */
 
+/* Takes `fd` into `w`'s epoll set and connection list; `w->load` already counts it. On
+ * failure the descriptor is closed and the counts given back. */
+static void worker_adopt(worker_t *w, int fd)
+{
+    conn_t *c = calloc(1, sizeof(*c));
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+    if (c == NULL || epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        free(c);
+        close(fd);
+        atomic_fetch_sub(&w->load, 1);
+        atomic_fetch_sub(&w->srv->conn_count, 1);
+        return;
+    }
+    c->w = w;
+    c->fd = fd;
+    c->state = CONN_HEAD;
+    c->next = w->conns;
+    if (w->conns != NULL)
+        w->conns->prev = c;
+    w->conns = c;
+    conn_touch(c);
+}
+
+/* The worker a new connection should go to: one not inside a handler, then the one with the
+ * fewest connections, `self` when it ties. */
+static worker_t *least_loaded(http_server_t *srv, worker_t *self)
+{
+    worker_t *best = self;
+    unsigned best_key = atomic_load(&self->load);
+    for (unsigned i = 0; i < srv->worker_count; i++) {
+        worker_t *w = &srv->workers[i];
+        /* Busy workers sort after idle ones: a long query should not get company. */
+        unsigned key = atomic_load(&w->load) + (atomic_load(&w->busy) ? srv->max_conn : 0);
+        if (key < best_key) {
+            best = w;
+            best_key = key;
+        }
+    }
+    return best;
+}
+
+/* Queues `fd` for `to` and wakes it. false when out of memory (the caller keeps it). */
+static bool handoff_push(worker_t *to, int fd)
+{
+    pthread_mutex_lock(&to->handoff_lock);
+    bool ok = true;
+    if (to->handoff_len == to->handoff_cap) {
+        size_t cap = to->handoff_cap ? to->handoff_cap * 2 : 8;
+        int *p = realloc(to->handoff, cap * sizeof(*p));
+        if (p == NULL) {
+            ok = false;
+        } else {
+            to->handoff = p;
+            to->handoff_cap = cap;
+        }
+    }
+    if (ok)
+        to->handoff[to->handoff_len++] = fd;
+    pthread_mutex_unlock(&to->handoff_lock);
+    uint64_t one = 1;
+    if (ok && write(to->wake_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
+        log_warn(to->srv->log, "http", "could not wake a worker", LF_STR("error", strerror(errno)));
+    return ok;
+}
+
+/* Adopts the connections other workers handed to this one. */
+static void worker_take_handoffs(worker_t *w)
+{
+    uint64_t n;
+    if (read(w->wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+        log_warn(w->srv->log, "http", "reading a worker's eventfd failed",
+                 LF_STR("error", strerror(errno)));
+    pthread_mutex_lock(&w->handoff_lock);
+    int *fds = w->handoff;
+    size_t len = w->handoff_len;
+    w->handoff = NULL;
+    w->handoff_len = w->handoff_cap = 0;
+    pthread_mutex_unlock(&w->handoff_lock);
+    for (size_t i = 0; i < len; i++)
+        worker_adopt(w, fds[i]);
+    free(fds);
+}
+
+/*
+ * Accepts what is waiting and places each connection on the least loaded worker. The kernel
+ * wakes one idle worker per new connection (EPOLLEXCLUSIVE), but a burst of connections
+ * opened while every worker sleeps all lands on the first: without placing them, a dashboard's
+ * parallel queries would run one after another on one thread.
+ */
 static void worker_accept(worker_t *w)
 {
     http_server_t *srv = w->srv;
-    /* A bounded batch keeps one worker from taking every connection of a burst. */
     for (int i = 0; i < 16; i++) {
         int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -938,22 +1040,15 @@ static void worker_accept(worker_t *w)
         /* Whole responses go out in one sendmsg; Nagle would only hold back their tail. */
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        conn_t *c = calloc(1, sizeof(*c));
-        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-        if (c == NULL || epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            free(c);
-            close(fd);
-            atomic_fetch_sub(&srv->conn_count, 1);
-            continue;
+        worker_t *to = least_loaded(srv, w);
+        atomic_fetch_add(&to->load, 1);
+        if (to != w && !handoff_push(to, fd)) {
+            atomic_fetch_sub(&to->load, 1);
+            atomic_fetch_add(&w->load, 1);
+            to = w;
         }
-        c->w = w;
-        c->fd = fd;
-        c->state = CONN_HEAD;
-        c->next = w->conns;
-        if (w->conns != NULL)
-            w->conns->prev = c;
-        w->conns = c;
-        conn_touch(c);
+        if (to == w)
+            worker_adopt(w, fd);
     }
 }
 
@@ -1012,6 +1107,8 @@ static void *worker_main(void *arg)
                 stop = true;
             else if (p == &srv->listen_fd)
                 worker_accept(w);
+            else if (p == &w->wake_fd)
+                worker_take_handoffs(w);
             else
                 conn_event(p, ev[i].events);
         }
@@ -1036,18 +1133,43 @@ static void free_server(http_server_t *srv)
     free(srv);
 }
 
-/* Stops and joins the first `started` workers, closing their epoll sets. */
+/* Stops and joins the first `started` workers, then releases every worker's descriptors,
+ * connections handed over but never adopted included. */
 static void stop_workers(http_server_t *srv, unsigned started)
 {
     atomic_store(&srv->stopping, true);
     uint64_t one = 1;
     if (write(srv->stop_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
-        log_error(srv->log, "http", "could not wake the workers", LF_STR("error", strerror(errno)));
+        log_error(srv->log, "http", "could not wake the workers",
+                  LF_STR("error", strerror(errno)));
     for (unsigned i = 0; i < started; i++)
         pthread_join(srv->workers[i].thread, NULL);
-    for (unsigned i = 0; i < srv->worker_count; i++)
-        if (srv->workers[i].epfd >= 0)
-            close(srv->workers[i].epfd);
+    for (unsigned i = 0; i < srv->worker_count; i++) {
+        worker_t *w = &srv->workers[i];
+        for (size_t k = 0; k < w->handoff_len; k++)
+            close(w->handoff[k]);
+        free(w->handoff);
+        if (w->wake_fd >= 0)
+            close(w->wake_fd);
+        if (w->epfd >= 0)
+            close(w->epfd);
+        pthread_mutex_destroy(&w->handoff_lock);
+    }
+}
+
+/* Sets up one worker's epoll set: the stop eventfd, its hand-off eventfd, the listener. */
+static int worker_init(http_server_t *srv, worker_t *w, vigil_error_t *err)
+{
+    w->srv = srv;
+    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct epoll_event stop_ev = { .events = EPOLLIN, .data.ptr = &srv->stop_fd };
+    struct epoll_event wake_ev = { .events = EPOLLIN, .data.ptr = &w->wake_fd };
+    if (w->epfd < 0 || w->wake_fd < 0 ||
+        epoll_ctl(w->epfd, EPOLL_CTL_ADD, srv->stop_fd, &stop_ev) != 0 ||
+        epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake_fd, &wake_ev) != 0 || !worker_listen(w))
+        return vigil_error_set(err, VIGIL_ESYS, "http server: epoll: %s", strerror(errno));
+    return 0;
 }
 
 static int start_workers(http_server_t *srv, unsigned threads, vigil_error_t *err)
@@ -1056,27 +1178,22 @@ static int start_workers(http_server_t *srv, unsigned threads, vigil_error_t *er
     if (srv->workers == NULL)
         return vigil_error_set(err, VIGIL_ENOMEM, "out of memory");
     srv->worker_count = threads;
-    for (unsigned i = 0; i < threads; i++)
-        srv->workers[i].epfd = -1;
-    unsigned started = 0;
+    for (unsigned i = 0; i < threads; i++) {
+        srv->workers[i].epfd = srv->workers[i].wake_fd = -1;
+        pthread_mutex_init(&srv->workers[i].handoff_lock, NULL);
+    }
+    /* Every worker can be handed connections as soon as the first one runs. */
     int rc = 0;
+    for (unsigned i = 0; i < threads && rc == 0; i++)
+        rc = worker_init(srv, &srv->workers[i], err);
+    unsigned started = 0;
     for (unsigned i = 0; i < threads && rc == 0; i++) {
-        worker_t *w = &srv->workers[i];
-        w->srv = srv;
-        w->epfd = epoll_create1(EPOLL_CLOEXEC);
-        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &srv->stop_fd };
-        if (w->epfd < 0 || epoll_ctl(w->epfd, EPOLL_CTL_ADD, srv->stop_fd, &ev) != 0 ||
-            !worker_listen(w)) {
-            rc = vigil_error_set(err, VIGIL_ESYS, "http server: epoll: %s", strerror(errno));
-            break;
-        }
-        int e = pthread_create(&w->thread, NULL, worker_main, w);
-        if (e != 0) {
+        int e = pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]);
+        if (e != 0)
             rc = vigil_error_set(err, VIGIL_ESYS, "http server: starting a worker: %s",
                                  strerror(e));
-            break;
-        }
-        started++;
+        else
+            started++;
     }
     if (rc != 0)
         stop_workers(srv, started);

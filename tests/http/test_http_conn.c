@@ -133,18 +133,45 @@ static int h_no_content(http_request_t *req, http_response_t *resp, void *ctx)
     return http_response_text(resp, 204, "must not be sent");
 }
 
+/* GET /meet: waits (at most 5 s) until MEET_COUNT requests are inside this handler at
+ * once, then answers "together"; "alone" if they never were. */
+#define MEET_COUNT 4
+static pthread_mutex_t meet_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t  meet_cond = PTHREAD_COND_INITIALIZER;
+static int             meet_inside;
+
+static int h_meet(http_request_t *req, http_response_t *resp, void *ctx)
+{
+    (void)req;
+    (void)ctx;
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 5;
+    pthread_mutex_lock(&meet_lock);
+    meet_inside++;
+    pthread_cond_broadcast(&meet_cond);
+    while (meet_inside < MEET_COUNT &&
+           pthread_cond_timedwait(&meet_cond, &meet_lock, &deadline) == 0)
+        ;
+    bool together = meet_inside >= MEET_COUNT;
+    pthread_mutex_unlock(&meet_lock);
+    return http_response_text(resp, 200, together ? "together" : "alone");
+}
+
 static const http_route_t routes[] = {
+    { HTTP_GET, "/meet", "meet", h_meet, NULL },
     { HTTP_GET, "/ok", "ok", h_ok, NULL },
     { HTTP_POST | HTTP_PUT | HTTP_RAW_BODY, "/echo", "echo", h_echo, NULL },
     { HTTP_GET, "/big", "big", h_big, NULL },
     { HTTP_GET, "/empty", "no_content", h_no_content, NULL },
 };
 
-static http_server_t *start_server(fixture_t *f, unsigned max_connections, unsigned timeout_s)
+static http_server_t *start_server_threads(fixture_t *f, unsigned threads,
+                                          unsigned max_connections, unsigned timeout_s)
 {
     http_server_options_t o = {
         .listen = "127.0.0.1:0",
-        .threads = 2,
+        .threads = threads,
         .max_connections = max_connections,
         .connection_timeout_s = timeout_s,
         .max_body_bytes = BODY_CAP,
@@ -160,6 +187,11 @@ static http_server_t *start_server(fixture_t *f, unsigned max_connections, unsig
     if (rc != 0)
         fail_msg("start: %s", err.message);
     return srv;
+}
+
+static http_server_t *start_server(fixture_t *f, unsigned max_connections, unsigned timeout_s)
+{
+    return start_server_threads(f, 2, max_connections, timeout_s);
 }
 
 static int setup(void **state)
@@ -1087,6 +1119,33 @@ static void test_continue_twice(void **state)
     reader_close(&r);
 }
 
+/* Connections opened while every worker sleeps are spread over the workers: four requests
+ * on four connections run their handlers at the same time on a four-worker server (the
+ * kernel alone would wake the first worker for all of them, and they would run in turn). */
+static void test_connections_spread_over_workers(void **state)
+{
+    fixture_t *f = *state;
+    http_server_t *srv = start_server_threads(f, MEET_COUNT, 0, 10);
+    int port = http_server_port(srv);
+    meet_inside = 0;
+    reader_t r[MEET_COUNT];
+    for (int i = 0; i < MEET_COUNT; i++)
+        reader_init(&r[i], connect_local(port));
+    /* Every connection accepted and placed before the first request arrives. */
+    sleep_ms(100);
+    for (int i = 0; i < MEET_COUNT; i++)
+        send_str(r[i].fd, "GET /meet HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (int i = 0; i < MEET_COUNT; i++) {
+        response_t resp;
+        read_response(&r[i], &resp, false);
+        assert_int_equal(resp.status, 200);
+        assert_string_equal(resp.body, "together");
+        response_free(&resp);
+        reader_close(&r[i]);
+    }
+    http_server_stop(srv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1115,6 +1174,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_chunked_too_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_with_unread_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_continue_twice, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connections_spread_over_workers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
