@@ -20,7 +20,7 @@
  * one worker plus a watchdog thread instead of a thread per collector. The watchdog is what
  * keeps a pool from repeating node_exporter's "stuck mounts" failure (k collectors blocked
  * in statfs on a hung NFS mount, or in a wedged sysfs read, holding every worker): when a
- * collector has been due for 100 ms while every worker is inside a run, it starts another
+ * collector has been due for 10 ms while every worker is inside a run, it starts another
  * worker, up to one per collector, so a slow or stuck collector delays the others by at most
  * that much, however many are stuck. A worker that finds nothing due while another one
  * waits leaves, so the pool shrinks back once the slow runs return. All threads sleep on

@@ -27,8 +27,10 @@
 /* The watchdog only compares times and starts threads. */
 #define WATCHDOG_STACK_BYTES (64u << 10)
 /* A due run that has waited this long because every worker is busy gets a new worker: the
- * most a slow or stuck collector can delay another one. */
-#define COLLECT_HOLD_NS (100u * 1000000u)
+ * most a slow or stuck collector can delay another one. A tenth of the shortest interval
+ * allowed (100 ms), and ten times what a whole round of host collectors takes, so a normal
+ * round never starts a worker. */
+#define COLLECT_HOLD_NS (10u * 1000000u)
 
 typedef struct slot {
     collect_t           *c;
