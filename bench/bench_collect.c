@@ -79,20 +79,6 @@ static double ours_us_per_cycle(bool host_only)
     return us;
 }
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof(a);
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 /* GET /metrics into out; 0 or -1 (not listening yet, or an I/O error). */
 static int scrape(int port, buf_t *out)
 {
@@ -136,7 +122,7 @@ static double node_exporter_us_per_scrape(void)
 {
     if (access(NODE_EXPORTER, X_OK) != 0)
         return -1;
-    int port = free_port();
+    int port = bench_free_port();
     if (port < 0)
         return -1;
     char listen[64];

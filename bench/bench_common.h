@@ -18,4 +18,8 @@ double bench_now_s(void);
 void bench_report(const char *name, double value, const char *unit, const char *baseline,
                   double baseline_value);
 
+/* A TCP port on 127.0.0.1 that was free a moment ago (bound, read back, closed), for a peer
+ * process to listen on; -1 when none could be had. */
+int bench_free_port(void);
+
 #endif /* VIGIL_BENCH_COMMON_H */

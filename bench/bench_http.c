@@ -126,21 +126,6 @@ static double new_conn_ns(int port)
     return (bench_now_s() - t0) * 1e9 / NEW_CONN_REQUESTS;
 }
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET };
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -161,7 +146,7 @@ static int start_prometheus(const char *dir, pid_t *pid)
         return -1;
     fputs("global:\n  scrape_interval: 1m\n", f);
     fclose(f);
-    int port = free_port();
+    int port = bench_free_port();
     snprintf(listen, sizeof(listen), "--web.listen-address=127.0.0.1:%d", port);
     char cfg_arg[600], data_arg[600];
     snprintf(cfg_arg, sizeof(cfg_arg), "--config.file=%s", cfg);

@@ -7,20 +7,10 @@
  * client_golang) are written against it.
  */
 #include "http/http_int.h"
+#include "util/hex.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 int http_pct_decode(const char *s, size_t len, bool plus_is_space, char *out, size_t *out_len,
                     vigil_error_t *err)
@@ -29,8 +19,8 @@ int http_pct_decode(const char *s, size_t len, bool plus_is_space, char *out, si
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '%') {
-            int hi = i + 1 < len ? hexval((unsigned char)s[i + 1]) : -1;
-            int lo = i + 2 < len ? hexval((unsigned char)s[i + 2]) : -1;
+            int hi = i + 1 < len ? hex_digit_value((unsigned char)s[i + 1]) : -1;
+            int lo = i + 2 < len ? hex_digit_value((unsigned char)s[i + 2]) : -1;
             if (hi < 0 || lo < 0) {
                 size_t n = len - i < 3 ? len - i : 3;
                 return vigil_error_set(err, VIGIL_EPARSE, "invalid URL escape \"%.*s\"",

@@ -13,6 +13,7 @@
  * must agree), a body must not be framed both ways, and HTTP/1.1 needs a Host header.
  */
 #include "http/http_int.h"
+#include "util/hex.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -302,17 +303,6 @@ enum {
 #define CHUNK_LINE_MAX    4096u
 #define CHUNK_TRAILER_MAX (64u << 10)
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int chunk_error(http_chunked_t *c, vigil_error_t *err, const char *what)
 {
     c->failed = true;
@@ -334,7 +324,7 @@ static int chunked_decode(http_chunked_t *c, const char *in, size_t n, size_t *u
         int was = c->state; /* the limits count bytes by the part they were read in */
         switch (c->state) {
         case CH_SIZE: {
-            int v = hex_value(ch);
+            int v = hex_digit_value((unsigned char)ch);
             if (v >= 0) {
                 if (c->left >> 60 != 0)
                     return chunk_error(c, err, "chunk size too large");

@@ -8,6 +8,7 @@
  */
 #include "promql/promql_int.h"
 #include "util/duration.h"
+#include "util/hex.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -304,17 +305,6 @@ token_t lexer_next(lexer_t *lx)
 
 /* ---- literals ---- */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static size_t put_utf8(char *o, uint32_t cp)
 {
     if (cp < 0x80) {
@@ -382,9 +372,10 @@ char *promql_unquote(arena_t *a, const char *s, size_t n)
             out[k++] = c;
             break;
         case 'x': {
-            if (i + 2 >= n - 1 || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+            if (i + 2 >= n - 1 || hex_digit_value(s[i + 1]) < 0 ||
+                hex_digit_value(s[i + 2]) < 0)
                 return NULL;
-            out[k++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            out[k++] = (char)(hex_digit_value(s[i + 1]) * 16 + hex_digit_value(s[i + 2]));
             i += 2;
             break;
         }
@@ -394,7 +385,7 @@ char *promql_unquote(arena_t *a, const char *s, size_t n)
             if (i + (size_t)digits >= n - 1)
                 return NULL;
             for (int d = 1; d <= digits; d++) {
-                int h = hexval(s[i + (size_t)d]);
+                int h = hex_digit_value(s[i + (size_t)d]);
                 if (h < 0)
                     return NULL;
                 cp = cp * 16 + (uint32_t)h;
