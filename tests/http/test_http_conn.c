@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "http/http.h"
+#include "http_test.h"
 #include "util/buf.h"
 
 #include <arpa/inet.h>
@@ -36,55 +37,15 @@
 
 /* ---- the fixture: a server with its own routes and an observer that records events */
 
-typedef struct done_event {
-    char handler[32];
-    int  status;
-} done_event_t;
-
 typedef struct fixture {
-    http_server_t  *srv;
-    int             port;
-    pthread_mutex_t lock;
-    done_event_t    events[256];
-    size_t          nevents;
+    http_server_t *srv;
+    int            port;
+    request_log_t  log;
 } fixture_t;
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static void on_done(void *ctx, const char *handler, int status, double seconds)
-{
-    fixture_t *f = ctx;
-    (void)seconds;
-    /* Runs on a server thread, where a cmocka assert cannot jump: record, assert later. */
-    pthread_mutex_lock(&f->lock);
-    if (f->nevents < sizeof(f->events) / sizeof(f->events[0])) {
-        snprintf(f->events[f->nevents].handler, sizeof(f->events[0].handler), "%s", handler);
-        f->events[f->nevents].status = status;
-        f->nevents++;
-    }
-    pthread_mutex_unlock(&f->lock);
-}
-
-/* The observer runs after the response went out, possibly after the client has read it:
- * waits (bounded) for a report of `handler` with `status`. */
 static void expect_event(fixture_t *f, const char *handler, int status)
 {
-    for (int i = 0; i < 500; i++) {
-        pthread_mutex_lock(&f->lock);
-        for (size_t k = 0; k < f->nevents; k++) {
-            if (strcmp(f->events[k].handler, handler) == 0 && f->events[k].status == status) {
-                pthread_mutex_unlock(&f->lock);
-                return;
-            }
-        }
-        pthread_mutex_unlock(&f->lock);
-        sleep_ms(10);
-    }
-    fail_msg("no report of handler %s with status %d", handler, status);
+    request_log_expect(&f->log, 0, handler, status);
 }
 
 /* Byte `i` of the /big body: a pattern with a period (23) that no buffer size divides, so a
@@ -178,8 +139,8 @@ static http_server_t *start_server_threads(fixture_t *f, unsigned threads,
         .max_header_bytes = HEADER_CAP,
         .routes = routes,
         .route_count = sizeof(routes) / sizeof(routes[0]),
-        .on_request_done = on_done,
-        .on_request_done_ctx = f,
+        .on_request_done = request_log_record,
+        .on_request_done_ctx = &f->log,
     };
     http_server_t *srv = NULL;
     vigil_error_t err;
@@ -198,7 +159,7 @@ static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    pthread_mutex_init(&f->lock, NULL);
+    request_log_init(&f->log);
     f->srv = start_server(f, 0, 10);
     f->port = http_server_port(f->srv);
     *state = f;
@@ -209,27 +170,12 @@ static int teardown(void **state)
 {
     fixture_t *f = *state;
     http_server_stop(f->srv);
-    pthread_mutex_destroy(&f->lock);
+    request_log_destroy(&f->log);
     free(f);
     return 0;
 }
 
 /* ---- a raw client */
-
-static int connect_local(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    struct timeval tv = { 10, 0 }; /* a hang fails the test instead of blocking it */
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    /* Each write() of a test is its own segment, so the server sees the splits we make. */
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return fd;
-}
 
 static void send_bytes(int fd, const char *data, size_t len)
 {

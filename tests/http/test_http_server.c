@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "http/http.h"
+#include "http_test.h"
 #include "util/buf.h"
 
 #include <arpa/inet.h>
@@ -29,11 +30,6 @@
 
 /* ---- what the handlers and the observer record */
 
-typedef struct done_event {
-    char handler[32];
-    int  status;
-} done_event_t;
-
 typedef struct fixture {
     http_server_t  *srv;
     int             port;
@@ -41,57 +37,17 @@ typedef struct fixture {
     atomic_int      slow_entered;    /* the slow handler has started */
     atomic_int      slow_result;     /* 0 not done, 1 saw client gone, 2 saw server stop,
                                         3 gave up waiting */
-    pthread_mutex_t lock;
-    done_event_t    events[256];
-    size_t          nevents;
+    request_log_t   log;
 } fixture_t;
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static void on_done(void *ctx, const char *handler, int status, double seconds)
-{
-    fixture_t *f = ctx;
-    /* Runs on a server thread, where a cmocka assert cannot jump: record, assert later. */
-    if (seconds < 0)
-        status = -1;
-    pthread_mutex_lock(&f->lock);
-    if (f->nevents < sizeof(f->events) / sizeof(f->events[0])) {
-        snprintf(f->events[f->nevents].handler, sizeof(f->events[0].handler), "%s", handler);
-        f->events[f->nevents].status = status;
-        f->nevents++;
-    }
-    pthread_mutex_unlock(&f->lock);
-}
 
 static size_t event_count(fixture_t *f)
 {
-    pthread_mutex_lock(&f->lock);
-    size_t n = f->nevents;
-    pthread_mutex_unlock(&f->lock);
-    return n;
+    return request_log_count(&f->log);
 }
 
-/* The observer runs after the response is sent, so possibly after curl has returned, and
- * the previous request's report may still be on its way: wait (bounded) for a report of
- * `handler` with `status` recorded at index `from` or later. */
 static void expect_event(fixture_t *f, size_t from, const char *handler, int status)
 {
-    for (int i = 0; i < 500; i++) {
-        pthread_mutex_lock(&f->lock);
-        for (size_t k = from; k < f->nevents; k++) {
-            if (strcmp(f->events[k].handler, handler) == 0 && f->events[k].status == status) {
-                pthread_mutex_unlock(&f->lock);
-                return;
-            }
-        }
-        pthread_mutex_unlock(&f->lock);
-        sleep_ms(10);
-    }
-    fail_msg("no report of handler %s with status %d", handler, status);
+    request_log_expect(&f->log, from, handler, status);
 }
 
 /* ---- handlers */
@@ -213,8 +169,8 @@ static int start_server(fixture_t *f, const char *listen, http_server_t **out,
                         vigil_error_t *err)
 {
     http_server_options_t o = { .listen = listen, .threads = 2, .max_body_bytes = BODY_CAP,
-                                .connection_timeout_s = 10, .on_request_done = on_done,
-                                .on_request_done_ctx = f };
+                                .connection_timeout_s = 10, .on_request_done = request_log_record,
+                                .on_request_done_ctx = &f->log };
     o.routes = test_routes(f, &o.route_count);
     return http_server_start(out, &o, err);
 }
@@ -369,7 +325,7 @@ static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    pthread_mutex_init(&f->lock, NULL);
+    request_log_init(&f->log);
     vigil_error_t err;
     int rc = start_server(f, "127.0.0.1:0", &f->srv, &err);
     if (rc != 0)
@@ -384,7 +340,7 @@ static int teardown(void **state)
 {
     fixture_t *f = *state;
     http_server_stop(f->srv);
-    pthread_mutex_destroy(&f->lock);
+    request_log_destroy(&f->log);
     free(f);
     return 0;
 }
@@ -552,9 +508,8 @@ static void test_not_found(void **state)
     expect_event(f, n0, HTTP_HANDLER_UNMATCHED, 404);
 }
 
-static int connect_local(int port);
-
-/* Request lines and headers past max_header_bytes are MHD's to refuse; the server survives. */
+/* Request lines and headers past max_header_bytes are refused with 414 or 431; the server
+ * survives. */
 static void test_oversized_request_head(void **state)
 {
     fixture_t *f = *state;
@@ -571,7 +526,7 @@ static void test_oversized_request_head(void **state)
     reply_free(r);
     free(path);
 
-    /* A header too big: MHD refuses after the request line, which the server has seen. */
+    /* A header too big: refused after the request line. */
     int fd = connect_local(f->port);
     size_t hn = 100 << 10;
     char *head = malloc(hn + 64);
@@ -760,9 +715,7 @@ static void test_stop_with_handler_running(void **state)
 
     http_server_stop(srv);
     assert_int_equal(atomic_load(&f->slow_result), 2);
-    pthread_mutex_lock(&f->lock);
-    size_t reported = f->nevents - n0;
-    pthread_mutex_unlock(&f->lock);
+    size_t reported = event_count(f) - n0;
     assert_true(reported <= 1); /* reported at most once; nothing arrives after stop */
     pthread_join(t, NULL);
     /* The client got the 499 or saw the connection close; either way it was not left hanging. */
@@ -886,18 +839,6 @@ static void test_ipv6(void **state)
     assert_int_equal(r->status, 200);
     reply_free(r);
     http_server_stop(srv);
-}
-
-static int connect_local(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    struct timeval tv = { 10, 0 }; /* a hang fails the test instead of blocking it */
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    return fd;
 }
 
 /* Reads until the end of one response to GET /ok ("hello" is its whole body). */
