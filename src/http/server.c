@@ -18,8 +18,10 @@
  *                (and the connection closed) when the client waits for "100 Continue" or
  *                announced a body too big to bother reading; otherwise after the body has
  *                been read and dropped, so the connection stays usable.
- *   CONN_BODY    Content-Length bytes, or chunks through wire.c's decoder, go into the
- *                request's capped body (or are dropped while an error is pending).
+ *   CONN_BODY    a client waiting for "100 Continue" gets it first (written like an
+ *                answer, EPOLLOUT included, before any body byte is read). Content-Length
+ *                bytes, or chunks through wire.c's decoder, go into the request's capped body
+ *                (or are dropped while an error is pending).
  *                Then the parameters are parsed and the handler runs, on this thread.
  *   CONN_WRITE   status line, headers and body go out with sendmsg; when the socket is full
  *                the connection waits for EPOLLOUT. Sent: the observer is told, the request
@@ -119,6 +121,7 @@ struct conn {
     bool             active;          /* `req` holds a request */
     bool             want_out;        /* registered for EPOLLOUT instead of EPOLLIN */
     bool             close_after;     /* close once the response is out */
+    bool             interim;         /* the output is a 100 Continue, not the answer */
     int64_t          deadline_ms;
     size_t           lingered;        /* bytes dropped while lingering */
     /* input: bytes read and not yet consumed */
@@ -474,6 +477,17 @@ static enum step conn_flush(conn_t *c)
         c->out_off += (size_t)k;
         conn_touch(c);
     }
+    if (c->interim) {
+        free(c->out_head);
+        c->out_head = NULL;
+        c->out_head_len = c->out_off = 0;
+        c->interim = false;
+        if (c->want_out) {
+            c->want_out = false;
+            conn_set_events(c, EPOLLIN);
+        }
+        return STEP_AGAIN;
+    }
     return conn_after_response(c);
 }
 
@@ -691,15 +705,21 @@ static enum step conn_begin(conn_t *c, size_t len)
         (req->head.expect_continue || c->body_left > DISCARD_MAX))
         /* Answering now spares the client sending (and us reading) a body we would drop. */
         return conn_respond_early(c);
+    c->state = CONN_BODY;
     if (has_body && req->head.expect_continue && c->in_len == 0) {
+        /* An interim answer, sent like any other: the client may not have read the previous
+         * one, so the socket can be full. The body is read once it is out. */
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        /* The socket is empty (the previous answer is out), so 25 bytes fit. */
-        if (send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(cont) - 1)) {
+        c->out_head = malloc(sizeof(cont) - 1);
+        if (c->out_head == NULL) {
             conn_close(c);
             return STEP_CLOSED;
         }
+        memcpy(c->out_head, cont, sizeof(cont) - 1);
+        c->out_head_len = sizeof(cont) - 1;
+        c->interim = true;
+        return conn_flush(c);
     }
-    c->state = CONN_BODY;
     return STEP_AGAIN;
 }
 
@@ -908,19 +928,17 @@ static void conn_linger(conn_t *c)
 
 static void conn_event(conn_t *c, uint32_t events)
 {
-    switch (c->state) {
-    case CONN_WRITE:
-        /* Sent at last: requests the client pipelined behind it may be waiting in `in`. */
+    if (c->want_out) {
+        /* Only output is waited for (an answer, or a 100 Continue before the body). Sent at
+         * last: what the client sent behind it may be waiting in `in`. */
         if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && conn_flush(c) == STEP_AGAIN)
             conn_process(c);
-        break;
-    case CONN_LINGER:
-        conn_linger(c);
-        break;
-    default:
-        conn_read(c);
-        break;
+        return;
     }
+    if (c->state == CONN_LINGER)
+        conn_linger(c);
+    else
+        conn_read(c);
 }
 
 /* ---- workers */
