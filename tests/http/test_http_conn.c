@@ -16,6 +16,7 @@
 
 #include "http/http.h"
 #include "http_test.h"
+#include "log/log.h"
 #include "util/buf.h"
 
 #include <arpa/inet.h>
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -849,6 +851,69 @@ static void test_max_connections(void **state)
     http_server_stop(srv);
 }
 
+/* True once the stream holds `text` (read again from its start: the server appends to it). */
+static bool stream_contains(FILE *stream, const char *text)
+{
+    rewind(stream);
+    char line[1024];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), stream) != NULL)
+        found = strstr(line, text) != NULL;
+    return found;
+}
+
+/* accept() failing for want of descriptors pauses the worker's accepting (a listening socket
+ * that stays readable would otherwise keep it spinning), and a connection waiting in the
+ * backlog meanwhile is served once descriptors are free again. */
+static void test_accept_out_of_descriptors(void **state)
+{
+    fixture_t *f = *state;
+    char log_path[] = "/tmp/vigil-test-http-emfile-XXXXXX";
+    int log_fd = mkstemp(log_path);
+    assert_true(log_fd >= 0);
+    close(log_fd);
+    log_t *lg;
+    log_options_t lo = { .level = LOG_LEVEL_WARN, .format = LOG_FORMAT_TEXT, .path = log_path };
+    assert_int_equal(log_open(&lg, &lo, NULL), 0);
+    /* Opened now: no descriptor is to be had while the limit is tight. */
+    FILE *log_stream = fopen(log_path, "r");
+    assert_non_null(log_stream);
+    http_server_options_t o = { .listen = "127.0.0.1:0", .threads = 2, .routes = routes,
+                                .route_count = sizeof(routes) / sizeof(routes[0]),
+                                .log = lg, .on_request_done = request_log_record,
+                                .on_request_done_ctx = &f->log };
+    http_server_t *srv;
+    assert_int_equal(http_server_start(&srv, &o, NULL), 0);
+    int port = http_server_port(srv);
+
+    /* Room for exactly one more descriptor: the client's socket takes it, so the server's
+     * accept() finds none until the limit is back. */
+    struct rlimit saved;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    int lowest_free = dup(0);
+    assert_true(lowest_free >= 0);
+    close(lowest_free);
+    struct rlimit tight = { (rlim_t)lowest_free + 1, saved.rlim_max };
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &tight), 0);
+    reader_t r;
+    reader_init(&r, connect_local(port));
+    send_str(r.fd, get_ok);
+    bool paused = false;
+    for (int i = 0; i < 1000 && !paused; i++) {
+        sleep_ms(10);
+        paused = stream_contains(log_stream, "accept failed; pausing new connections");
+    }
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    fclose(log_stream);
+    assert_true(paused);
+
+    expect_response(&r, "HTTP/1.1 200 OK", "hello");
+    reader_close(&r);
+    http_server_stop(srv);
+    log_close(lg);
+    unlink(log_path);
+}
+
 static void test_head_method(void **state)
 {
     fixture_t *f = *state;
@@ -1111,6 +1176,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_head_too_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_connections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_accept_out_of_descriptors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_method, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_content, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_during_large_response, setup, teardown),
