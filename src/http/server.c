@@ -884,12 +884,22 @@ static enum step conn_process(conn_t *c)
 static void conn_read(conn_t *c)
 {
     http_server_t *srv = c->w->srv;
-    size_t want = c->state == CONN_BODY ? IN_BODY : IN_MIN / 2;
-    /* One byte past the head limit tells an overlong head from one exactly at it. */
-    size_t cap_max = c->state == CONN_BODY ? IN_BODY : srv->max_header + 1;
-    if (c->state == CONN_BODY && c->in_cap < IN_BODY)
-        want = IN_BODY - c->in_len;
-    if (!in_reserve(c, want > 0 ? want : 1, cap_max > c->in_len ? cap_max : c->in_len + 1)) {
+    size_t want, cap_max;
+    if (c->state == CONN_BODY) {
+        /* At most IN_BODY at a time, and no more than a Content-Length body has left. */
+        want = c->body_chunked || c->body_left > IN_BODY ? IN_BODY : (size_t)c->body_left;
+        cap_max = c->in_len + want;
+    } else {
+        /* A head grows the buffer to one byte past the limit, which tells an overlong head
+         * from one exactly at it. */
+        want = IN_MIN / 2;
+        cap_max = srv->max_header + 1;
+    }
+    if (want == 0)
+        want = 1;
+    if (cap_max <= c->in_len)
+        cap_max = c->in_len + want;
+    if (!in_reserve(c, want, cap_max)) {
         conn_close(c);
         return;
     }
